@@ -1,0 +1,200 @@
+//! `quantize inspect FILE`.
+
+use super::format;
+use anyhow::Result;
+use serde_json::json;
+use sinkquant::model::{Model, Source};
+use std::collections::BTreeMap;
+use std::fmt::Write;
+use std::path::PathBuf;
+
+macro_rules! outln {
+    ($o:expr) => { $o.push('\n') };
+    ($o:expr, $($t:tt)*) => {{ let _ = writeln!($o, $($t)*); }};
+}
+macro_rules! out {
+    ($o:expr, $($t:tt)*) => {{ let _ = write!($o, $($t)*); }};
+}
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// GGUF file, safetensors file, or Hugging Face model directory
+    file: PathBuf,
+    /// Print JSON on stdout instead of tables
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn run(a: Args) -> Result<()> {
+    let model = Model::open(&a.file)?;
+    let store = model.store();
+    let (params, tensor_bytes) = model.size();
+    let bpw = if params > 0 {
+        tensor_bytes as f64 * 8.0 / params as f64
+    } else {
+        0.0
+    };
+    let (format_name, file_bytes) = match &model.source {
+        Source::Gguf(g) => (format!("GGUF v{}", g.version), g.file_size()),
+        Source::Safetensors(_) => {
+            let n = store
+                .paths()
+                .filter_map(|p| std::fs::metadata(p).ok())
+                .map(|m| m.len())
+                .sum();
+            (
+                format!(
+                    "safetensors ({} file{})",
+                    store.paths().count(),
+                    if store.paths().count() == 1 { "" } else { "s" }
+                ),
+                n,
+            )
+        }
+    };
+    let mut by_type: BTreeMap<String, (usize, u64, u64)> = BTreeMap::new();
+    for e in store.entries() {
+        let t = by_type.entry(e.dtype.to_string()).or_default();
+        t.0 += 1;
+        t.1 += e.n_elements() as u64;
+        t.2 += e.nbytes as u64;
+    }
+    if a.json {
+        let tensors: Vec<_> = store
+            .entries()
+            .iter()
+            .map(|e| json!({"name": e.name, "shape": e.shape, "dtype": e.dtype.to_string(), "bytes": e.nbytes}))
+            .collect();
+        let mut out = json!({
+            "path": a.file.display().to_string(),
+            "format": format_name,
+            "file_bytes": file_bytes,
+            "architecture": model.arch(),
+            "hparams": model.hparams,
+            "tensor_count": tensors.len(),
+            "parameters": params,
+            "tensor_bytes": tensor_bytes,
+            "bits_per_weight": bpw,
+            "types": by_type.iter().map(|(k, v)| (k.clone(), json!({"tensors": v.0, "parameters": v.1, "bytes": v.2}))).collect::<serde_json::Map<_, _>>(),
+            "tensors": tensors,
+            "unrecognised_tensors": model.unrecognised,
+        });
+        if let Some(g) = model.gguf() {
+            out["metadata"] = g
+                .metadata()
+                .iter()
+                .map(|(k, v)| (k.clone(), v.to_json(8)))
+                .collect::<serde_json::Map<_, _>>()
+                .into();
+        }
+        return super::emit(&(serde_json::to_string_pretty(&out)? + "\n"));
+    }
+    let mut o = String::new();
+    let hp = &model.hparams;
+    outln!(
+        o,
+        "file:          {} ({format_name}, {})",
+        a.file.display(),
+        format::bytes(file_bytes)
+    );
+    outln!(o, "architecture:  {}", model.arch());
+    outln!(o, 
+        "hparams:       {} layers, d_model {}, d_ff {}, {} heads ({} KV), head_dim {}, vocab {}, context {}",
+        hp.n_layers, hp.d_model, hp.d_ff, hp.n_heads, hp.n_kv_heads, hp.head_dim, hp.vocab_size, hp.ctx_len
+    );
+    out!(
+        o,
+        "               rms_eps {}, rope_theta {}",
+        hp.rms_eps,
+        hp.rope_theta
+    );
+    if let (Some(w), Some(p), Some(l)) = (
+        hp.sliding_window,
+        hp.sliding_window_pattern,
+        hp.rope_theta_local,
+    ) {
+        out!(
+            o,
+            ", sliding window {w} on {} of every {p} layers (rope_theta {l})",
+            p - 1
+        );
+    }
+    outln!(
+        o,
+        ", {} embeddings",
+        if hp.tied_embeddings {
+            "tied"
+        } else {
+            "separate output"
+        }
+    );
+    if let Some(g) = model.gguf() {
+        for key in [
+            "general.name",
+            "general.file_type",
+            "tokenizer.ggml.model",
+            "tokenizer.ggml.pre",
+        ] {
+            if let Some(v) = g.get(key) {
+                outln!(
+                    o,
+                    "{:<15}{v}",
+                    format!("{}:", key.rsplit('.').next().unwrap_or(key))
+                );
+            }
+        }
+    }
+    outln!(o);
+    let w = store
+        .entries()
+        .iter()
+        .map(|e| e.name.len())
+        .max()
+        .unwrap_or(4)
+        .max(4);
+    outln!(
+        o,
+        "{:<w$}  {:<16}  {:<6}  {:>12}",
+        "name",
+        "shape",
+        "type",
+        "bytes"
+    );
+    for e in store.entries() {
+        outln!(
+            o,
+            "{:<w$}  {:<16}  {:<6}  {:>12}",
+            e.name,
+            format::shape(&e.shape),
+            e.dtype.to_string(),
+            e.nbytes
+        );
+    }
+    outln!(o);
+    for (t, (n, p, b)) in &by_type {
+        outln!(
+            o,
+            "{t:<6} {n:>4} tensors  {:>9} parameters  {:>11}  {:.3} bpw",
+            format::count(*p),
+            format::bytes(*b),
+            *b as f64 * 8.0 / (*p).max(1) as f64
+        );
+    }
+    outln!(
+        o,
+        "total  {:>4} tensors  {:>9} parameters  {:>11}  {:.3} bpw",
+        store.entries().len(),
+        format::count(params),
+        format::bytes(tensor_bytes),
+        bpw
+    );
+    if !model.unrecognised.is_empty() {
+        outln!(
+            o,
+            "tensors without a role in {}: {}",
+            model.arch(),
+            model.unrecognised.join(", ")
+        );
+    }
+    super::emit(&o)
+}

@@ -1,0 +1,268 @@
+//! One description of a model, whatever file it came from: architecture, hyperparameters, and
+//! each tensor by role, read in Hugging Face's canonical layout.
+
+pub mod arch;
+pub mod convert;
+pub mod hparams;
+pub mod roles;
+
+pub use arch::Arch;
+pub use hparams::{HParams, SpecialIds};
+pub use roles::{LayerTensor, Role};
+
+use crate::error::{Error, Result};
+use crate::io::gguf::GgufFile;
+use crate::io::safetensors::SafetensorsModel;
+use crate::io::store::{TensorEntry, TensorStore};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+/// Where the weights came from.
+pub enum Source {
+    Gguf(GgufFile),
+    Safetensors(SafetensorsModel),
+}
+
+pub struct Model {
+    pub path: PathBuf,
+    pub hparams: HParams,
+    pub source: Source,
+    /// Role of each recognised tensor, in canonical (role) order, with its name in the file.
+    roles: BTreeMap<Role, String>,
+    /// Tensors of the file that have no role in the architecture.
+    pub unrecognised: Vec<String>,
+}
+
+/// Whether `path` starts with the GGUF magic.
+pub fn is_gguf(path: &Path) -> bool {
+    use std::io::Read;
+    let mut magic = [0u8; 4];
+    std::fs::File::open(path)
+        .and_then(|mut f| f.read_exact(&mut magic))
+        .is_ok()
+        && &magic == b"GGUF"
+}
+
+impl Model {
+    /// Opens a GGUF file, a safetensors file (with `config.json` beside it), or a Hugging Face
+    /// directory, and checks every expected tensor is present with the expected shape.
+    pub fn open(path: impl AsRef<Path>) -> Result<Self> {
+        let path = path.as_ref();
+        if !path.exists() {
+            return Err(Error::io(
+                path,
+                std::io::Error::from(std::io::ErrorKind::NotFound),
+            ));
+        }
+        if path.is_file() && is_gguf(path) {
+            Self::from_gguf(GgufFile::open(path)?)
+        } else {
+            Self::from_safetensors(SafetensorsModel::open(path)?)
+        }
+    }
+
+    pub fn from_gguf(g: GgufFile) -> Result<Self> {
+        let path = g.path().to_path_buf();
+        let arch_name = g
+            .get("general.architecture")
+            .and_then(|v| v.as_str())
+            .ok_or_else(|| Error::corrupt(&path, "no general.architecture metadata"))?;
+        let arch = Arch::from_gguf(arch_name).ok_or_else(|| {
+            Error::unsupported(
+                &path,
+                format!("architecture {arch_name:?} (supported: llama, qwen2, gemma3)"),
+            )
+        })?;
+        let has_output = g.store.get("output.weight").is_some();
+        let hparams =
+            HParams::from_gguf(arch, &g, has_output).map_err(|m| Error::corrupt(&path, m))?;
+        let names: Vec<String> = g.store.entries().iter().map(|e| e.name.clone()).collect();
+        let (roles, unrecognised) = assign_roles(&names, |n| Role::from_gguf_name(arch, n));
+        let m = Model {
+            path,
+            hparams,
+            source: Source::Gguf(g),
+            roles,
+            unrecognised,
+        };
+        m.check_shapes()?;
+        Ok(m)
+    }
+
+    pub fn from_safetensors(st: SafetensorsModel) -> Result<Self> {
+        let cfg_path = st.dir.join("config.json");
+        let text = std::fs::read_to_string(&cfg_path).map_err(|e| Error::io(&cfg_path, e))?;
+        let cfg: serde_json::Value = serde_json::from_str(&text)
+            .map_err(|e| Error::corrupt(&cfg_path, format!("invalid JSON: {e}")))?;
+        let hparams = HParams::from_hf_config(&cfg).map_err(|m| {
+            if m.starts_with("architecture") {
+                Error::unsupported(&cfg_path, m)
+            } else {
+                Error::corrupt(&cfg_path, m)
+            }
+        })?;
+        let arch = hparams.arch;
+        let names: Vec<String> = st.store.entries().iter().map(|e| e.name.clone()).collect();
+        let (roles, unrecognised) = assign_roles(&names, |n| Role::from_hf_name(arch, n));
+        let m = Model {
+            path: st.dir.clone(),
+            hparams,
+            source: Source::Safetensors(st),
+            roles,
+            unrecognised,
+        };
+        m.check_shapes()?;
+        Ok(m)
+    }
+
+    pub fn arch(&self) -> Arch {
+        self.hparams.arch
+    }
+
+    pub fn store(&self) -> &TensorStore {
+        match &self.source {
+            Source::Gguf(g) => &g.store,
+            Source::Safetensors(s) => &s.store,
+        }
+    }
+
+    pub fn gguf(&self) -> Option<&GgufFile> {
+        match &self.source {
+            Source::Gguf(g) => Some(g),
+            Source::Safetensors(_) => None,
+        }
+    }
+
+    /// Recognised tensors in role order.
+    pub fn roles(&self) -> impl Iterator<Item = (Role, &TensorEntry)> {
+        self.roles.iter().map(|(r, n)| {
+            (
+                *r,
+                self.store().get(n).expect("role names come from the store"),
+            )
+        })
+    }
+
+    pub fn tensor(&self, role: Role) -> Option<&TensorEntry> {
+        self.roles.get(&role).and_then(|n| self.store().get(n))
+    }
+
+    /// The roles this architecture and these hyperparameters call for, with canonical shapes.
+    pub fn expected_roles(&self) -> Vec<(Role, Vec<usize>)> {
+        let hp = &self.hparams;
+        let (d, q, kv) = (
+            hp.d_model,
+            hp.n_heads * hp.head_dim,
+            hp.n_kv_heads * hp.head_dim,
+        );
+        let mut out = vec![
+            (Role::TokenEmbd, vec![hp.vocab_size, d]),
+            (Role::OutputNorm, vec![d]),
+        ];
+        if !hp.tied_embeddings || self.roles.contains_key(&Role::Output) {
+            out.push((Role::Output, vec![hp.vocab_size, d]));
+        }
+        for i in 0..hp.n_layers {
+            for t in LayerTensor::ALL {
+                if !t.in_arch(hp.arch) {
+                    continue;
+                }
+                use LayerTensor::*;
+                let shape = match t {
+                    AttnNorm | PostAttnNorm | FfnNorm | PostFfnNorm => vec![d],
+                    AttnQNorm | AttnKNorm => vec![hp.head_dim],
+                    AttnQ => vec![q, d],
+                    AttnK | AttnV => vec![kv, d],
+                    AttnQBias => vec![q],
+                    AttnKBias | AttnVBias => vec![kv],
+                    AttnOutput => vec![d, q],
+                    FfnGate | FfnUp => vec![hp.d_ff, d],
+                    FfnDown => vec![d, hp.d_ff],
+                };
+                out.push((Role::Layer(i, t), shape));
+            }
+        }
+        out
+    }
+
+    fn check_shapes(&self) -> Result<()> {
+        let store = self.store();
+        let expected = self.expected_roles();
+        for (role, shape) in &expected {
+            let Some(e) = self.tensor(*role) else {
+                let name = match self.gguf() {
+                    Some(_) => role.gguf_name(),
+                    None => role.hf_name(self.arch()),
+                };
+                let file = store.paths().next().unwrap_or(&self.path).to_path_buf();
+                return Err(Error::corrupt(file, format!("tensor {name} is missing")));
+            };
+            if &e.shape != shape {
+                return Err(Error::corrupt(
+                    store.path_of(e),
+                    format!(
+                        "tensor {} has shape {:?}, the hyperparameters call for {:?}",
+                        e.name, e.shape, shape
+                    ),
+                ));
+            }
+        }
+        if let Some((role, _)) = self
+            .roles
+            .iter()
+            .find(|(r, _)| !expected.iter().any(|(x, _)| x == *r))
+        {
+            let e = self.tensor(*role).expect("present");
+            return Err(Error::corrupt(
+                store.path_of(e),
+                format!(
+                    "tensor {} is beyond the {} layers of the model",
+                    e.name, self.hparams.n_layers
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    /// One tensor dequantized to f32 in Hugging Face's layout and convention.
+    pub fn read_canonical(&self, role: Role) -> Result<(Vec<usize>, Vec<f32>)> {
+        let e = self.tensor(role).ok_or_else(|| {
+            Error::Invalid(format!(
+                "{}: model has no tensor {role}",
+                self.path.display()
+            ))
+        })?;
+        let data = self.store().read_f32(e)?;
+        let data = match self.source {
+            Source::Gguf(_) => convert::gguf_to_hf(&self.hparams, role, &e.shape, data),
+            Source::Safetensors(_) => data,
+        };
+        Ok((e.shape.clone(), data))
+    }
+
+    /// Parameters (elements of all tensors) and total tensor bytes.
+    pub fn size(&self) -> (u64, u64) {
+        let s = self.store();
+        (
+            s.entries().iter().map(|e| e.n_elements() as u64).sum(),
+            s.total_bytes(),
+        )
+    }
+}
+
+fn assign_roles(
+    names: &[String],
+    role_of: impl Fn(&str) -> Option<Role>,
+) -> (BTreeMap<Role, String>, Vec<String>) {
+    let mut roles = BTreeMap::new();
+    let mut other = Vec::new();
+    for n in names {
+        match role_of(n) {
+            Some(r) => {
+                roles.insert(r, n.clone());
+            }
+            None => other.push(n.clone()),
+        }
+    }
+    (roles, other)
+}

@@ -1,0 +1,72 @@
+//! ggml's tensor storage types: ids, block geometry, and dequantization to f32.
+//!
+//! Each block type lives in its own file with a `#[repr(C)]` block struct whose size is pinned
+//! at compile time and whose field names follow ggml (`d`, `dmin`, `qs`, `qh`, `scales`). Every
+//! field is a byte array, so blocks have alignment 1 and can be viewed in place inside a
+//! memory-mapped file with `bytemuck`. The scalar `dequantize` of each file is the reference: a
+//! line-by-line port of `dequantize_row_*` in ggml/src/ggml-quants.c (ggml 0.25.3, as vendored in
+//! llama-cpp-python 0.3.36), keeping its order of floating-point operations so results are
+//! bit-identical to llama.cpp's.
+
+pub mod float;
+pub mod q2_k;
+pub mod q3_k;
+pub mod q4_0;
+pub mod q4_1;
+pub mod q4_k;
+pub mod q5_0;
+pub mod q5_1;
+pub mod q5_k;
+pub mod q6_k;
+pub mod q8_0;
+
+mod ggml_type;
+pub use ggml_type::GgmlType;
+
+/// Number of weights in a k-quant super-block.
+pub const QK_K: usize = 256;
+
+/// ggml's fp16 bytes (little endian) to f32.
+#[inline]
+pub(crate) fn f16_le(b: [u8; 2]) -> f32 {
+    half::f16::from_bits(u16::from_le_bytes(b)).to_f32()
+}
+
+/// Unpacks the 6-bit scale and min of sub-block `j` of a Q4_K/Q5_K block
+/// (`get_scale_min_k4` in ggml-quants.c).
+#[inline]
+pub(crate) fn scale_min_k4(j: usize, q: &[u8; 12]) -> (u8, u8) {
+    if j < 4 {
+        (q[j] & 63, q[j + 4] & 63)
+    } else {
+        (
+            (q[j + 4] & 0xF) | ((q[j - 4] >> 6) << 4),
+            (q[j + 4] >> 4) | ((q[j] >> 6) << 4),
+        )
+    }
+}
+
+/// Dequantizes `src`, a whole number of blocks of type `ty`, into `dst` (one f32 per weight).
+/// Panics if the lengths disagree: callers size both from the same validated shape.
+pub fn dequantize(ty: GgmlType, src: &[u8], dst: &mut [f32]) {
+    assert_eq!(
+        Some(src.len()),
+        ty.row_bytes(dst.len()),
+        "dequantize: {ty} length mismatch"
+    );
+    match ty {
+        GgmlType::F32 => float::dequantize_f32(src, dst),
+        GgmlType::F16 => float::dequantize_f16(src, dst),
+        GgmlType::BF16 => float::dequantize_bf16(src, dst),
+        GgmlType::Q4_0 => q4_0::dequantize(bytemuck::cast_slice(src), dst),
+        GgmlType::Q4_1 => q4_1::dequantize(bytemuck::cast_slice(src), dst),
+        GgmlType::Q5_0 => q5_0::dequantize(bytemuck::cast_slice(src), dst),
+        GgmlType::Q5_1 => q5_1::dequantize(bytemuck::cast_slice(src), dst),
+        GgmlType::Q8_0 => q8_0::dequantize(bytemuck::cast_slice(src), dst),
+        GgmlType::Q2_K => q2_k::dequantize(bytemuck::cast_slice(src), dst),
+        GgmlType::Q3_K => q3_k::dequantize(bytemuck::cast_slice(src), dst),
+        GgmlType::Q4_K => q4_k::dequantize(bytemuck::cast_slice(src), dst),
+        GgmlType::Q5_K => q5_k::dequantize(bytemuck::cast_slice(src), dst),
+        GgmlType::Q6_K => q6_k::dequantize(bytemuck::cast_slice(src), dst),
+    }
+}

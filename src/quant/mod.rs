@@ -1,0 +1,3 @@
+//! Quantization: block formats (one file per ggml type).
+
+pub mod formats;

@@ -1,0 +1,152 @@
+//! The tokenizer a GGUF carries (`tokenizer.ggml.*` metadata), as plain data.
+
+use crate::io::gguf::GgufFile;
+use crate::model::SpecialIds;
+
+/// llama.cpp's token types (`enum llama_token_type`).
+pub mod token_type {
+    pub const NORMAL: i32 = 1;
+    pub const UNKNOWN: i32 = 2;
+    pub const CONTROL: i32 = 3;
+    pub const USER_DEFINED: i32 = 4;
+    pub const UNUSED: i32 = 5;
+    pub const BYTE: i32 = 6;
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum VocabKind {
+    /// `gpt2`: byte-level BPE with merges (SmolLM2, Qwen2.5, Llama 3).
+    BytePairGpt2,
+    /// `llama`: SentencePiece-style vocabulary with scores and byte fallback (Gemma).
+    SentencePiece,
+}
+
+#[derive(Clone, Debug)]
+pub struct GgufVocab {
+    pub kind: VocabKind,
+    /// `tokenizer.ggml.pre`: selects the pre-tokenizer regexes of byte-level BPE.
+    pub pre: Option<String>,
+    pub tokens: Vec<String>,
+    pub scores: Vec<f32>,
+    pub types: Vec<i32>,
+    pub merges: Vec<String>,
+    pub special: SpecialIds,
+    pub add_bos: bool,
+    pub add_eos: bool,
+    pub add_space_prefix: bool,
+    pub chat_template: Option<String>,
+}
+
+impl GgufVocab {
+    pub fn from_gguf(g: &GgufFile) -> Result<Self, String> {
+        let model = g
+            .get("tokenizer.ggml.model")
+            .and_then(|v| v.as_str())
+            .ok_or("no tokenizer.ggml.model metadata")?;
+        let kind = match model {
+            "gpt2" => VocabKind::BytePairGpt2,
+            "llama" => VocabKind::SentencePiece,
+            other => {
+                return Err(format!(
+                    "unsupported tokenizer model {other:?} (supported: gpt2, llama)"
+                ))
+            }
+        };
+        let strings = |key: &str| -> Result<Vec<String>, String> {
+            match g.get(key) {
+                None => Ok(Vec::new()),
+                Some(v) => v
+                    .as_array()
+                    .ok_or(format!("{key} is not an array"))?
+                    .iter()
+                    .map(|x| {
+                        x.as_str()
+                            .map(str::to_owned)
+                            .ok_or(format!("{key} holds a non-string"))
+                    })
+                    .collect(),
+            }
+        };
+        let tokens = strings("tokenizer.ggml.tokens")?;
+        if tokens.is_empty() {
+            return Err("tokenizer.ggml.tokens is missing or empty".into());
+        }
+        let numbers = |key: &str| -> Result<Vec<f64>, String> {
+            match g.get(key) {
+                None => Ok(Vec::new()),
+                Some(v) => {
+                    let items = v.as_array().ok_or(format!("{key} is not an array"))?;
+                    if items.len() != tokens.len() {
+                        return Err(format!(
+                            "{key} has {} entries for {} tokens",
+                            items.len(),
+                            tokens.len()
+                        ));
+                    }
+                    items
+                        .iter()
+                        .map(|x| x.as_f64().ok_or(format!("{key} holds a non-number")))
+                        .collect()
+                }
+            }
+        };
+        let scores: Vec<f32> = numbers("tokenizer.ggml.scores")?
+            .into_iter()
+            .map(|x| x as f32)
+            .collect();
+        let mut types: Vec<i32> = numbers("tokenizer.ggml.token_type")?
+            .into_iter()
+            .map(|x| x as i32)
+            .collect();
+        if types.is_empty() {
+            types = vec![token_type::NORMAL; tokens.len()];
+        }
+        let merges = strings("tokenizer.ggml.merges")?;
+        if kind == VocabKind::BytePairGpt2 && merges.is_empty() {
+            return Err("byte-level BPE vocabulary without tokenizer.ggml.merges".into());
+        }
+        if kind == VocabKind::SentencePiece && scores.is_empty() {
+            return Err("SentencePiece vocabulary without tokenizer.ggml.scores".into());
+        }
+        let id = |key: &str| -> Result<Option<u32>, String> {
+            match g.get(key).map(|v| v.as_i64()) {
+                None => Ok(None),
+                Some(Some(i)) if i >= 0 && (i as usize) < tokens.len() => Ok(Some(i as u32)),
+                Some(_) => Err(format!("{key} is not a token id below {}", tokens.len())),
+            }
+        };
+        let flag =
+            |key: &str, default: bool| g.get(key).and_then(|v| v.as_bool()).unwrap_or(default);
+        let spm = kind == VocabKind::SentencePiece;
+        Ok(GgufVocab {
+            pre: g
+                .get("tokenizer.ggml.pre")
+                .and_then(|v| v.as_str())
+                .map(str::to_owned),
+            special: SpecialIds {
+                bos: id("tokenizer.ggml.bos_token_id")?,
+                eos: id("tokenizer.ggml.eos_token_id")?,
+                pad: id("tokenizer.ggml.padding_token_id")?,
+                unk: id("tokenizer.ggml.unknown_token_id")?,
+            },
+            // llama.cpp's defaults: SPM vocabularies add BOS and a space prefix, BPE ones do not.
+            add_bos: flag("tokenizer.ggml.add_bos_token", spm),
+            add_eos: flag("tokenizer.ggml.add_eos_token", false),
+            add_space_prefix: flag("tokenizer.ggml.add_space_prefix", spm),
+            chat_template: g
+                .get("tokenizer.chat_template")
+                .and_then(|v| v.as_str())
+                .map(str::to_owned),
+            kind,
+            tokens,
+            scores,
+            types,
+            merges,
+        })
+    }
+
+    pub fn token(&self, id: Option<u32>) -> Option<&str> {
+        id.and_then(|i| self.tokens.get(i as usize))
+            .map(String::as_str)
+    }
+}

@@ -29,21 +29,12 @@ pub enum Error {
 
 impl Error {
     pub fn io(path: impl AsRef<Path>, source: std::io::Error) -> Self {
-        Error::Io {
-            path: path.as_ref().to_path_buf(),
-            source,
-        }
+        Error::Io { path: path.as_ref().to_path_buf(), source }
     }
     pub fn corrupt(path: impl AsRef<Path>, msg: impl Into<String>) -> Self {
-        Error::Corrupt {
-            path: path.as_ref().to_path_buf(),
-            msg: msg.into(),
-        }
+        Error::Corrupt { path: path.as_ref().to_path_buf(), msg: msg.into() }
     }
     pub fn unsupported(path: impl AsRef<Path>, msg: impl Into<String>) -> Self {
-        Error::Unsupported {
-            path: path.as_ref().to_path_buf(),
-            msg: msg.into(),
-        }
+        Error::Unsupported { path: path.as_ref().to_path_buf(), msg: msg.into() }
     }
 }

@@ -8,14 +8,12 @@ use sinkquant::model::Model;
 use std::path::PathBuf;
 
 #[derive(clap::Args)]
-#[command(
-    long_about = "Convert a GGUF into a Hugging Face directory (model.safetensors, config.json, \
+#[command(long_about = "Convert a GGUF into a Hugging Face directory (model.safetensors, config.json, \
 generation_config.json, tokenizer.json, tokenizer_config.json) that transformers loads with \
 AutoModelForCausalLM and AutoTokenizer. Quantized tensors are dequantized exactly as llama.cpp does; \
 llama.cpp's conversions are undone (llama Q/K row permutation, Gemma's +1 on norm weights, tied \
 embeddings); the tokenizer is rebuilt from the GGUF vocabulary (byte-level BPE with merges, or the \
-SentencePiece vocabulary with scores). The directory appears only when complete."
-)]
+SentencePiece vocabulary with scores). The directory appears only when complete.")]
 pub struct Args {
     /// GGUF file (llama, qwen2 or gemma3 architecture)
     input: PathBuf,
@@ -35,11 +33,9 @@ pub struct Args {
 pub fn run(a: Args) -> Result<()> {
     let model = Model::open(&a.input)?;
     let bar = ProgressBar::new(0).with_style(
-        ProgressStyle::with_template(
-            "{spinner} exporting [{bar:30}] {binary_bytes}/{binary_total_bytes} {msg}",
-        )
-        .expect("valid template")
-        .progress_chars("=> "),
+        ProgressStyle::with_template("{spinner} exporting [{bar:30}] {binary_bytes}/{binary_total_bytes} {msg}")
+            .expect("valid template")
+            .progress_chars("=> "),
     );
     let started = std::time::Instant::now();
     let summary = export_gguf(&model, &a.output, a.dtype, a.force, &mut |p| match p {

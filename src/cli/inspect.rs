@@ -29,19 +29,11 @@ pub fn run(a: Args) -> Result<()> {
     let model = Model::open(&a.file)?;
     let store = model.store();
     let (params, tensor_bytes) = model.size();
-    let bpw = if params > 0 {
-        tensor_bytes as f64 * 8.0 / params as f64
-    } else {
-        0.0
-    };
+    let bpw = if params > 0 { tensor_bytes as f64 * 8.0 / params as f64 } else { 0.0 };
     let (format_name, file_bytes) = match &model.source {
         Source::Gguf(g) => (format!("GGUF v{}", g.version), g.file_size()),
         Source::Safetensors(_) => {
-            let n = store
-                .paths()
-                .filter_map(|p| std::fs::metadata(p).ok())
-                .map(|m| m.len())
-                .sum();
+            let n = store.paths().filter_map(|p| std::fs::metadata(p).ok()).map(|m| m.len()).sum();
             (
                 format!(
                     "safetensors ({} file{})",
@@ -80,95 +72,44 @@ pub fn run(a: Args) -> Result<()> {
             "unrecognised_tensors": model.unrecognised,
         });
         if let Some(g) = model.gguf() {
-            out["metadata"] = g
-                .metadata()
-                .iter()
-                .map(|(k, v)| (k.clone(), v.to_json(8)))
-                .collect::<serde_json::Map<_, _>>()
-                .into();
+            out["metadata"] =
+                g.metadata().iter().map(|(k, v)| (k.clone(), v.to_json(8))).collect::<serde_json::Map<_, _>>().into();
         }
         return super::emit(&(serde_json::to_string_pretty(&out)? + "\n"));
     }
     let mut o = String::new();
     let hp = &model.hparams;
-    outln!(
-        o,
-        "file:          {} ({format_name}, {})",
-        a.file.display(),
-        format::bytes(file_bytes)
-    );
+    outln!(o, "file:          {} ({format_name}, {})", a.file.display(), format::bytes(file_bytes));
     outln!(o, "architecture:  {}", model.arch());
-    outln!(o, 
-        "hparams:       {} layers, d_model {}, d_ff {}, {} heads ({} KV), head_dim {}, vocab {}, context {}",
-        hp.n_layers, hp.d_model, hp.d_ff, hp.n_heads, hp.n_kv_heads, hp.head_dim, hp.vocab_size, hp.ctx_len
-    );
-    out!(
-        o,
-        "               rms_eps {}, rope_theta {}",
-        hp.rms_eps,
-        hp.rope_theta
-    );
-    if let (Some(w), Some(p), Some(l)) = (
-        hp.sliding_window,
-        hp.sliding_window_pattern,
-        hp.rope_theta_local,
-    ) {
-        out!(
-            o,
-            ", sliding window {w} on {} of every {p} layers (rope_theta {l})",
-            p - 1
-        );
-    }
     outln!(
         o,
-        ", {} embeddings",
-        if hp.tied_embeddings {
-            "tied"
-        } else {
-            "separate output"
-        }
+        "hparams:       {} layers, d_model {}, d_ff {}, {} heads ({} KV), head_dim {}, vocab {}, context {}",
+        hp.n_layers,
+        hp.d_model,
+        hp.d_ff,
+        hp.n_heads,
+        hp.n_kv_heads,
+        hp.head_dim,
+        hp.vocab_size,
+        hp.ctx_len
     );
+    out!(o, "               rms_eps {}, rope_theta {}", hp.rms_eps, hp.rope_theta);
+    if let (Some(w), Some(p), Some(l)) = (hp.sliding_window, hp.sliding_window_pattern, hp.rope_theta_local) {
+        out!(o, ", sliding window {w} on {} of every {p} layers (rope_theta {l})", p - 1);
+    }
+    outln!(o, ", {} embeddings", if hp.tied_embeddings { "tied" } else { "separate output" });
     if let Some(g) = model.gguf() {
-        for key in [
-            "general.name",
-            "general.file_type",
-            "tokenizer.ggml.model",
-            "tokenizer.ggml.pre",
-        ] {
+        for key in ["general.name", "general.file_type", "tokenizer.ggml.model", "tokenizer.ggml.pre"] {
             if let Some(v) = g.get(key) {
-                outln!(
-                    o,
-                    "{:<15}{v}",
-                    format!("{}:", key.rsplit('.').next().unwrap_or(key))
-                );
+                outln!(o, "{:<15}{v}", format!("{}:", key.rsplit('.').next().unwrap_or(key)));
             }
         }
     }
     outln!(o);
-    let w = store
-        .entries()
-        .iter()
-        .map(|e| e.name.len())
-        .max()
-        .unwrap_or(4)
-        .max(4);
-    outln!(
-        o,
-        "{:<w$}  {:<16}  {:<6}  {:>12}",
-        "name",
-        "shape",
-        "type",
-        "bytes"
-    );
+    let w = store.entries().iter().map(|e| e.name.len()).max().unwrap_or(4).max(4);
+    outln!(o, "{:<w$}  {:<16}  {:<6}  {:>12}", "name", "shape", "type", "bytes");
     for e in store.entries() {
-        outln!(
-            o,
-            "{:<w$}  {:<16}  {:<6}  {:>12}",
-            e.name,
-            format::shape(&e.shape),
-            e.dtype.to_string(),
-            e.nbytes
-        );
+        outln!(o, "{:<w$}  {:<16}  {:<6}  {:>12}", e.name, format::shape(&e.shape), e.dtype.to_string(), e.nbytes);
     }
     outln!(o);
     for (t, (n, p, b)) in &by_type {
@@ -189,12 +130,7 @@ pub fn run(a: Args) -> Result<()> {
         bpw
     );
     if !model.unrecognised.is_empty() {
-        outln!(
-            o,
-            "tensors without a role in {}: {}",
-            model.arch(),
-            model.unrecognised.join(", ")
-        );
+        outln!(o, "tensors without a role in {}: {}", model.arch(), model.unrecognised.join(", "));
     }
     super::emit(&o)
 }

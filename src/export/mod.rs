@@ -43,14 +43,8 @@ impl ExportDtype {
     pub fn encode(self, data: &[f32]) -> Vec<u8> {
         match self {
             ExportDtype::F32 => bytemuck::cast_slice(data).to_vec(),
-            ExportDtype::F16 => data
-                .iter()
-                .flat_map(|&x| half::f16::from_f32(x).to_le_bytes())
-                .collect(),
-            ExportDtype::Bf16 => data
-                .iter()
-                .flat_map(|&x| half::bf16::from_f32(x).to_le_bytes())
-                .collect(),
+            ExportDtype::F16 => data.iter().flat_map(|&x| half::f16::from_f32(x).to_le_bytes()).collect(),
+            ExportDtype::Bf16 => data.iter().flat_map(|&x| half::bf16::from_f32(x).to_le_bytes()).collect(),
         }
     }
 }
@@ -84,33 +78,21 @@ pub fn export_gguf(
     replace: bool,
     progress: &mut dyn FnMut(Progress),
 ) -> Result<ExportSummary> {
-    let g = model.gguf().ok_or_else(|| {
-        Error::Invalid(format!(
-            "{}: export reads a GGUF file",
-            model.path.display()
-        ))
-    })?;
+    let g =
+        model.gguf().ok_or_else(|| Error::Invalid(format!("{}: export reads a GGUF file", model.path.display())))?;
     let hp = &model.hparams;
     let vocab = GgufVocab::from_gguf(g).map_err(|m| Error::unsupported(g.path(), m))?;
     if vocab.tokens.len() != hp.vocab_size {
         return Err(Error::corrupt(
             g.path(),
-            format!(
-                "{} tokens for a vocabulary of {}",
-                vocab.tokens.len(),
-                hp.vocab_size
-            ),
+            format!("{} tokens for a vocabulary of {}", vocab.tokens.len(), hp.vocab_size),
         ));
     }
     let tok_json = hf_json::tokenizer_json(&vocab).map_err(|m| Error::unsupported(g.path(), m))?;
     let tok_text = serde_json::to_string(&tok_json).expect("JSON values serialize");
     // The tokenizer must load in the tokenizers library before anything is written.
-    <tokenizers::Tokenizer as std::str::FromStr>::from_str(&tok_text).map_err(|e| {
-        Error::Invalid(format!(
-            "{}: rebuilt tokenizer does not load: {e}",
-            g.path().display()
-        ))
-    })?;
+    <tokenizers::Tokenizer as std::str::FromStr>::from_str(&tok_text)
+        .map_err(|e| Error::Invalid(format!("{}: rebuilt tokenizer does not load: {e}", g.path().display())))?;
 
     let roles: Vec<_> = model
         .roles()
@@ -127,27 +109,16 @@ pub fn export_gguf(
         })
         .collect();
     let total: u64 = plan.iter().map(|t| t.nbytes as u64).sum();
-    progress(Progress::Start {
-        tensors: plan.len(),
-        bytes: total,
-    });
+    progress(Progress::Start { tensors: plan.len(), bytes: total });
 
     let dir = AtomicDir::create(out, replace)?;
-    let source = g
-        .path()
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
+    let source = g.path().file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     let meta = BTreeMap::from([
         ("format".to_string(), "pt".to_string()),
-        (
-            "sinkquant.version".to_string(),
-            env!("CARGO_PKG_VERSION").to_string(),
-        ),
+        ("sinkquant.version".to_string(), env!("CARGO_PKG_VERSION").to_string()),
         ("sinkquant.source".to_string(), source),
     ]);
-    let mut writer =
-        SafetensorsWriter::create(&dir.path("model.safetensors"), plan.clone(), &meta)?;
+    let mut writer = SafetensorsWriter::create(&dir.path("model.safetensors"), plan.clone(), &meta)?;
     let mut parameters = 0u64;
     for ((role, _), t) in roles.iter().zip(&plan) {
         let (_, data) = model.read_canonical(*role)?;
@@ -156,50 +127,26 @@ pub fn export_gguf(
         if let Some(e) = model.tensor(*role) {
             model.store().release(e);
         }
-        progress(Progress::Tensor {
-            name: &t.name,
-            bytes: t.nbytes as u64,
-        });
+        progress(Progress::Tensor { name: &t.name, bytes: t.nbytes as u64 });
     }
     writer.finish()?;
 
-    write_json(
-        &dir,
-        "config.json",
-        &hp.to_hf_config(&vocab.special, dtype.torch_name()),
-    )?;
+    write_json(&dir, "config.json", &hp.to_hf_config(&vocab.special, dtype.torch_name()))?;
     let mut gen = serde_json::json!({"_from_model_config": true});
-    for (k, v) in [
-        ("bos_token_id", vocab.special.bos),
-        ("eos_token_id", vocab.special.eos),
-        ("pad_token_id", vocab.special.pad),
-    ] {
+    for (k, v) in
+        [("bos_token_id", vocab.special.bos), ("eos_token_id", vocab.special.eos), ("pad_token_id", vocab.special.pad)]
+    {
         if let Some(v) = v {
             gen[k] = v.into();
         }
     }
     write_json(&dir, "generation_config.json", &gen)?;
-    std::fs::write(dir.path("tokenizer.json"), tok_text)
-        .map_err(|e| Error::io(out.join("tokenizer.json"), e))?;
-    write_json(
-        &dir,
-        "tokenizer_config.json",
-        &hf_json::tokenizer_config_json(&vocab, hp.ctx_len),
-    )?;
-    let files = [
-        "model.safetensors",
-        "config.json",
-        "generation_config.json",
-        "tokenizer.json",
-        "tokenizer_config.json",
-    ]
-    .map(String::from)
-    .to_vec();
+    std::fs::write(dir.path("tokenizer.json"), tok_text).map_err(|e| Error::io(out.join("tokenizer.json"), e))?;
+    write_json(&dir, "tokenizer_config.json", &hf_json::tokenizer_config_json(&vocab, hp.ctx_len))?;
+    let files =
+        ["model.safetensors", "config.json", "generation_config.json", "tokenizer.json", "tokenizer_config.json"]
+            .map(String::from)
+            .to_vec();
     dir.commit()?;
-    Ok(ExportSummary {
-        tensors: plan.len(),
-        parameters,
-        bytes: total,
-        files,
-    })
+    Ok(ExportSummary { tensors: plan.len(), parameters, bytes: total, files })
 }

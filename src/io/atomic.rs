@@ -7,10 +7,7 @@ use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
 fn temp_name(target: &Path) -> PathBuf {
-    let name = target
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
+    let name = target.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     target.with_file_name(format!(".{name}.tmp-{}", std::process::id()))
 }
 
@@ -26,11 +23,7 @@ impl AtomicFile {
         let target = target.as_ref().to_path_buf();
         let tmp = temp_name(&target);
         let file = File::create(&tmp).map_err(|e| Error::io(&target, e))?;
-        Ok(AtomicFile {
-            target,
-            tmp,
-            out: Some(BufWriter::with_capacity(1 << 20, file)),
-        })
+        Ok(AtomicFile { target, tmp, out: Some(BufWriter::with_capacity(1 << 20, file)) })
     }
 
     pub fn target(&self) -> &Path {
@@ -45,9 +38,7 @@ impl AtomicFile {
     /// Flushes, syncs and renames into place.
     pub fn commit(mut self) -> Result<()> {
         let out = self.out.take().expect("commit twice");
-        let file = out
-            .into_inner()
-            .map_err(|e| Error::io(&self.target, e.into_error()))?;
+        let file = out.into_inner().map_err(|e| Error::io(&self.target, e.into_error()))?;
         file.sync_all().map_err(|e| Error::io(&self.target, e))?;
         drop(file);
         std::fs::rename(&self.tmp, &self.target).map_err(|e| Error::io(&self.target, e))
@@ -74,10 +65,8 @@ impl AtomicDir {
     pub fn create(target: impl AsRef<Path>, replace: bool) -> Result<Self> {
         let target = target.as_ref().to_path_buf();
         if target.exists() && !replace {
-            let empty_dir = target.is_dir()
-                && std::fs::read_dir(&target)
-                    .map(|mut d| d.next().is_none())
-                    .unwrap_or(false);
+            let empty_dir =
+                target.is_dir() && std::fs::read_dir(&target).map(|mut d| d.next().is_none()).unwrap_or(false);
             if !empty_dir {
                 return Err(Error::Invalid(format!(
                     "{}: already exists (pass --force to replace it)",
@@ -90,11 +79,7 @@ impl AtomicDir {
             std::fs::remove_dir_all(&tmp).map_err(|e| Error::io(&tmp, e))?;
         }
         std::fs::create_dir_all(&tmp).map_err(|e| Error::io(&target, e))?;
-        Ok(AtomicDir {
-            target,
-            tmp,
-            done: false,
-        })
+        Ok(AtomicDir { target, tmp, done: false })
     }
 
     /// Where to write a file that will end up as `target/name`.
@@ -110,19 +95,12 @@ impl AtomicDir {
         if self.target.exists() {
             let old = self.target.with_file_name(format!(
                 ".{}.old-{}",
-                self.target
-                    .file_name()
-                    .unwrap_or_default()
-                    .to_string_lossy(),
+                self.target.file_name().unwrap_or_default().to_string_lossy(),
                 std::process::id()
             ));
             std::fs::rename(&self.target, &old).map_err(|e| Error::io(&self.target, e))?;
             std::fs::rename(&self.tmp, &self.target).map_err(|e| Error::io(&self.target, e))?;
-            let _ = if old.is_dir() {
-                std::fs::remove_dir_all(&old)
-            } else {
-                std::fs::remove_file(&old)
-            };
+            let _ = if old.is_dir() { std::fs::remove_dir_all(&old) } else { std::fs::remove_file(&old) };
         } else {
             std::fs::rename(&self.tmp, &self.target).map_err(|e| Error::io(&self.target, e))?;
         }

@@ -42,7 +42,6 @@ impl Mapped {
         }
         // SAFETY: the mapping is a read-only, file-backed shared mapping; after DONTNEED the
         // pages are re-read from the file on the next access, so no data can change or be lost.
-        let _ =
-            unsafe { map.unchecked_advise_range(UncheckedAdvice::DontNeed, start, end - start) };
+        let _ = unsafe { map.unchecked_advise_range(UncheckedAdvice::DontNeed, start, end - start) };
     }
 }

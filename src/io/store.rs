@@ -71,20 +71,10 @@ impl TensorStore {
     ) -> Result<()> {
         debug_assert!(start + nbytes <= self.files[file].1.bytes().len());
         if self.index.contains_key(&name) {
-            return Err(Error::corrupt(
-                &self.files[file].0,
-                format!("tensor {name} appears twice"),
-            ));
+            return Err(Error::corrupt(&self.files[file].0, format!("tensor {name} appears twice")));
         }
         self.index.insert(name.clone(), self.entries.len());
-        self.entries.push(TensorEntry {
-            name,
-            shape,
-            dtype,
-            nbytes,
-            file,
-            start,
-        });
+        self.entries.push(TensorEntry { name, shape, dtype, nbytes, file, start });
         Ok(())
     }
 
@@ -114,10 +104,7 @@ impl TensorStore {
     /// Dequantizes one tensor to a new f32 vector.
     pub fn read_f32(&self, e: &TensorEntry) -> Result<Vec<f32>> {
         let StorageType::Ggml(t) = &e.dtype else {
-            return Err(Error::unsupported(
-                self.path_of(e),
-                format!("dtype {} of tensor {}", e.dtype, e.name),
-            ));
+            return Err(Error::unsupported(self.path_of(e), format!("dtype {} of tensor {}", e.dtype, e.name)));
         };
         let mut out = vec![0f32; e.n_elements()];
         // Split into chunks of whole blocks and dequantize them on all cores.

@@ -32,8 +32,7 @@ fn permute_rows(data: &[f32], row_len: usize, n_heads: usize, to_hf: bool) -> Ve
     for r in 0..n_rows {
         let h = hf_row_of_gguf_row(r, head_rows);
         let (src, dst) = if to_hf { (r, h) } else { (h, r) };
-        out[dst * row_len..(dst + 1) * row_len]
-            .copy_from_slice(&data[src * row_len..(src + 1) * row_len]);
+        out[dst * row_len..(dst + 1) * row_len].copy_from_slice(&data[src * row_len..(src + 1) * row_len]);
     }
     out
 }
@@ -41,11 +40,7 @@ fn permute_rows(data: &[f32], row_len: usize, n_heads: usize, to_hf: bool) -> Ve
 /// GGUF values of `role` (dequantized, row-major `shape`) to Hugging Face's.
 pub fn gguf_to_hf(hp: &HParams, role: Role, shape: &[usize], mut data: Vec<f32>) -> Vec<f32> {
     if let Some(n) = permuted_heads(hp.arch, hp, role) {
-        let row_len = if shape.len() > 1 {
-            shape[1..].iter().product()
-        } else {
-            1
-        };
+        let row_len = if shape.len() > 1 { shape[1..].iter().product() } else { 1 };
         data = permute_rows(&data, row_len, n, true);
     }
     let offset = hp.arch.gguf_norm_offset();
@@ -58,11 +53,7 @@ pub fn gguf_to_hf(hp: &HParams, role: Role, shape: &[usize], mut data: Vec<f32>)
 /// Hugging Face values of `role` to what llama.cpp expects in a GGUF.
 pub fn hf_to_gguf(hp: &HParams, role: Role, shape: &[usize], mut data: Vec<f32>) -> Vec<f32> {
     if let Some(n) = permuted_heads(hp.arch, hp, role) {
-        let row_len = if shape.len() > 1 {
-            shape[1..].iter().product()
-        } else {
-            1
-        };
+        let row_len = if shape.len() > 1 { shape[1..].iter().product() } else { 1 };
         data = permute_rows(&data, row_len, n, false);
     }
     let offset = hp.arch.gguf_norm_offset();

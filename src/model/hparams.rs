@@ -46,45 +46,30 @@ impl HParams {
         let a = arch.gguf_name();
         let uint = |k: &str| -> Result<usize, String> {
             let key = format!("{a}.{k}");
-            let v = g
-                .get(&key)
-                .ok_or_else(|| format!("missing metadata {key}"))?;
+            let v = g.get(&key).ok_or_else(|| format!("missing metadata {key}"))?;
             v.as_i64()
                 .and_then(|x| usize::try_from(x).ok())
                 .filter(|&x| x > 0)
                 .ok_or_else(|| format!("metadata {key} = {v} is not a positive integer"))
         };
         let opt_uint = |k: &str| {
-            g.get(&format!("{a}.{k}"))
-                .and_then(|v| v.as_i64())
-                .and_then(|x| usize::try_from(x).ok())
-                .filter(|&x| x > 0)
+            g.get(&format!("{a}.{k}")).and_then(|v| v.as_i64()).and_then(|x| usize::try_from(x).ok()).filter(|&x| x > 0)
         };
         let float = |k: &str| -> Result<f64, String> {
             let key = format!("{a}.{k}");
-            let v = g
-                .get(&key)
-                .ok_or_else(|| format!("missing metadata {key}"))?;
-            v.as_f64()
-                .map(|x| tidy(x as f32))
-                .ok_or_else(|| format!("metadata {key} = {v} is not a number"))
+            let v = g.get(&key).ok_or_else(|| format!("missing metadata {key}"))?;
+            v.as_f64().map(|x| tidy(x as f32)).ok_or_else(|| format!("metadata {key} = {v} is not a number"))
         };
         let d_model = uint("embedding_length")?;
         let n_heads = uint("attention.head_count")?;
         let n_kv_heads = opt_uint("attention.head_count_kv").unwrap_or(n_heads);
         if n_heads % n_kv_heads != 0 {
-            return Err(format!(
-                "{n_heads} attention heads do not split into {n_kv_heads} KV groups"
-            ));
+            return Err(format!("{n_heads} attention heads do not split into {n_kv_heads} KV groups"));
         }
         let head_dim = match opt_uint("attention.key_length") {
             Some(h) => h,
             None if d_model % n_heads == 0 => d_model / n_heads,
-            None => {
-                return Err(format!(
-                    "embedding length {d_model} is not a multiple of {n_heads} heads"
-                ))
-            }
+            None => return Err(format!("embedding length {d_model} is not a multiple of {n_heads} heads")),
         };
         let vocab_size = match opt_uint("vocab_size") {
             Some(v) => v,
@@ -108,11 +93,7 @@ impl HParams {
             rms_eps: float("attention.layer_norm_rms_epsilon")?,
             rope_theta: float("rope.freq_base").unwrap_or(10_000.0),
             rope_theta_local: gemma.then_some(GEMMA3_ROPE_LOCAL_BASE),
-            sliding_window: if gemma {
-                opt_uint("attention.sliding_window")
-            } else {
-                None
-            },
+            sliding_window: if gemma { opt_uint("attention.sliding_window") } else { None },
             sliding_window_pattern: gemma.then_some(GEMMA3_SWA_PATTERN),
             // llama.cpp scales Gemma-3 queries by 1/sqrt(head_dim) for all but the 27B model.
             query_pre_attn_scalar: gemma.then_some(head_dim as f64),
@@ -122,13 +103,9 @@ impl HParams {
 
     /// From a Hugging Face `config.json` (transformers 4.x or 5.x style).
     pub fn from_hf_config(cfg: &Value) -> Result<Self, String> {
-        let model_type = cfg
-            .get("model_type")
-            .and_then(Value::as_str)
-            .ok_or("config.json has no model_type")?;
-        let arch = Arch::from_hf_model_type(model_type).ok_or_else(|| {
-            format!("architecture {model_type:?} (supported: llama, qwen2, gemma3)")
-        })?;
+        let model_type = cfg.get("model_type").and_then(Value::as_str).ok_or("config.json has no model_type")?;
+        let arch = Arch::from_hf_model_type(model_type)
+            .ok_or_else(|| format!("architecture {model_type:?} (supported: llama, qwen2, gemma3)"))?;
         let uint = |k: &str| -> Result<usize, String> {
             cfg.get(k)
                 .and_then(Value::as_u64)
@@ -136,12 +113,7 @@ impl HParams {
                 .map(|x| x as usize)
                 .ok_or_else(|| format!("config.json: {k} missing or not a positive integer"))
         };
-        let opt_uint = |k: &str| {
-            cfg.get(k)
-                .and_then(Value::as_u64)
-                .filter(|&x| x > 0)
-                .map(|x| x as usize)
-        };
+        let opt_uint = |k: &str| cfg.get(k).and_then(Value::as_u64).filter(|&x| x > 0).map(|x| x as usize);
         let rope = cfg.get("rope_parameters");
         let rope_of = |layer_type: &str| -> Option<f64> {
             let r = rope?;
@@ -166,10 +138,7 @@ impl HParams {
             head_dim,
             vocab_size: uint("vocab_size")?,
             ctx_len: uint("max_position_embeddings")?,
-            rms_eps: cfg
-                .get("rms_norm_eps")
-                .and_then(Value::as_f64)
-                .ok_or("config.json: rms_norm_eps missing")?,
+            rms_eps: cfg.get("rms_norm_eps").and_then(Value::as_f64).ok_or("config.json: rms_norm_eps missing")?,
             rope_theta: rope_of("full_attention")
                 .or_else(|| cfg.get("rope_theta").and_then(Value::as_f64))
                 .unwrap_or(10_000.0),
@@ -182,11 +151,7 @@ impl HParams {
             } else {
                 None
             },
-            sliding_window: if gemma {
-                opt_uint("sliding_window")
-            } else {
-                None
-            },
+            sliding_window: if gemma { opt_uint("sliding_window") } else { None },
             sliding_window_pattern: if gemma {
                 Some(
                     pattern
@@ -198,18 +163,11 @@ impl HParams {
                 None
             },
             query_pre_attn_scalar: if gemma {
-                Some(
-                    cfg.get("query_pre_attn_scalar")
-                        .and_then(Value::as_f64)
-                        .unwrap_or(head_dim as f64),
-                )
+                Some(cfg.get("query_pre_attn_scalar").and_then(Value::as_f64).unwrap_or(head_dim as f64))
             } else {
                 None
             },
-            tied_embeddings: cfg
-                .get("tie_word_embeddings")
-                .and_then(Value::as_bool)
-                .unwrap_or(arch == Arch::Gemma3),
+            tied_embeddings: cfg.get("tie_word_embeddings").and_then(Value::as_bool).unwrap_or(arch == Arch::Gemma3),
         })
     }
 
@@ -242,11 +200,7 @@ impl HParams {
             "dtype": dtype,
         });
         let o = c.as_object_mut().expect("object");
-        for (k, v) in [
-            ("bos_token_id", special.bos),
-            ("eos_token_id", special.eos),
-            ("pad_token_id", special.pad),
-        ] {
+        for (k, v) in [("bos_token_id", special.bos), ("eos_token_id", special.eos), ("pad_token_id", special.pad)] {
             if let Some(v) = v {
                 o.insert(k.into(), json!(v));
             }
@@ -256,32 +210,20 @@ impl HParams {
                 o.insert("hidden_act".into(), json!("silu"));
                 o.insert("attention_bias".into(), json!(false));
                 o.insert("mlp_bias".into(), json!(false));
-                o.insert(
-                    "rope_parameters".into(),
-                    json!({"rope_theta": self.rope_theta, "rope_type": "default"}),
-                );
+                o.insert("rope_parameters".into(), json!({"rope_theta": self.rope_theta, "rope_type": "default"}));
             }
             Arch::Qwen2 => {
                 o.insert("hidden_act".into(), json!("silu"));
                 o.insert("use_sliding_window".into(), json!(false));
                 o.insert("sliding_window".into(), Value::Null);
                 o.insert("max_window_layers".into(), json!(self.n_layers));
-                o.insert(
-                    "rope_parameters".into(),
-                    json!({"rope_theta": self.rope_theta, "rope_type": "default"}),
-                );
+                o.insert("rope_parameters".into(), json!({"rope_theta": self.rope_theta, "rope_type": "default"}));
             }
             Arch::Gemma3 => {
                 let local = self.rope_theta_local.unwrap_or(GEMMA3_ROPE_LOCAL_BASE);
                 let pattern = self.sliding_window_pattern.unwrap_or(GEMMA3_SWA_PATTERN);
                 let types: Vec<&str> = (0..self.n_layers)
-                    .map(|i| {
-                        if self.is_sliding(i) {
-                            "sliding_attention"
-                        } else {
-                            "full_attention"
-                        }
-                    })
+                    .map(|i| if self.is_sliding(i) { "sliding_attention" } else { "full_attention" })
                     .collect();
                 o.insert("hidden_activation".into(), json!("gelu_pytorch_tanh"));
                 o.insert("attention_bias".into(), json!(false));
@@ -289,11 +231,7 @@ impl HParams {
                 o.insert("final_logit_softcapping".into(), Value::Null);
                 // transformers 5 validates this field as an integer.
                 let scalar = self.query_pre_attn_scalar.unwrap_or(self.head_dim as f64);
-                let scalar = if scalar.fract() == 0.0 {
-                    json!(scalar as u64)
-                } else {
-                    json!(scalar)
-                };
+                let scalar = if scalar.fract() == 0.0 { json!(scalar as u64) } else { json!(scalar) };
                 o.insert("query_pre_attn_scalar".into(), scalar);
                 o.insert("sliding_window".into(), json!(self.sliding_window));
                 o.insert("sliding_window_pattern".into(), json!(pattern));

@@ -37,10 +37,7 @@ pub struct Model {
 pub fn is_gguf(path: &Path) -> bool {
     use std::io::Read;
     let mut magic = [0u8; 4];
-    std::fs::File::open(path)
-        .and_then(|mut f| f.read_exact(&mut magic))
-        .is_ok()
-        && &magic == b"GGUF"
+    std::fs::File::open(path).and_then(|mut f| f.read_exact(&mut magic)).is_ok() && &magic == b"GGUF"
 }
 
 impl Model {
@@ -49,10 +46,7 @@ impl Model {
     pub fn open(path: impl AsRef<Path>) -> Result<Self> {
         let path = path.as_ref();
         if !path.exists() {
-            return Err(Error::io(
-                path,
-                std::io::Error::from(std::io::ErrorKind::NotFound),
-            ));
+            return Err(Error::io(path, std::io::Error::from(std::io::ErrorKind::NotFound)));
         }
         if path.is_file() && is_gguf(path) {
             Self::from_gguf(GgufFile::open(path)?)
@@ -68,23 +62,13 @@ impl Model {
             .and_then(|v| v.as_str())
             .ok_or_else(|| Error::corrupt(&path, "no general.architecture metadata"))?;
         let arch = Arch::from_gguf(arch_name).ok_or_else(|| {
-            Error::unsupported(
-                &path,
-                format!("architecture {arch_name:?} (supported: llama, qwen2, gemma3)"),
-            )
+            Error::unsupported(&path, format!("architecture {arch_name:?} (supported: llama, qwen2, gemma3)"))
         })?;
         let has_output = g.store.get("output.weight").is_some();
-        let hparams =
-            HParams::from_gguf(arch, &g, has_output).map_err(|m| Error::corrupt(&path, m))?;
+        let hparams = HParams::from_gguf(arch, &g, has_output).map_err(|m| Error::corrupt(&path, m))?;
         let names: Vec<String> = g.store.entries().iter().map(|e| e.name.clone()).collect();
         let (roles, unrecognised) = assign_roles(&names, |n| Role::from_gguf_name(arch, n));
-        let m = Model {
-            path,
-            hparams,
-            source: Source::Gguf(g),
-            roles,
-            unrecognised,
-        };
+        let m = Model { path, hparams, source: Source::Gguf(g), roles, unrecognised };
         m.check_shapes()?;
         Ok(m)
     }
@@ -92,8 +76,8 @@ impl Model {
     pub fn from_safetensors(st: SafetensorsModel) -> Result<Self> {
         let cfg_path = st.dir.join("config.json");
         let text = std::fs::read_to_string(&cfg_path).map_err(|e| Error::io(&cfg_path, e))?;
-        let cfg: serde_json::Value = serde_json::from_str(&text)
-            .map_err(|e| Error::corrupt(&cfg_path, format!("invalid JSON: {e}")))?;
+        let cfg: serde_json::Value =
+            serde_json::from_str(&text).map_err(|e| Error::corrupt(&cfg_path, format!("invalid JSON: {e}")))?;
         let hparams = HParams::from_hf_config(&cfg).map_err(|m| {
             if m.starts_with("architecture") {
                 Error::unsupported(&cfg_path, m)
@@ -104,13 +88,7 @@ impl Model {
         let arch = hparams.arch;
         let names: Vec<String> = st.store.entries().iter().map(|e| e.name.clone()).collect();
         let (roles, unrecognised) = assign_roles(&names, |n| Role::from_hf_name(arch, n));
-        let m = Model {
-            path: st.dir.clone(),
-            hparams,
-            source: Source::Safetensors(st),
-            roles,
-            unrecognised,
-        };
+        let m = Model { path: st.dir.clone(), hparams, source: Source::Safetensors(st), roles, unrecognised };
         m.check_shapes()?;
         Ok(m)
     }
@@ -135,12 +113,7 @@ impl Model {
 
     /// Recognised tensors in role order.
     pub fn roles(&self) -> impl Iterator<Item = (Role, &TensorEntry)> {
-        self.roles.iter().map(|(r, n)| {
-            (
-                *r,
-                self.store().get(n).expect("role names come from the store"),
-            )
-        })
+        self.roles.iter().map(|(r, n)| (*r, self.store().get(n).expect("role names come from the store")))
     }
 
     pub fn tensor(&self, role: Role) -> Option<&TensorEntry> {
@@ -150,15 +123,8 @@ impl Model {
     /// The roles this architecture and these hyperparameters call for, with canonical shapes.
     pub fn expected_roles(&self) -> Vec<(Role, Vec<usize>)> {
         let hp = &self.hparams;
-        let (d, q, kv) = (
-            hp.d_model,
-            hp.n_heads * hp.head_dim,
-            hp.n_kv_heads * hp.head_dim,
-        );
-        let mut out = vec![
-            (Role::TokenEmbd, vec![hp.vocab_size, d]),
-            (Role::OutputNorm, vec![d]),
-        ];
+        let (d, q, kv) = (hp.d_model, hp.n_heads * hp.head_dim, hp.n_kv_heads * hp.head_dim);
+        let mut out = vec![(Role::TokenEmbd, vec![hp.vocab_size, d]), (Role::OutputNorm, vec![d])];
         if !hp.tied_embeddings || self.roles.contains_key(&Role::Output) {
             out.push((Role::Output, vec![hp.vocab_size, d]));
         }
@@ -200,25 +166,15 @@ impl Model {
             if &e.shape != shape {
                 return Err(Error::corrupt(
                     store.path_of(e),
-                    format!(
-                        "tensor {} has shape {:?}, the hyperparameters call for {:?}",
-                        e.name, e.shape, shape
-                    ),
+                    format!("tensor {} has shape {:?}, the hyperparameters call for {:?}", e.name, e.shape, shape),
                 ));
             }
         }
-        if let Some((role, _)) = self
-            .roles
-            .iter()
-            .find(|(r, _)| !expected.iter().any(|(x, _)| x == *r))
-        {
+        if let Some((role, _)) = self.roles.iter().find(|(r, _)| !expected.iter().any(|(x, _)| x == *r)) {
             let e = self.tensor(*role).expect("present");
             return Err(Error::corrupt(
                 store.path_of(e),
-                format!(
-                    "tensor {} is beyond the {} layers of the model",
-                    e.name, self.hparams.n_layers
-                ),
+                format!("tensor {} is beyond the {} layers of the model", e.name, self.hparams.n_layers),
             ));
         }
         Ok(())
@@ -226,12 +182,9 @@ impl Model {
 
     /// One tensor dequantized to f32 in Hugging Face's layout and convention.
     pub fn read_canonical(&self, role: Role) -> Result<(Vec<usize>, Vec<f32>)> {
-        let e = self.tensor(role).ok_or_else(|| {
-            Error::Invalid(format!(
-                "{}: model has no tensor {role}",
-                self.path.display()
-            ))
-        })?;
+        let e = self
+            .tensor(role)
+            .ok_or_else(|| Error::Invalid(format!("{}: model has no tensor {role}", self.path.display())))?;
         let data = self.store().read_f32(e)?;
         let data = match self.source {
             Source::Gguf(_) => convert::gguf_to_hf(&self.hparams, role, &e.shape, data),
@@ -243,17 +196,11 @@ impl Model {
     /// Parameters (elements of all tensors) and total tensor bytes.
     pub fn size(&self) -> (u64, u64) {
         let s = self.store();
-        (
-            s.entries().iter().map(|e| e.n_elements() as u64).sum(),
-            s.total_bytes(),
-        )
+        (s.entries().iter().map(|e| e.n_elements() as u64).sum(), s.total_bytes())
     }
 }
 
-fn assign_roles(
-    names: &[String],
-    role_of: impl Fn(&str) -> Option<Role>,
-) -> (BTreeMap<Role, String>, Vec<String>) {
+fn assign_roles(names: &[String], role_of: impl Fn(&str) -> Option<Role>) -> (BTreeMap<Role, String>, Vec<String>) {
     let mut roles = BTreeMap::new();
     let mut other = Vec::new();
     for n in names {

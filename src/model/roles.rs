@@ -65,19 +65,13 @@ impl LayerTensor {
     /// RMSNorm weights (1-D multipliers).
     pub fn is_norm(self) -> bool {
         use LayerTensor::*;
-        matches!(
-            self,
-            AttnNorm | AttnQNorm | AttnKNorm | PostAttnNorm | FfnNorm | PostFfnNorm
-        )
+        matches!(self, AttnNorm | AttnQNorm | AttnKNorm | PostAttnNorm | FfnNorm | PostFfnNorm)
     }
 
     /// Matrices of linear layers (the tensors a quantizer compresses).
     pub fn is_matrix(self) -> bool {
         use LayerTensor::*;
-        matches!(
-            self,
-            AttnQ | AttnK | AttnV | AttnOutput | FfnGate | FfnUp | FfnDown
-        )
+        matches!(self, AttnQ | AttnK | AttnV | AttnOutput | FfnGate | FfnUp | FfnDown)
     }
 
     fn gguf_stem(self) -> &'static str {
@@ -165,11 +159,8 @@ impl Role {
             }
         }
         // The layer index is the only number in a layer tensor's name in both schemes.
-        let digits: String = name
-            .chars()
-            .skip_while(|c| !c.is_ascii_digit())
-            .take_while(|c| c.is_ascii_digit())
-            .collect();
+        let digits: String =
+            name.chars().skip_while(|c| !c.is_ascii_digit()).take_while(|c| c.is_ascii_digit()).collect();
         let layer: usize = digits.parse().ok()?;
         LayerTensor::ALL
             .iter()

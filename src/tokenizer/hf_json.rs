@@ -34,11 +34,17 @@ fn bpe_pre_tokenizer(pre: Option<&str>) -> Result<(Value, bool), String> {
             json!({"type": "Sequence", "pretokenizers": [{"type": "Digits", "individual_digits": true}, byte_level(true)]}),
             false,
         ),
-        "qwen2" => (json!({"type": "Sequence", "pretokenizers": [split_isolated(QWEN2_REGEX), byte_level(false)]}), false),
+        "qwen2" => {
+            (json!({"type": "Sequence", "pretokenizers": [split_isolated(QWEN2_REGEX), byte_level(false)]}), false)
+        }
         "llama3" | "llama-v3" | "llama-bpe" => {
             (json!({"type": "Sequence", "pretokenizers": [split_isolated(LLAMA3_REGEX), byte_level(false)]}), true)
         }
-        other => return Err(format!("unsupported BPE pre-tokenizer {other:?} (supported: default, gpt2, smollm, qwen2, llama-bpe)")),
+        other => {
+            return Err(format!(
+                "unsupported BPE pre-tokenizer {other:?} (supported: default, gpt2, smollm, qwen2, llama-bpe)"
+            ))
+        }
     })
 }
 
@@ -57,13 +63,7 @@ fn vocab_object(tokens: &[String]) -> Map<String, Value> {
 /// that are both in the vocabulary, ranked by the joined piece's score (highest first), ties
 /// by the ids of the left and right pieces (`SentencePieceExtractor.extract` in transformers).
 fn spm_merges(v: &GgufVocab) -> Vec<Value> {
-    let ids: HashMap<&str, usize> = v
-        .tokens
-        .iter()
-        .enumerate()
-        .rev()
-        .map(|(i, t)| (t.as_str(), i))
-        .collect();
+    let ids: HashMap<&str, usize> = v.tokens.iter().enumerate().rev().map(|(i, t)| (t.as_str(), i)).collect();
     let mut merges: Vec<(f32, usize, usize, usize)> = Vec::new();
     for (id, piece) in v.tokens.iter().enumerate() {
         if ids.get(piece.as_str()) != Some(&id) {
@@ -77,15 +77,8 @@ fn spm_merges(v: &GgufVocab) -> Vec<Value> {
         }
     }
     // Highest score first; stable ties in vocabulary order, then by the pieces' ids.
-    merges.sort_by(|a, b| {
-        b.0.total_cmp(&a.0)
-            .then(a.1.cmp(&b.1))
-            .then((a.2, a.3).cmp(&(b.2, b.3)))
-    });
-    merges
-        .into_iter()
-        .map(|(_, _, l, r)| json!([v.tokens[l], v.tokens[r]]))
-        .collect()
+    merges.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)).then((a.2, a.3).cmp(&(b.2, b.3))));
+    merges.into_iter().map(|(_, _, l, r)| json!([v.tokens[l], v.tokens[r]])).collect()
 }
 
 /// Control and user-defined tokens become added tokens, so they are matched whole.
@@ -137,9 +130,7 @@ pub fn tokenizer_json(v: &GgufVocab) -> Result<Value, String> {
                 .merges
                 .iter()
                 .map(|m| {
-                    let (a, b) = m
-                        .split_once(' ')
-                        .ok_or_else(|| format!("merge {m:?} has no space"))?;
+                    let (a, b) = m.split_once(' ').ok_or_else(|| format!("merge {m:?} has no space"))?;
                     Ok(json!([a, b]))
                 })
                 .collect::<Result<_, String>>()?;
@@ -148,7 +139,8 @@ pub fn tokenizer_json(v: &GgufVocab) -> Result<Value, String> {
                 "end_of_word_suffix": null, "fuse_unk": false, "byte_fallback": false,
                 "ignore_merges": ignore_merges, "vocab": vocab_object(&v.tokens), "merges": merges,
             });
-            let decoder = json!({"type": "ByteLevel", "add_prefix_space": true, "trim_offsets": true, "use_regex": true});
+            let decoder =
+                json!({"type": "ByteLevel", "add_prefix_space": true, "trim_offsets": true, "use_regex": true});
             (model, Value::Null, pre, decoder)
         }
         VocabKind::SentencePiece => {
@@ -157,8 +149,7 @@ pub fn tokenizer_json(v: &GgufVocab) -> Result<Value, String> {
                 "end_of_word_suffix": null, "fuse_unk": true, "byte_fallback": true, "ignore_merges": false,
                 "vocab": vocab_object(&v.tokens), "merges": spm_merges(v),
             });
-            let mut norm =
-                vec![json!({"type": "Replace", "pattern": {"String": " "}, "content": "\u{2581}"})];
+            let mut norm = vec![json!({"type": "Replace", "pattern": {"String": " "}, "content": "\u{2581}"})];
             if v.add_space_prefix {
                 norm.insert(0, json!({"type": "Prepend", "prepend": "\u{2581}"}));
             }

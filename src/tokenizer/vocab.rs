@@ -39,18 +39,11 @@ pub struct GgufVocab {
 
 impl GgufVocab {
     pub fn from_gguf(g: &GgufFile) -> Result<Self, String> {
-        let model = g
-            .get("tokenizer.ggml.model")
-            .and_then(|v| v.as_str())
-            .ok_or("no tokenizer.ggml.model metadata")?;
+        let model = g.get("tokenizer.ggml.model").and_then(|v| v.as_str()).ok_or("no tokenizer.ggml.model metadata")?;
         let kind = match model {
             "gpt2" => VocabKind::BytePairGpt2,
             "llama" => VocabKind::SentencePiece,
-            other => {
-                return Err(format!(
-                    "unsupported tokenizer model {other:?} (supported: gpt2, llama)"
-                ))
-            }
+            other => return Err(format!("unsupported tokenizer model {other:?} (supported: gpt2, llama)")),
         };
         let strings = |key: &str| -> Result<Vec<String>, String> {
             match g.get(key) {
@@ -59,11 +52,7 @@ impl GgufVocab {
                     .as_array()
                     .ok_or(format!("{key} is not an array"))?
                     .iter()
-                    .map(|x| {
-                        x.as_str()
-                            .map(str::to_owned)
-                            .ok_or(format!("{key} holds a non-string"))
-                    })
+                    .map(|x| x.as_str().map(str::to_owned).ok_or(format!("{key} holds a non-string")))
                     .collect(),
             }
         };
@@ -77,27 +66,14 @@ impl GgufVocab {
                 Some(v) => {
                     let items = v.as_array().ok_or(format!("{key} is not an array"))?;
                     if items.len() != tokens.len() {
-                        return Err(format!(
-                            "{key} has {} entries for {} tokens",
-                            items.len(),
-                            tokens.len()
-                        ));
+                        return Err(format!("{key} has {} entries for {} tokens", items.len(), tokens.len()));
                     }
-                    items
-                        .iter()
-                        .map(|x| x.as_f64().ok_or(format!("{key} holds a non-number")))
-                        .collect()
+                    items.iter().map(|x| x.as_f64().ok_or(format!("{key} holds a non-number"))).collect()
                 }
             }
         };
-        let scores: Vec<f32> = numbers("tokenizer.ggml.scores")?
-            .into_iter()
-            .map(|x| x as f32)
-            .collect();
-        let mut types: Vec<i32> = numbers("tokenizer.ggml.token_type")?
-            .into_iter()
-            .map(|x| x as i32)
-            .collect();
+        let scores: Vec<f32> = numbers("tokenizer.ggml.scores")?.into_iter().map(|x| x as f32).collect();
+        let mut types: Vec<i32> = numbers("tokenizer.ggml.token_type")?.into_iter().map(|x| x as i32).collect();
         if types.is_empty() {
             types = vec![token_type::NORMAL; tokens.len()];
         }
@@ -115,14 +91,10 @@ impl GgufVocab {
                 Some(_) => Err(format!("{key} is not a token id below {}", tokens.len())),
             }
         };
-        let flag =
-            |key: &str, default: bool| g.get(key).and_then(|v| v.as_bool()).unwrap_or(default);
+        let flag = |key: &str, default: bool| g.get(key).and_then(|v| v.as_bool()).unwrap_or(default);
         let spm = kind == VocabKind::SentencePiece;
         Ok(GgufVocab {
-            pre: g
-                .get("tokenizer.ggml.pre")
-                .and_then(|v| v.as_str())
-                .map(str::to_owned),
+            pre: g.get("tokenizer.ggml.pre").and_then(|v| v.as_str()).map(str::to_owned),
             special: SpecialIds {
                 bos: id("tokenizer.ggml.bos_token_id")?,
                 eos: id("tokenizer.ggml.eos_token_id")?,
@@ -133,10 +105,7 @@ impl GgufVocab {
             add_bos: flag("tokenizer.ggml.add_bos_token", spm),
             add_eos: flag("tokenizer.ggml.add_eos_token", false),
             add_space_prefix: flag("tokenizer.ggml.add_space_prefix", spm),
-            chat_template: g
-                .get("tokenizer.chat_template")
-                .and_then(|v| v.as_str())
-                .map(str::to_owned),
+            chat_template: g.get("tokenizer.chat_template").and_then(|v| v.as_str()).map(str::to_owned),
             kind,
             tokens,
             scores,
@@ -146,7 +115,6 @@ impl GgufVocab {
     }
 
     pub fn token(&self, id: Option<u32>) -> Option<&str> {
-        id.and_then(|i| self.tokens.get(i as usize))
-            .map(String::as_str)
+        id.and_then(|i| self.tokens.get(i as usize)).map(String::as_str)
     }
 }

@@ -54,7 +54,6 @@ impl<'a> Cursor<'a> {
         let len = self.u64(what)?;
         let len = usize::try_from(len).map_err(|_| format!("{what}: length {len} overflows"))?;
         let bytes = self.take(len, what)?;
-        String::from_utf8(bytes.to_vec())
-            .map_err(|_| format!("{what} at offset {} is not valid UTF-8", self.pos - len))
+        String::from_utf8(bytes.to_vec()).map_err(|_| format!("{what} at offset {} is not valid UTF-8", self.pos - len))
     }
 }

@@ -66,31 +66,14 @@ impl GgufFile {
             Ok(p) => p,
             Err(unsupported) => return Err(Error::unsupported(path, unsupported)),
         };
-        let meta_index = parsed
-            .metadata
-            .iter()
-            .enumerate()
-            .map(|(i, (k, _))| (k.clone(), i))
-            .collect();
-        let tensor_index = parsed
-            .tensors
-            .iter()
-            .enumerate()
-            .map(|(i, t)| (t.name.clone(), i))
-            .collect();
+        let meta_index = parsed.metadata.iter().enumerate().map(|(i, (k, _))| (k.clone(), i)).collect();
+        let tensor_index = parsed.tensors.iter().enumerate().map(|(i, t)| (t.name.clone(), i)).collect();
         let file_size = map.bytes().len() as u64;
         let mut store = TensorStore::default();
         let file = store.add_file(path.to_path_buf(), map);
         for t in &parsed.tensors {
             let start = parsed.data_start + t.offset as usize;
-            store.push(
-                file,
-                t.name.clone(),
-                t.shape(),
-                StorageType::Ggml(t.ggml_type),
-                start,
-                t.nbytes,
-            )?;
+            store.push(file, t.name.clone(), t.shape(), StorageType::Ggml(t.ggml_type), start, t.nbytes)?;
         }
         Ok(GgufFile {
             path: path.to_path_buf(),
@@ -139,34 +122,23 @@ struct Parsed {
 /// Outer error: corrupt file; inner error: well-formed but unsupported.
 fn parse(buf: &[u8]) -> std::result::Result<std::result::Result<Parsed, String>, String> {
     let mut c = Cursor::new(buf);
-    let magic = c
-        .array::<4>("magic")
-        .map_err(|_| "not a GGUF file (shorter than its magic)".to_string())?;
+    let magic = c.array::<4>("magic").map_err(|_| "not a GGUF file (shorter than its magic)".to_string())?;
     if &magic != GGUF_MAGIC {
-        return Err(format!(
-            "not a GGUF file (magic {:?})",
-            String::from_utf8_lossy(&magic)
-        ));
+        return Err(format!("not a GGUF file (magic {:?})", String::from_utf8_lossy(&magic)));
     }
     let version = c.u32("version")?;
     if version != 2 && version != 3 {
-        return Ok(Err(format!(
-            "GGUF version {version} (only 2 and 3 are read)"
-        )));
+        return Ok(Err(format!("GGUF version {version} (only 2 and 3 are read)")));
     }
     let n_tensors = c.u64("tensor count")?;
     let n_kv = c.u64("metadata count")?;
     // Each key/value takes at least 8 (key length) + 4 (type) + 1 bytes; each tensor info at
     // least 8 + 4 + 4 + 8 bytes.
     if n_kv > (c.remaining() / 13) as u64 {
-        return Err(format!(
-            "header claims {n_kv} metadata entries, more than the file can hold"
-        ));
+        return Err(format!("header claims {n_kv} metadata entries, more than the file can hold"));
     }
     if n_tensors > (c.remaining() / 24) as u64 {
-        return Err(format!(
-            "header claims {n_tensors} tensors, more than the file can hold"
-        ));
+        return Err(format!("header claims {n_tensors} tensors, more than the file can hold"));
     }
     let mut metadata = Vec::new();
     let mut seen = std::collections::HashSet::new();
@@ -190,9 +162,7 @@ fn parse(buf: &[u8]) -> std::result::Result<std::result::Result<Parsed, String>,
         let name = c.string(&format!("tensor #{i} name"))?;
         let n_dims = c.u32(&format!("dimension count of {name}"))?;
         if n_dims == 0 || n_dims > MAX_DIMS {
-            return Err(format!(
-                "tensor {name} has {n_dims} dimensions (1 to {MAX_DIMS} allowed)"
-            ));
+            return Err(format!("tensor {name} has {n_dims} dimensions (1 to {MAX_DIMS} allowed)"));
         }
         let mut dims = Vec::with_capacity(n_dims as usize);
         for _ in 0..n_dims {
@@ -216,24 +186,14 @@ fn parse(buf: &[u8]) -> std::result::Result<std::result::Result<Parsed, String>,
                 ggml_type.block_size()
             ));
         }
-        let nbytes = ggml_type
-            .row_bytes(n_el)
-            .ok_or_else(|| format!("tensor {name}: byte size overflows"))?;
+        let nbytes = ggml_type.row_bytes(n_el).ok_or_else(|| format!("tensor {name}: byte size overflows"))?;
         if offset % alignment != 0 {
-            return Err(format!(
-                "tensor {name}: offset {offset} is not a multiple of the alignment {alignment}"
-            ));
+            return Err(format!("tensor {name}: offset {offset} is not a multiple of the alignment {alignment}"));
         }
         if !names.insert(name.clone()) {
             return Err(format!("duplicate tensor name {name}"));
         }
-        tensors.push(GgufTensorInfo {
-            name,
-            dims,
-            ggml_type,
-            offset,
-            nbytes,
-        });
+        tensors.push(GgufTensorInfo { name, dims, ggml_type, offset, nbytes });
     }
     let data_start = (c.pos() as u64).div_ceil(alignment) * alignment;
     let data_len = (buf.len() as u64).saturating_sub(data_start);
@@ -253,31 +213,18 @@ fn parse(buf: &[u8]) -> std::result::Result<std::result::Result<Parsed, String>,
         }
     }
     // Tensors may not overlap (llama.cpp lays them out one after another).
-    let mut spans: Vec<(u64, u64, &str)> = tensors
-        .iter()
-        .map(|t| (t.offset, t.offset + t.nbytes as u64, t.name.as_str()))
-        .collect();
+    let mut spans: Vec<(u64, u64, &str)> =
+        tensors.iter().map(|t| (t.offset, t.offset + t.nbytes as u64, t.name.as_str())).collect();
     spans.sort_unstable();
     for w in spans.windows(2) {
         if w[1].0 < w[0].1 {
             return Err(format!("tensors {} and {} overlap", w[0].2, w[1].2));
         }
     }
-    Ok(Ok(Parsed {
-        version,
-        alignment,
-        metadata,
-        tensors,
-        data_start: data_start as usize,
-    }))
+    Ok(Ok(Parsed { version, alignment, metadata, tensors, data_start: data_start as usize }))
 }
 
-fn read_value(
-    c: &mut Cursor,
-    ty: u32,
-    key: &str,
-    depth: usize,
-) -> std::result::Result<MetaValue, String> {
+fn read_value(c: &mut Cursor, ty: u32, key: &str, depth: usize) -> std::result::Result<MetaValue, String> {
     use type_id::*;
     Ok(match ty {
         U8 => MetaValue::U8(c.u8(key)?),
@@ -298,9 +245,7 @@ fn read_value(
         F64 => MetaValue::F64(f64::from_bits(c.u64(key)?)),
         ARRAY => {
             if depth >= MAX_ARRAY_DEPTH {
-                return Err(format!(
-                    "metadata {key}: arrays nested deeper than {MAX_ARRAY_DEPTH}"
-                ));
+                return Err(format!("metadata {key}: arrays nested deeper than {MAX_ARRAY_DEPTH}"));
             }
             let elem = c.u32(key)?;
             let n = c.u64(key)?;
@@ -310,16 +255,10 @@ fn read_value(
                 U32 | I32 | F32 => 4,
                 U64 | I64 | F64 | STRING => 8,
                 ARRAY => 12,
-                other => {
-                    return Err(format!(
-                        "metadata {key}: unknown array element type {other}"
-                    ))
-                }
+                other => return Err(format!("metadata {key}: unknown array element type {other}")),
             };
             if n > c.remaining() as u64 / min_size {
-                return Err(format!(
-                    "metadata {key}: array of {n} elements does not fit in the file"
-                ));
+                return Err(format!("metadata {key}: array of {n} elements does not fit in the file"));
             }
             // No capacity from the header: the vector grows only as elements are really read.
             let mut items = Vec::new();

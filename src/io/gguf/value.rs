@@ -115,9 +115,7 @@ impl MetaValue {
                 "len": items.len(),
                 "head": items.iter().take(max_items).map(|v| v.to_json(max_items)).collect::<Vec<_>>(),
             }),
-            MetaValue::Array(_, items) => {
-                J::Array(items.iter().map(|v| v.to_json(max_items)).collect())
-            }
+            MetaValue::Array(_, items) => J::Array(items.iter().map(|v| v.to_json(max_items)).collect()),
             other => J::from(other.as_i64().unwrap_or_default()),
         }
     }
@@ -145,13 +143,7 @@ impl fmt::Display for MetaValue {
             MetaValue::Bool(b) => write!(f, "{b}"),
             MetaValue::F32(v) => write!(f, "{v}"),
             MetaValue::F64(v) => write!(f, "{v}"),
-            other => write!(
-                f,
-                "{}",
-                other
-                    .as_i64()
-                    .map_or_else(|| format!("{other:?}"), |v| v.to_string())
-            ),
+            other => write!(f, "{}", other.as_i64().map_or_else(|| format!("{other:?}"), |v| v.to_string())),
         }
     }
 }

@@ -42,10 +42,7 @@ pub fn resolve_shards(path: &Path) -> Result<(PathBuf, Vec<PathBuf>)> {
         return match found.len() {
             1 => Ok((path.to_path_buf(), found)),
             0 => Err(Error::corrupt(path, "directory holds no .safetensors file")),
-            n => Err(Error::corrupt(
-                path,
-                format!("directory holds {n} .safetensors files but no {INDEX_FILE}"),
-            )),
+            n => Err(Error::corrupt(path, format!("directory holds {n} .safetensors files but no {INDEX_FILE}"))),
         };
     }
     let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
@@ -53,18 +50,15 @@ pub fn resolve_shards(path: &Path) -> Result<(PathBuf, Vec<PathBuf>)> {
         return Ok((dir, shards_from_index(path)?));
     }
     if !path.exists() {
-        return Err(Error::io(
-            path,
-            std::io::Error::from(std::io::ErrorKind::NotFound),
-        ));
+        return Err(Error::io(path, std::io::Error::from(std::io::ErrorKind::NotFound)));
     }
     Ok((dir, vec![path.to_path_buf()]))
 }
 
 fn shards_from_index(index: &Path) -> Result<Vec<PathBuf>> {
     let text = std::fs::read_to_string(index).map_err(|e| Error::io(index, e))?;
-    let json: serde_json::Value = serde_json::from_str(&text)
-        .map_err(|e| Error::corrupt(index, format!("invalid JSON: {e}")))?;
+    let json: serde_json::Value =
+        serde_json::from_str(&text).map_err(|e| Error::corrupt(index, format!("invalid JSON: {e}")))?;
     let map = json
         .get("weight_map")
         .and_then(|m| m.as_object())
@@ -72,18 +66,11 @@ fn shards_from_index(index: &Path) -> Result<Vec<PathBuf>> {
     let dir = index.parent().unwrap_or(Path::new("."));
     let mut files = BTreeSet::new();
     for (tensor, file) in map {
-        let file = file.as_str().ok_or_else(|| {
-            Error::corrupt(index, format!("weight_map entry {tensor} is not a string"))
-        })?;
+        let file =
+            file.as_str().ok_or_else(|| Error::corrupt(index, format!("weight_map entry {tensor} is not a string")))?;
         let p = Path::new(file);
-        if p.is_absolute()
-            || p.components()
-                .any(|c| !matches!(c, std::path::Component::Normal(_)))
-        {
-            return Err(Error::corrupt(
-                index,
-                format!("shard name {file:?} is not a plain file name"),
-            ));
+        if p.is_absolute() || p.components().any(|c| !matches!(c, std::path::Component::Normal(_))) {
+            return Err(Error::corrupt(index, format!("shard name {file:?} is not a plain file name")));
         }
         files.insert(dir.join(p));
     }
@@ -122,20 +109,9 @@ impl SafetensorsModel {
             for name in meta.offset_keys() {
                 let info = tensors[&name];
                 let (a, b) = info.data_offsets;
-                store.push(
-                    file,
-                    name,
-                    info.shape.clone(),
-                    storage_type(info.dtype),
-                    data_start + a,
-                    b - a,
-                )?;
+                store.push(file, name, info.shape.clone(), storage_type(info.dtype), data_start + a, b - a)?;
             }
         }
-        Ok(SafetensorsModel {
-            dir,
-            store,
-            metadata: metadata.unwrap_or_default(),
-        })
+        Ok(SafetensorsModel { dir, store, metadata: metadata.unwrap_or_default() })
     }
 }

@@ -24,17 +24,10 @@ pub struct SafetensorsWriter {
 }
 
 impl SafetensorsWriter {
-    pub fn create(
-        target: &Path,
-        plan: Vec<PlannedTensor>,
-        metadata: &BTreeMap<String, String>,
-    ) -> Result<Self> {
+    pub fn create(target: &Path, plan: Vec<PlannedTensor>, metadata: &BTreeMap<String, String>) -> Result<Self> {
         let mut header = serde_json::Map::new();
         if !metadata.is_empty() {
-            header.insert(
-                "__metadata__".into(),
-                serde_json::to_value(metadata).expect("string map"),
-            );
+            header.insert("__metadata__".into(), serde_json::to_value(metadata).expect("string map"));
         }
         let mut offset = 0usize;
         for t in &plan {

@@ -39,21 +39,14 @@ pub(crate) fn scale_min_k4(j: usize, q: &[u8; 12]) -> (u8, u8) {
     if j < 4 {
         (q[j] & 63, q[j + 4] & 63)
     } else {
-        (
-            (q[j + 4] & 0xF) | ((q[j - 4] >> 6) << 4),
-            (q[j + 4] >> 4) | ((q[j] >> 6) << 4),
-        )
+        ((q[j + 4] & 0xF) | ((q[j - 4] >> 6) << 4), (q[j + 4] >> 4) | ((q[j] >> 6) << 4))
     }
 }
 
 /// Dequantizes `src`, a whole number of blocks of type `ty`, into `dst` (one f32 per weight).
 /// Panics if the lengths disagree: callers size both from the same validated shape.
 pub fn dequantize(ty: GgmlType, src: &[u8], dst: &mut [f32]) {
-    assert_eq!(
-        Some(src.len()),
-        ty.row_bytes(dst.len()),
-        "dequantize: {ty} length mismatch"
-    );
+    assert_eq!(Some(src.len()), ty.row_bytes(dst.len()), "dequantize: {ty} length mismatch");
     match ty {
         GgmlType::F32 => float::dequantize_f32(src, dst),
         GgmlType::F16 => float::dequantize_f16(src, dst),

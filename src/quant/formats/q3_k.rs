@@ -20,14 +20,7 @@ const _: () = assert!(std::mem::size_of::<BlockQ3K>() == 110);
 pub fn unpack_scales(packed: &[u8; 12]) -> [i8; 16] {
     const KMASK1: u32 = 0x0303_0303;
     const KMASK2: u32 = 0x0f0f_0f0f;
-    let w = |i: usize| {
-        u32::from_le_bytes([
-            packed[4 * i],
-            packed[4 * i + 1],
-            packed[4 * i + 2],
-            packed[4 * i + 3],
-        ])
-    };
+    let w = |i: usize| u32::from_le_bytes([packed[4 * i], packed[4 * i + 1], packed[4 * i + 2], packed[4 * i + 3]]);
     let (a0, a1, tmp) = (w(0), w(1), w(2));
     let aux = [
         (a0 & KMASK2) | ((tmp & KMASK1) << 4),

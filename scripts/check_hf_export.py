@@ -35,13 +35,17 @@ Purpose
        or any step fails. --json writes every figure, including per-step timings.
 
     The two PPLs are not expected to be identical: llama.cpp multiplies quantized weights
-    with activations it quantizes itself (e.g. to Q8), while transformers multiplies the
-    dequantized float32 weights; the difference is typically a fraction of a percent.
+    with activations it quantizes itself (Q8_0/Q8_K), while transformers multiplies the
+    dequantized float32 weights; on these models that alone moves PPL by 0.3-0.6%.
+    --f32-ref removes that noise: it also has llama-quantize rewrite the GGUF as F32
+    (`--allow-requantize IN OUT F32`, which stores exactly the dequantized values) and runs
+    llama-perplexity on that; HF must then agree within --f32-tol (0.1%; a correct export
+    agrees to ~0.01%). The F32 file is written to a temporary directory and deleted.
 
 Usage
     scripts/check_hf_export.py [--models DIR] [--hf DIR] [--llama-bin DIR] [--text FILE]
                                [--chunks 8] [--ctx 512] [--threads 2] [--tol 0.005]
-                               [--only NAME ...] [--json OUT]
+                               [--f32-ref] [--f32-tol 0.001] [--only NAME ...] [--json OUT]
 
       --models DIR     holds gguf/<name>.gguf and text/wiki.utf8 (default <repo>/models)
       --hf DIR         holds the HF directories <name>/ (default MODELS/hf)
@@ -56,7 +60,9 @@ import math
 import os
 import re
 import subprocess
+import shutil
 import sys
+import tempfile
 import time
 import traceback
 from pathlib import Path
@@ -136,6 +142,18 @@ def llama_perplexity(bin_dir: Path, gguf: Path, text_path: Path, ctx: int, chunk
         "chunks": int(n.group(1)) if n else None,
         "running": running,
     }
+
+
+def llama_f32_perplexity(bin_dir: Path, gguf: Path, text_path: Path, ctx: int, chunks: int,
+                         threads: int) -> dict:
+    """llama-perplexity on the GGUF rewritten as F32 by llama-quantize (no weight quantization)."""
+    tmp = Path(tempfile.mkdtemp(prefix="check_hf_export_"))
+    try:
+        f32 = tmp / f"{gguf.stem}-f32.gguf"
+        llama_run(bin_dir, "llama-quantize", ["--allow-requantize", str(gguf), str(f32), "F32", str(threads)])
+        return llama_perplexity(bin_dir, f32, text_path, ctx, chunks, threads)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 # ------------------------------------------------------------------------------- HF side
@@ -292,6 +310,17 @@ def check_model(name: str, args, text_path: Path, text: str, ppl_text: str) -> d
         if ll["chunks"] is not None and ll["chunks"] != hf["chunks"]:
             r["errors"].append(f"chunk counts differ: HF {hf['chunks']}, llama.cpp {ll['chunks']}")
 
+        if args.f32_ref:
+            f32 = step("llama_f32_perplexity", llama_f32_perplexity, args.llama_bin, gguf, text_path,
+                       args.ctx, args.chunks, args.threads)
+            r["llama_f32"] = f32
+            r["rel_diff_f32"] = hf["ppl"] / f32["ppl"] - 1.0
+            print(f"  llama.cpp F32 PPL {f32['ppl']:.4f} +/- {f32['err']:.5f} "
+                  f"(HF {100 * r['rel_diff_f32']:+.3f}%)", flush=True)
+            if abs(r["rel_diff_f32"]) > args.f32_tol:
+                r["errors"].append(f"PPL differs from llama.cpp on the F32 GGUF by "
+                                   f"{100 * r['rel_diff_f32']:+.3f}% (> {100 * args.f32_tol:g}%)")
+
         r["rel_diff"] = hf["ppl"] / ll["ppl"] - 1.0
         if not r["tokens"]["equal"]:
             r["errors"].append("tokenizer ids differ")
@@ -318,6 +347,9 @@ def main() -> int:
     ap.add_argument("--ctx", type=int, default=512)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--tol", type=float, default=0.005, help="max |HF/llama.cpp PPL - 1|")
+    ap.add_argument("--f32-ref", action="store_true",
+                    help="also compare with llama.cpp on the GGUF rewritten as F32")
+    ap.add_argument("--f32-tol", type=float, default=0.001, help="max |HF/llama.cpp F32 PPL - 1|")
     ap.add_argument("--only", nargs="+", choices=MODELS)
     ap.add_argument("--json", type=Path, help="write all figures here")
     args = ap.parse_args()
@@ -346,19 +378,28 @@ def main() -> int:
     def fmt(v, spec):
         return format(v, spec) if isinstance(v, (int, float)) else "-"
 
-    print(f"\n{'model':<20} {'tokens equal':>12} {'HF PPL':>10} {'llama.cpp PPL':>14} {'rel diff':>9}  status")
+    def pct(v):
+        return f"{100 * v:+.3f}%" if isinstance(v, float) else "-"
+
+    head = f"\n{'model':<20} {'tokens equal':>12} {'HF PPL':>10} {'llama.cpp PPL':>14} {'rel diff':>9}"
+    if args.f32_ref:
+        head += f" {'llama.cpp F32':>14} {'rel diff':>9}"
+    print(head + "  status")
     for r in results:
         tokens = r.get("tokens", {}).get("equal")
-        rel = r.get("rel_diff")
-        print(f"{r['model']:<20} {({True: 'yes', False: 'no'}).get(tokens, '-'):>12} "
-              f"{fmt(r.get('hf', {}).get('ppl'), '.4f'):>10} {fmt(r.get('llama', {}).get('ppl'), '.4f'):>14} "
-              f"{(fmt(100 * rel, '+.3f') + '%') if rel is not None else '-':>9}  {'ok' if r['ok'] else 'FAIL'}")
+        line = (f"{r['model']:<20} {({True: 'yes', False: 'no'}).get(tokens, '-'):>12} "
+                f"{fmt(r.get('hf', {}).get('ppl'), '.4f'):>10} {fmt(r.get('llama', {}).get('ppl'), '.4f'):>14} "
+                f"{pct(r.get('rel_diff')):>9}")
+        if args.f32_ref:
+            line += f" {fmt(r.get('llama_f32', {}).get('ppl'), '.4f'):>14} {pct(r.get('rel_diff_f32')):>9}"
+        print(line + f"  {'ok' if r['ok'] else 'FAIL'}")
     summary = {
         "text": str(text_path),
         "ctx": args.ctx,
         "chunks": args.chunks,
         "threads": args.threads,
         "tol": args.tol,
+        "f32_tol": args.f32_tol if args.f32_ref else None,
         "seconds": round(time.time() - t_all, 1),
         "models": results,
         "ok": all(r["ok"] for r in results),

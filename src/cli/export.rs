@@ -7,13 +7,14 @@ use sinkquant::export::{export_gguf, ExportDtype, Progress};
 use sinkquant::model::Model;
 use std::path::PathBuf;
 
-#[derive(clap::Args)]
-#[command(long_about = "Convert a GGUF into a Hugging Face directory (model.safetensors, config.json, \
+pub const LONG_ABOUT: &str = "Convert a GGUF into a Hugging Face directory (model.safetensors, config.json, \
 generation_config.json, tokenizer.json, tokenizer_config.json) that transformers loads with \
 AutoModelForCausalLM and AutoTokenizer. Quantized tensors are dequantized exactly as llama.cpp does; \
 llama.cpp's conversions are undone (llama Q/K row permutation, Gemma's +1 on norm weights, tied \
 embeddings); the tokenizer is rebuilt from the GGUF vocabulary (byte-level BPE with merges, or the \
-SentencePiece vocabulary with scores). The directory appears only when complete.")]
+SentencePiece vocabulary with scores). The directory appears only when complete.";
+
+#[derive(clap::Args)]
 pub struct Args {
     /// GGUF file (llama, qwen2 or gemma3 architecture)
     input: PathBuf,

@@ -22,6 +22,7 @@ enum Command {
     /// Show a model file: architecture, hyperparameters, tensors, size and bits per weight.
     Inspect(inspect::Args),
     /// Convert a GGUF (llama, qwen2, gemma3) into a Hugging Face model directory.
+    #[command(long_about = export::LONG_ABOUT)]
     Export(export::Args),
 }
 

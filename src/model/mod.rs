@@ -45,10 +45,8 @@ impl Model {
     /// directory, and checks every expected tensor is present with the expected shape.
     pub fn open(path: impl AsRef<Path>) -> Result<Self> {
         let path = path.as_ref();
-        if !path.exists() {
-            return Err(Error::io(path, std::io::Error::from(std::io::ErrorKind::NotFound)));
-        }
-        if path.is_file() && is_gguf(path) {
+        std::fs::metadata(path).map_err(|e| Error::io(path, e))?;
+        if path.is_file() && (is_gguf(path) || path.extension().is_some_and(|x| x.eq_ignore_ascii_case("gguf"))) {
             Self::from_gguf(GgufFile::open(path)?)
         } else {
             Self::from_safetensors(SafetensorsModel::open(path)?)

@@ -49,9 +49,7 @@ pub fn resolve_shards(path: &Path) -> Result<(PathBuf, Vec<PathBuf>)> {
     if path.extension().is_some_and(|x| x == "json") {
         return Ok((dir, shards_from_index(path)?));
     }
-    if !path.exists() {
-        return Err(Error::io(path, std::io::Error::from(std::io::ErrorKind::NotFound)));
-    }
+    std::fs::metadata(path).map_err(|e| Error::io(path, e))?;
     Ok((dir, vec![path.to_path_buf()]))
 }
 

@@ -21,6 +21,8 @@ pub mod q6_k;
 pub mod q8_0;
 
 mod ggml_type;
+#[cfg(test)]
+mod tests;
 pub use ggml_type::GgmlType;
 
 /// Number of weights in a k-quant super-block.

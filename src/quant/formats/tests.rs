@@ -1,0 +1,53 @@
+//! Golden tests: every dequantizer against gguf-py's (llama.cpp's Python reference) output on
+//! random blocks, bit for bit. Fixture: tests/data/dequant_golden.json, made by
+//! scripts/gen_dequant_golden.py.
+
+use super::{dequantize, GgmlType};
+
+fn hex(s: &str) -> Vec<u8> {
+    (0..s.len()).step_by(2).map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap()).collect()
+}
+
+#[test]
+fn dequantize_matches_gguf_py_bit_for_bit() {
+    let golden: serde_json::Value =
+        serde_json::from_str(include_str!("../../../tests/data/dequant_golden.json")).unwrap();
+    for ty in GgmlType::ALL {
+        let case = &golden[ty.name()];
+        let bytes = hex(case["bytes"].as_str().unwrap());
+        let want: Vec<u32> = case["f32_bits"].as_array().unwrap().iter().map(|v| v.as_u64().unwrap() as u32).collect();
+        let mut got = vec![0f32; want.len()];
+        dequantize(ty, &bytes, &mut got);
+        for (i, (g, w)) in got.iter().zip(&want).enumerate() {
+            let w = f32::from_bits(*w);
+            assert!(g.to_bits() == w.to_bits() || (g.is_nan() && w.is_nan()), "{ty} element {i}: got {g}, gguf-py {w}");
+        }
+    }
+}
+
+#[test]
+fn geometry_matches_ggml() {
+    let expect = [
+        (GgmlType::F32, 1, 4),
+        (GgmlType::F16, 1, 2),
+        (GgmlType::BF16, 1, 2),
+        (GgmlType::Q4_0, 32, 18),
+        (GgmlType::Q4_1, 32, 20),
+        (GgmlType::Q5_0, 32, 22),
+        (GgmlType::Q5_1, 32, 24),
+        (GgmlType::Q8_0, 32, 34),
+        (GgmlType::Q2_K, 256, 84),
+        (GgmlType::Q3_K, 256, 110),
+        (GgmlType::Q4_K, 256, 144),
+        (GgmlType::Q5_K, 256, 176),
+        (GgmlType::Q6_K, 256, 210),
+    ];
+    for (ty, block, size) in expect {
+        assert_eq!((ty.block_size(), ty.type_size()), (block, size), "{ty}");
+        assert_eq!(GgmlType::from_id(ty.id()), Ok(ty));
+    }
+    assert_eq!(GgmlType::Q4_K.row_bytes(512), Some(288));
+    assert_eq!(GgmlType::Q4_K.row_bytes(576), None, "576 is not a multiple of 256");
+    assert_eq!(GgmlType::from_id(16), Err("ggml type IQ2_XXS (16)".into()));
+    assert_eq!(GgmlType::from_id(99), Err("unknown ggml type id 99".into()));
+}

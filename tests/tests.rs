@@ -1,0 +1,9 @@
+//! Integration tests, compiled into one binary (ripgrep's layout).
+
+mod util;
+
+mod cli;
+mod export;
+mod gguf_hostile;
+mod real_models;
+mod safetensors_hostile;

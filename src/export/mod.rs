@@ -70,6 +70,12 @@ fn write_json(dir: &AtomicDir, name: &str, v: &serde_json::Value) -> Result<()> 
     std::fs::write(&path, text).map_err(|e| Error::io(dir.target().join(name), e))
 }
 
+/// The tokenizer.json text; the JSON tree (large for 262K-token vocabularies) is dropped here.
+fn tokenizer_text(vocab: &GgufVocab) -> std::result::Result<String, String> {
+    let json = hf_json::tokenizer_json(vocab)?;
+    Ok(serde_json::to_string(&json).expect("JSON values serialize"))
+}
+
 /// Exports a GGUF model to a Hugging Face directory at `out`.
 pub fn export_gguf(
     model: &Model,
@@ -88,9 +94,7 @@ pub fn export_gguf(
             format!("{} tokens for a vocabulary of {}", vocab.tokens.len(), hp.vocab_size),
         ));
     }
-    let tok_json = hf_json::tokenizer_json(&vocab).map_err(|m| Error::unsupported(g.path(), m))?;
-    let tok_text = serde_json::to_string(&tok_json).expect("JSON values serialize");
-    // The tokenizer must load in the tokenizers library before anything is written.
+    let tok_text = tokenizer_text(&vocab).map_err(|m| Error::unsupported(g.path(), m))?;
     <tokenizers::Tokenizer as std::str::FromStr>::from_str(&tok_text)
         .map_err(|e| Error::Invalid(format!("{}: rebuilt tokenizer does not load: {e}", g.path().display())))?;
 
@@ -123,7 +127,8 @@ pub fn export_gguf(
     for ((role, _), t) in roles.iter().zip(&plan) {
         let (_, data) = model.read_canonical(*role)?;
         parameters += data.len() as u64;
-        writer.write(&t.name, &dtype.encode(&data))?;
+        writer.write_parts(&t.name, t.nbytes, data.chunks(1 << 20).map(|c| Ok(dtype.encode(c))))?;
+        drop(data);
         if let Some(e) = model.tensor(*role) {
             model.store().release(e);
         }

@@ -48,22 +48,34 @@ impl SafetensorsWriter {
 
     /// Writes the next tensor of the plan.
     pub fn write(&mut self, name: &str, bytes: &[u8]) -> Result<()> {
+        self.write_parts(name, bytes.len(), std::iter::once(Ok(bytes.to_vec())))
+    }
+
+    /// Writes the next tensor of the plan from parts produced one at a time, so that a tensor
+    /// being converted never needs a second full-size buffer.
+    pub fn write_parts(&mut self, name: &str, nbytes: usize, parts: impl Iterator<Item = Result<Vec<u8>>>) -> Result<()> {
+        let target = self.out.target().display().to_string();
         let Some(t) = self.plan.get(self.next) else {
-            return Err(Error::Invalid(format!(
-                "{}: tensor {name} written beyond the plan",
-                self.out.target().display()
-            )));
+            return Err(Error::Invalid(format!("{target}: tensor {name} written beyond the plan")));
         };
-        if t.name != name || t.nbytes != bytes.len() {
+        if t.name != name || t.nbytes != nbytes {
             return Err(Error::Invalid(format!(
-                "{}: expected tensor {} ({} bytes), got {name} ({} bytes)",
-                self.out.target().display(),
-                t.name,
-                t.nbytes,
-                bytes.len()
+                "{target}: expected tensor {} ({} bytes), got {name} ({nbytes} bytes)",
+                t.name, t.nbytes
             )));
         }
-        self.out.write_all(bytes)?;
+        let mut written = 0;
+        for part in parts {
+            let part = part?;
+            written += part.len();
+            if written > nbytes {
+                break;
+            }
+            self.out.write_all(&part)?;
+        }
+        if written != nbytes {
+            return Err(Error::Invalid(format!("{target}: tensor {name} got {written} of {nbytes} bytes")));
+        }
         self.next += 1;
         Ok(())
     }

@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Runs every test of sinkquant on a fresh machine:
+#   1. installs the reference clients (gguf-py, transformers, llama.cpp tools),
+#   2. fetches the three real models and text samples and exports them (scripts/fetch-models.sh),
+#   3. cross-checks against the independent clients:
+#        scripts/check_dequant.py     every tensor of the 3 GGUFs vs gguf-py's dequantization
+#        scripts/check_hf_export.py   transformers loads each export; its tokenizer matches
+#                                     llama-tokenize; its perplexity matches llama-perplexity
+#   4. runs the Rust tests (unit, hostile files, synthetic models, real models), optimised.
+# Usage: scripts/test.sh [--quick]   (--quick: Rust tests only, still on the real models)
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+quick=0
+[ "${1:-}" = "--quick" ] && quick=1
+export SINKQUANT_MODELS="${SINKQUANT_MODELS:-$root/models}"
+step() { echo; echo "==> $*"; }
+
+step "build"
+cargo build --release --bin quantize
+step "fetch real models and text ($SINKQUANT_MODELS)"
+scripts/fetch-models.sh "$SINKQUANT_MODELS"
+if [ "$quick" = 0 ]; then
+  step "reference clients"
+  llama_bin=$(scripts/setup-reference.sh | tail -n 1)
+  step "dequantization vs gguf-py (all tensors of the three GGUFs)"
+  python3 scripts/check_dequant.py --models "$SINKQUANT_MODELS"
+  step "exports vs transformers and llama.cpp (tokenizer ids, perplexity 8 x 512)"
+  python3 scripts/check_hf_export.py --models "$SINKQUANT_MODELS" --llama-bin "$llama_bin" --json target/check_hf_export.json
+fi
+step "Rust tests"
+cargo test --release --lib --bins --tests

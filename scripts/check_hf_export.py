@@ -59,8 +59,8 @@ import json
 import math
 import os
 import re
-import subprocess
 import shutil
+import subprocess
 import sys
 import tempfile
 import time

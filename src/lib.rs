@@ -6,10 +6,12 @@
 //! turns a GGUF into a Hugging Face directory; `quant` holds the block formats.
 
 pub mod error;
+pub mod eval;
 pub mod io;
 pub mod quant;
 
 pub use error::{Error, Result};
 pub mod export;
+pub mod forward;
 pub mod model;
 pub mod tokenizer;

@@ -1,8 +1,10 @@
 //! Flags, commands and everything that prints. The library below never prints.
 
+mod compare;
 mod export;
 mod format;
 mod inspect;
+mod ppl;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -24,6 +26,12 @@ enum Command {
     /// Convert a GGUF (llama, qwen2, gemma3) into a Hugging Face model directory.
     #[command(long_about = export::LONG_ABOUT)]
     Export(export::Args),
+    /// Perplexity of a model on a text, with llama.cpp's protocol.
+    #[command(long_about = ppl::LONG_ABOUT)]
+    Ppl(ppl::Args),
+    /// Compare candidate models with a base: PPL, KL divergence, top-1 agreement, size.
+    #[command(long_about = compare::LONG_ABOUT)]
+    Compare(compare::Args),
 }
 
 pub fn run() -> ExitCode {
@@ -31,6 +39,8 @@ pub fn run() -> ExitCode {
     let result = match cli.command {
         Command::Inspect(a) => inspect::run(a),
         Command::Export(a) => export::run(a),
+        Command::Ppl(a) => ppl::run(a),
+        Command::Compare(a) => compare::run(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -48,4 +58,23 @@ fn emit(text: &str) -> anyhow::Result<()> {
         Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(e.into()),
         _ => Ok(()),
     }
+}
+
+/// Sizes the thread pool used by the forward pass and the numeric kernels.
+fn set_threads(n: Option<usize>) -> anyhow::Result<()> {
+    if let Some(n) = n {
+        if n == 0 {
+            anyhow::bail!("--threads must be at least 1");
+        }
+        rayon::ThreadPoolBuilder::new().num_threads(n).build_global()?;
+    }
+    Ok(())
+}
+
+/// Writes pretty JSON to `path`, atomically.
+fn write_json(path: &std::path::Path, v: &serde_json::Value) -> anyhow::Result<()> {
+    let mut f = sinkquant::io::atomic::AtomicFile::create(path)?;
+    f.write_all((serde_json::to_string_pretty(v)? + "\n").as_bytes())?;
+    f.commit()?;
+    Ok(())
 }

@@ -1,0 +1,126 @@
+//! `quantize compare BASE CANDIDATE... --text FILE`.
+
+use super::format;
+use anyhow::{bail, Context, Result};
+use indicatif::{ProgressBar, ProgressStyle};
+use serde_json::json;
+use sinkquant::eval::{compare::compare, tokens, ChunkPlan};
+use sinkquant::forward::Transformer;
+use sinkquant::model::{Model, Source};
+use std::path::{Path, PathBuf};
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// The reference model (e.g. the F16 or the original)
+    base: PathBuf,
+    /// Models to compare with it (e.g. quantizations of it)
+    #[arg(required = true)]
+    candidates: Vec<PathBuf>,
+    /// UTF-8 text to evaluate on
+    #[arg(long)]
+    text: PathBuf,
+    /// Tokens per chunk
+    #[arg(long, default_value_t = 512)]
+    ctx: usize,
+    /// Evaluate at most this many chunks
+    #[arg(long)]
+    chunks: Option<usize>,
+    /// Threads for the forward pass (default: all cores)
+    #[arg(long)]
+    threads: Option<usize>,
+    /// Write the results as JSON to this file
+    #[arg(long)]
+    json: Option<PathBuf>,
+}
+
+pub const LONG_ABOUT: &str = "Compare candidates (e.g. quantizations) with a base model on the same \
+text and chunks as `quantize ppl`: per candidate its PPL, PPL ratio and difference, mean KL \
+divergence from the base (with standard error, median and 99th percentile), top-1 agreement (how \
+often both pick the same most likely token, llama.cpp's \"same top p\"), RMS of delta-p (change in \
+the probability of the true next token), file size and bits per weight. The base runs once per \
+chunk; no logits are kept across chunks.";
+
+/// Bytes of a model on disk (all its weight files).
+fn size_on_disk(m: &Model) -> u64 {
+    match &m.source {
+        Source::Gguf(g) => g.file_size(),
+        Source::Safetensors(_) => m.store().paths().filter_map(|p| std::fs::metadata(p).ok()).map(|x| x.len()).sum(),
+    }
+}
+
+fn name(p: &Path) -> String {
+    p.display().to_string()
+}
+
+pub fn run(a: Args) -> Result<()> {
+    super::set_threads(a.threads)?;
+    let text = tokens::read_text(&a.text)?;
+    let base = Model::open(&a.base)?;
+    let tok = tokens::TextTokenizer::for_model(&base)?;
+    let ids = tok.encode(&text)?;
+    let plan = ChunkPlan::new(ids.len(), a.ctx, a.chunks)?;
+    let mut cands = Vec::new();
+    for p in &a.candidates {
+        let m = Model::open(p)?;
+        if m.hparams.vocab_size != base.hparams.vocab_size {
+            bail!("{}: vocabulary of {} tokens, the base has {}", p.display(), m.hparams.vocab_size, base.hparams.vocab_size);
+        }
+        cands.push(m);
+    }
+    let tb = Transformer::load(&base, plan.ctx)?;
+    let tcs: Vec<Transformer> = cands.iter().map(|m| Transformer::load(m, plan.ctx)).collect::<Result<_, _>>()?;
+    eprintln!("{}: {} tokens, {} chunks of {}, {} candidate(s)", a.text.display(), ids.len(), plan.chunks, plan.ctx, tcs.len());
+    let bar = ProgressBar::new(plan.chunks as u64).with_style(
+        ProgressStyle::with_template("{spinner} [{bar:30}] chunk {pos}/{len} eta {eta}").expect("valid template").progress_chars("=> "),
+    );
+    let refs: Vec<&Transformer> = tcs.iter().collect();
+    let cmp = compare(&tb, &refs, &ids, &plan, tok.bos, &mut |d| bar.set_position(d as u64))?;
+    bar.finish_and_clear();
+
+    let base_size = size_on_disk(&base);
+    let bpw = |m: &Model| {
+        let (p, b) = m.size();
+        b as f64 * 8.0 / p as f64
+    };
+    println!("base {}: PPL = {:.4} +/- {:.5}, {}, {:.2} bpw", name(&a.base), cmp.base_ppl, cmp.base_ppl_stderr, format::bytes(base_size), bpw(&base));
+    println!(
+        "{:<40} {:>10} {:>6} {:>9} {:>8} {:>8} {:>16} {:>8} {:>7} {:>7}",
+        "candidate", "size", "bpw", "PPL", "ratio", "diff", "KLD mean", "KLD p99", "top-1", "RMS dp"
+    );
+    let mut out = Vec::new();
+    for ((p, m), s) in a.candidates.iter().zip(&cands).zip(&cmp.candidates) {
+        let size = size_on_disk(m);
+        println!(
+            "{:<40} {:>10} {:>6.2} {:>9.4} {:>8.4} {:>+8.4} {:>8.5}±{:<7.5} {:>8.4} {:>6.2}% {:>6.3}%",
+            name(p),
+            format::bytes(size),
+            bpw(m),
+            s.ppl,
+            s.ppl / cmp.base_ppl,
+            s.ppl - cmp.base_ppl,
+            s.kld_mean,
+            s.kld_stderr,
+            s.kld_p99,
+            100.0 * s.top1_agreement,
+            100.0 * s.rms_delta_p
+        );
+        let mut v = serde_json::to_value(s)?;
+        v["path"] = name(p).into();
+        v["ppl_ratio"] = (s.ppl / cmp.base_ppl).into();
+        v["ppl_diff"] = (s.ppl - cmp.base_ppl).into();
+        v["size_bytes"] = size.into();
+        v["bpw"] = bpw(m).into();
+        out.push(v);
+    }
+    println!("{} tokens scored per model in {:.1} s", cmp.candidates.first().map_or(0, |c| c.tokens_scored), cmp.seconds);
+    if let Some(p) = a.json {
+        let v = json!({
+            "base": name(&a.base), "ppl_base": cmp.base_ppl, "ppl_base_stderr": cmp.base_ppl_stderr,
+            "base_size_bytes": base_size, "base_bpw": bpw(&base),
+            "text": name(&a.text), "ctx": plan.ctx, "chunks": plan.chunks, "seconds": cmp.seconds,
+            "candidates": out,
+        });
+        super::write_json(&p, &v).with_context(|| format!("{}: cannot write", p.display()))?;
+    }
+    Ok(())
+}

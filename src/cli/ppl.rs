@@ -1,0 +1,80 @@
+//! `quantize ppl MODEL --text FILE`.
+
+use anyhow::{Context, Result};
+use indicatif::{ProgressBar, ProgressStyle};
+use sinkquant::eval::{perplexity, tokens, ChunkPlan};
+use sinkquant::forward::Transformer;
+use sinkquant::model::Model;
+use std::path::PathBuf;
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// Model: GGUF file, safetensors file, or Hugging Face directory
+    model: PathBuf,
+    /// UTF-8 text to evaluate on
+    #[arg(long)]
+    text: PathBuf,
+    /// Tokens per chunk (each chunk is evaluated from an empty cache)
+    #[arg(long, default_value_t = 512)]
+    ctx: usize,
+    /// Evaluate at most this many chunks (default: all the text holds)
+    #[arg(long)]
+    chunks: Option<usize>,
+    /// Threads for the forward pass (default: all cores)
+    #[arg(long)]
+    threads: Option<usize>,
+    /// Write the result as JSON to this file
+    #[arg(long)]
+    json: Option<PathBuf>,
+}
+
+pub const LONG_ABOUT: &str = "Perplexity with llama.cpp's protocol (llama-perplexity): the text is \
+tokenized with the model's own tokenizer (BOS first when the model adds one), cut into chunks of \
+--ctx tokens each evaluated from an empty cache (first token replaced by BOS), and only the second \
+half of each chunk is scored. Prints a running value per chunk and `PPL = x +/- y`. Quantized GGUF \
+tensors are multiplied in their quantized form (activations rounded to 8 bits, as llama.cpp does).";
+
+pub fn run(a: Args) -> Result<()> {
+    super::set_threads(a.threads)?;
+    let text = tokens::read_text(&a.text)?;
+    let model = Model::open(&a.model)?;
+    let tok = tokens::TextTokenizer::for_model(&model)?;
+    let ids = tok.encode(&text)?;
+    let plan = ChunkPlan::new(ids.len(), a.ctx, a.chunks)?;
+    let t = Transformer::load(&model, plan.ctx)?;
+    eprintln!(
+        "{}: {} tokens, {} chunks of {} ({} scored each), BOS {}",
+        a.text.display(),
+        ids.len(),
+        plan.chunks,
+        plan.ctx,
+        plan.scored_per_chunk(),
+        if tok.add_bos { "added" } else { "not added" }
+    );
+    let bar = ProgressBar::new(plan.chunks as u64).with_style(
+        ProgressStyle::with_template("{spinner} [{bar:30}] chunk {pos}/{len} {msg} eta {eta}").expect("valid template").progress_chars("=> "),
+    );
+    let report = perplexity(&t, &ids, &plan, tok.bos, &mut |done, running| {
+        bar.set_position(done as u64);
+        bar.set_message(format!("PPL {running:.4}"));
+    })?;
+    bar.finish_and_clear();
+    println!(
+        "PPL = {:.4} +/- {:.5}  ({} tokens in {} chunks of {}, {:.1} s, {:.0} tokens/s)",
+        report.ppl,
+        report.ppl_stderr,
+        report.tokens_scored,
+        report.chunks,
+        report.ctx,
+        report.seconds,
+        (report.chunks * report.ctx) as f64 / report.seconds
+    );
+    if let Some(p) = a.json {
+        let mut v = serde_json::to_value(&report)?;
+        v["model"] = a.model.display().to_string().into();
+        v["text"] = a.text.display().to_string().into();
+        v["model_bytes"] = model.size().1.into();
+        super::write_json(&p, &v).with_context(|| format!("{}: cannot write", p.display()))?;
+    }
+    Ok(())
+}

@@ -1,0 +1,71 @@
+//! Tokenizing evaluation text the way llama.cpp's perplexity tool does: the model's own
+//! tokenizer, BOS prepended when the model adds one, special-token strings in the text treated
+//! as plain text (`parse_special = false`), one trailing newline of the file dropped.
+
+use crate::error::{Error, Result};
+use crate::model::{Model, Source};
+use crate::tokenizer::{hf_json, GgufVocab};
+use std::path::Path;
+use tokenizers::Tokenizer;
+
+pub struct TextTokenizer {
+    tok: Tokenizer,
+    pub bos: Option<u32>,
+    pub add_bos: bool,
+}
+
+impl TextTokenizer {
+    /// The tokenizer of a model: rebuilt from a GGUF's vocabulary, or `tokenizer.json` beside
+    /// safetensors weights.
+    pub fn for_model(model: &Model) -> Result<Self> {
+        let mut tok = match &model.source {
+            Source::Gguf(g) => {
+                let vocab = GgufVocab::from_gguf(g).map_err(|m| Error::unsupported(g.path(), m))?;
+                let json = hf_json::tokenizer_json(&vocab).map_err(|m| Error::unsupported(g.path(), m))?;
+                let text = serde_json::to_string(&json).expect("JSON values serialize");
+                <Tokenizer as std::str::FromStr>::from_str(&text)
+                    .map_err(|e| Error::Invalid(format!("{}: tokenizer: {e}", g.path().display())))?
+            }
+            Source::Safetensors(s) => {
+                let p = s.dir.join("tokenizer.json");
+                if !p.is_file() {
+                    return Err(Error::io(&p, std::io::Error::from(std::io::ErrorKind::NotFound)));
+                }
+                Tokenizer::from_file(&p).map_err(|e| Error::corrupt(&p, format!("invalid tokenizer: {e}")))?
+            }
+        };
+        // Special-token strings in evaluation text are text, as in llama-perplexity.
+        tok.set_encode_special_tokens(true);
+        // Whether the model adds BOS: ask the tokenizer's own post-processor.
+        let with = tok.encode("a", true).map_err(tok_err)?;
+        let without = tok.encode("a", false).map_err(tok_err)?;
+        let add_bos = with.get_ids().len() > without.get_ids().len();
+        let bos = if add_bos { with.get_ids().first().copied() } else { None };
+        Ok(TextTokenizer { tok, bos, add_bos })
+    }
+
+    pub fn encode(&self, text: &str) -> Result<Vec<u32>> {
+        Ok(self.tok.encode(text, true).map_err(tok_err)?.get_ids().to_vec())
+    }
+
+    pub fn token_text(&self, id: u32) -> String {
+        self.tok.id_to_token(id).unwrap_or_default()
+    }
+}
+
+fn tok_err(e: tokenizers::Error) -> Error {
+    Error::Invalid(format!("tokenizer: {e}"))
+}
+
+/// Reads an evaluation or calibration text: UTF-8, not empty, one trailing newline dropped.
+pub fn read_text(path: &Path) -> Result<String> {
+    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    let mut text = String::from_utf8(bytes).map_err(|e| Error::corrupt(path, format!("not UTF-8 text (invalid byte at offset {})", e.utf8_error().valid_up_to())))?;
+    if text.ends_with('\n') {
+        text.pop();
+    }
+    if text.trim().is_empty() {
+        return Err(Error::corrupt(path, "text is empty"));
+    }
+    Ok(text)
+}

@@ -1,0 +1,32 @@
+//! Observation hooks: what calibration and analysis see of a forward pass. A hook is handed to
+//! the forward pass explicitly (no global state); when none is given, nothing is computed for
+//! it. Every method has a no-op default, so a hook implements only what it needs.
+
+use crate::model::LayerTensor;
+use candle_core::{Result, Tensor};
+
+/// The input of a linear layer: a matrix of one transformer layer, or the output head.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum LinearSite {
+    Layer(usize, LayerTensor),
+    Output,
+}
+
+pub trait Hook {
+    /// The residual stream `[tokens, d_model]` after layer `layer` (0-based). Returning a tensor
+    /// replaces the residual stream from there on (e.g. to set chosen activations to a value).
+    fn residual(&mut self, _layer: usize, _x: &Tensor) -> Result<Option<Tensor>> {
+        Ok(None)
+    }
+
+    /// The input `[tokens, in_features]` of a linear layer, before its matrix multiplication.
+    /// Q, K and V (and gate and up) share one input and are reported once each.
+    fn linear_input(&mut self, _site: LinearSite, _x: &Tensor) -> Result<()> {
+        Ok(())
+    }
+
+    /// Attention probabilities `[heads, queries, keys]` of layer `layer`, after the softmax.
+    fn attention(&mut self, _layer: usize, _probs: &Tensor) -> Result<()> {
+        Ok(())
+    }
+}

@@ -1,0 +1,212 @@
+//! A model's weights in the form the forward pass computes with: quantized GGUF matrices stay
+//! quantized (candle's quantized matmul, activations quantized to 8 bits as llama.cpp does),
+//! everything else is f32. All tensors are in Hugging Face's layout: llama's Q/K rows, stored
+//! permuted in GGUF, are put back in order by moving whole quantized rows.
+
+use crate::io::store::StorageType;
+use crate::model::{Arch, LayerTensor, Model, Role, Source};
+use crate::quant::formats::{dequantize, GgmlType};
+use candle_core::quantized::{ggml_file::qtensor_from_ggml, GgmlDType, QMatMul};
+use candle_core::{Device, Result, Tensor};
+
+pub struct Linear {
+    pub w: QMatMul,
+    pub b: Option<Tensor>,
+}
+
+impl Linear {
+    pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        let y = x.apply(&self.w)?;
+        match &self.b {
+            Some(b) => y.broadcast_add(b),
+            None => Ok(y),
+        }
+    }
+}
+
+pub struct LayerWeights {
+    pub attn_norm: Tensor,
+    pub q: Linear,
+    pub k: Linear,
+    pub v: Linear,
+    pub o: Linear,
+    pub q_norm: Option<Tensor>,
+    pub k_norm: Option<Tensor>,
+    pub post_attn_norm: Option<Tensor>,
+    pub ffn_norm: Tensor,
+    pub gate: Linear,
+    pub up: Linear,
+    pub down: Linear,
+    pub post_ffn_norm: Option<Tensor>,
+}
+
+/// The token embedding: kept in its stored type and dequantized row by row on lookup.
+pub struct Embedding {
+    pub ty: GgmlType,
+    pub bytes: Vec<u8>,
+    pub rows: usize,
+    pub dim: usize,
+}
+
+impl Embedding {
+    pub fn lookup(&self, tokens: &[u32]) -> Result<Tensor> {
+        let row_bytes = self.ty.row_bytes(self.dim).expect("validated row length");
+        let mut out = vec![0f32; tokens.len() * self.dim];
+        for (t, dst) in tokens.iter().zip(out.chunks_mut(self.dim)) {
+            let t = *t as usize;
+            if t >= self.rows {
+                candle_core::bail!("token id {t} is outside the vocabulary of {}", self.rows);
+            }
+            dequantize(self.ty, &self.bytes[t * row_bytes..(t + 1) * row_bytes], dst);
+        }
+        Tensor::from_vec(out, (tokens.len(), self.dim), &Device::Cpu)
+    }
+}
+
+pub struct Weights {
+    pub embedding: Embedding,
+    pub layers: Vec<LayerWeights>,
+    pub output_norm: Tensor,
+    pub output: QMatMul,
+}
+
+fn ggml_dtype(t: GgmlType) -> GgmlDType {
+    match t {
+        GgmlType::F32 => GgmlDType::F32,
+        GgmlType::F16 => GgmlDType::F16,
+        GgmlType::BF16 => GgmlDType::BF16,
+        GgmlType::Q4_0 => GgmlDType::Q4_0,
+        GgmlType::Q4_1 => GgmlDType::Q4_1,
+        GgmlType::Q5_0 => GgmlDType::Q5_0,
+        GgmlType::Q5_1 => GgmlDType::Q5_1,
+        GgmlType::Q8_0 => GgmlDType::Q8_0,
+        GgmlType::Q2_K => GgmlDType::Q2K,
+        GgmlType::Q3_K => GgmlDType::Q3K,
+        GgmlType::Q4_K => GgmlDType::Q4K,
+        GgmlType::Q5_K => GgmlDType::Q5K,
+        GgmlType::Q6_K => GgmlDType::Q6K,
+    }
+}
+
+fn is_quantized(t: GgmlType) -> bool {
+    !matches!(t, GgmlType::F32 | GgmlType::F16 | GgmlType::BF16)
+}
+
+/// Rows of a GGUF llama Q/K matrix back in Hugging Face order (whole rows of quantized bytes).
+fn unpermute_rows(bytes: &[u8], n_rows: usize, n_heads: usize) -> Vec<u8> {
+    let row = bytes.len() / n_rows;
+    let head_rows = n_rows / n_heads;
+    let half = head_rows / 2;
+    let mut out = vec![0u8; bytes.len()];
+    for r in 0..n_rows {
+        let (h, j) = (r / head_rows, r % head_rows);
+        let dst = h * head_rows + (j % 2) * half + j / 2;
+        out[dst * row..(dst + 1) * row].copy_from_slice(&bytes[r * row..(r + 1) * row]);
+    }
+    out
+}
+
+struct Loader<'a> {
+    model: &'a Model,
+}
+
+impl Loader<'_> {
+    fn f32_tensor(&self, role: Role) -> crate::Result<Tensor> {
+        let (shape, data) = self.model.read_canonical(role)?;
+        Tensor::from_vec(data, shape, &Device::Cpu).map_err(candle_err)
+    }
+
+    /// A norm's effective multiplier: Gemma's RMSNorm multiplies by `1 + w`.
+    fn norm(&self, role: Role) -> crate::Result<Tensor> {
+        let t = self.f32_tensor(role)?;
+        if self.model.arch() == Arch::Gemma3 {
+            return (t + 1.0).map_err(candle_err);
+        }
+        Ok(t)
+    }
+
+    fn matrix(&self, role: Role) -> crate::Result<QMatMul> {
+        let m = self.model;
+        let e = m.tensor(role).expect("roles are validated on open");
+        if let (Source::Gguf(_), StorageType::Ggml(t)) = (&m.source, &e.dtype) {
+            if is_quantized(*t) {
+                let raw = m.store().bytes(e);
+                let heads = match role {
+                    Role::Layer(_, LayerTensor::AttnQ) if m.arch().gguf_permutes_qk() => Some(m.hparams.n_heads),
+                    Role::Layer(_, LayerTensor::AttnK) if m.arch().gguf_permutes_qk() => Some(m.hparams.n_kv_heads),
+                    _ => None,
+                };
+                let owned;
+                let raw = match heads {
+                    Some(h) => {
+                        owned = unpermute_rows(raw, e.shape[0], h);
+                        &owned[..]
+                    }
+                    None => raw,
+                };
+                let q = qtensor_from_ggml(ggml_dtype(*t), raw, e.shape.clone(), &Device::Cpu).map_err(candle_err)?;
+                m.store().release(e);
+                return QMatMul::from_qtensor(q).map_err(candle_err);
+            }
+        }
+        Ok(QMatMul::Tensor(self.f32_tensor(role)?))
+    }
+
+    fn linear(&self, layer: usize, w: LayerTensor, b: Option<LayerTensor>) -> crate::Result<Linear> {
+        let bias = match b {
+            Some(b) if b.in_arch(self.model.arch()) => Some(self.f32_tensor(Role::Layer(layer, b))?),
+            _ => None,
+        };
+        Ok(Linear { w: self.matrix(Role::Layer(layer, w))?, b: bias })
+    }
+
+    fn embedding(&self) -> crate::Result<Embedding> {
+        let m = self.model;
+        let e = m.tensor(Role::TokenEmbd).expect("validated");
+        let (rows, dim) = (e.shape[0], e.shape[1]);
+        if let (Source::Gguf(_), StorageType::Ggml(t)) = (&m.source, &e.dtype) {
+            return Ok(Embedding { ty: *t, bytes: m.store().bytes(e).to_vec(), rows, dim });
+        }
+        let (_, data) = m.read_canonical(Role::TokenEmbd)?;
+        Ok(Embedding { ty: GgmlType::F32, bytes: bytemuck::cast_slice(&data).to_vec(), rows, dim })
+    }
+}
+
+pub fn candle_err(e: candle_core::Error) -> crate::Error {
+    crate::Error::Invalid(format!("forward pass: {e}"))
+}
+
+impl Weights {
+    pub fn load(model: &Model) -> crate::Result<Self> {
+        let l = Loader { model };
+        let arch = model.arch();
+        let gemma = arch == Arch::Gemma3;
+        let mut layers = Vec::with_capacity(model.hparams.n_layers);
+        for i in 0..model.hparams.n_layers {
+            use LayerTensor::*;
+            let opt_norm = |t: LayerTensor| -> crate::Result<Option<Tensor>> { if gemma { Ok(Some(l.norm(Role::Layer(i, t))?)) } else { Ok(None) } };
+            layers.push(LayerWeights {
+                attn_norm: l.norm(Role::Layer(i, AttnNorm))?,
+                q: l.linear(i, AttnQ, Some(AttnQBias))?,
+                k: l.linear(i, AttnK, Some(AttnKBias))?,
+                v: l.linear(i, AttnV, Some(AttnVBias))?,
+                o: l.linear(i, AttnOutput, None)?,
+                q_norm: opt_norm(AttnQNorm)?,
+                k_norm: opt_norm(AttnKNorm)?,
+                post_attn_norm: opt_norm(PostAttnNorm)?,
+                ffn_norm: l.norm(Role::Layer(i, FfnNorm))?,
+                gate: l.linear(i, FfnGate, None)?,
+                up: l.linear(i, FfnUp, None)?,
+                down: l.linear(i, FfnDown, None)?,
+                post_ffn_norm: opt_norm(PostFfnNorm)?,
+            });
+        }
+        let output_role = if model.tensor(Role::Output).is_some() { Role::Output } else { Role::TokenEmbd };
+        Ok(Weights {
+            embedding: l.embedding()?,
+            layers,
+            output_norm: l.norm(Role::OutputNorm)?,
+            output: l.matrix(output_role)?,
+        })
+    }
+}

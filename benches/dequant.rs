@@ -29,7 +29,12 @@ fn main() {
             dequantize(ty, &src, &mut dst);
         }
         let secs = t.elapsed().as_secs_f64() / reps as f64;
-        println!("{:<5} {:>7.1} M weights/s  {:>6.2} GB/s of f32 out (1 thread)", ty.name(), n as f64 / secs / 1e6, n as f64 * 4.0 / secs / 1e9);
+        println!(
+            "{:<5} {:>7.1} M weights/s  {:>6.2} GB/s of f32 out (1 thread)",
+            ty.name(),
+            n as f64 / secs / 1e6,
+            n as f64 * 4.0 / secs / 1e9
+        );
         std::hint::black_box(&dst);
     }
 }

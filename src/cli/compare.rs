@@ -63,15 +63,29 @@ pub fn run(a: Args) -> Result<()> {
     for p in &a.candidates {
         let m = Model::open(p)?;
         if m.hparams.vocab_size != base.hparams.vocab_size {
-            bail!("{}: vocabulary of {} tokens, the base has {}", p.display(), m.hparams.vocab_size, base.hparams.vocab_size);
+            bail!(
+                "{}: vocabulary of {} tokens, the base has {}",
+                p.display(),
+                m.hparams.vocab_size,
+                base.hparams.vocab_size
+            );
         }
         cands.push(m);
     }
     let tb = Transformer::load(&base, plan.ctx)?;
     let tcs: Vec<Transformer> = cands.iter().map(|m| Transformer::load(m, plan.ctx)).collect::<Result<_, _>>()?;
-    eprintln!("{}: {} tokens, {} chunks of {}, {} candidate(s)", a.text.display(), ids.len(), plan.chunks, plan.ctx, tcs.len());
+    eprintln!(
+        "{}: {} tokens, {} chunks of {}, {} candidate(s)",
+        a.text.display(),
+        ids.len(),
+        plan.chunks,
+        plan.ctx,
+        tcs.len()
+    );
     let bar = ProgressBar::new(plan.chunks as u64).with_style(
-        ProgressStyle::with_template("{spinner} [{bar:30}] chunk {pos}/{len} eta {eta}").expect("valid template").progress_chars("=> "),
+        ProgressStyle::with_template("{spinner} [{bar:30}] chunk {pos}/{len} eta {eta}")
+            .expect("valid template")
+            .progress_chars("=> "),
     );
     let refs: Vec<&Transformer> = tcs.iter().collect();
     let cmp = compare(&tb, &refs, &ids, &plan, tok.bos, &mut |d| bar.set_position(d as u64))?;
@@ -82,7 +96,14 @@ pub fn run(a: Args) -> Result<()> {
         let (p, b) = m.size();
         b as f64 * 8.0 / p as f64
     };
-    println!("base {}: PPL = {:.4} +/- {:.5}, {}, {:.2} bpw", name(&a.base), cmp.base_ppl, cmp.base_ppl_stderr, format::bytes(base_size), bpw(&base));
+    println!(
+        "base {}: PPL = {:.4} +/- {:.5}, {}, {:.2} bpw",
+        name(&a.base),
+        cmp.base_ppl,
+        cmp.base_ppl_stderr,
+        format::bytes(base_size),
+        bpw(&base)
+    );
     println!(
         "{:<40} {:>10} {:>6} {:>9} {:>8} {:>8} {:>16} {:>8} {:>7} {:>7}",
         "candidate", "size", "bpw", "PPL", "ratio", "diff", "KLD mean", "KLD p99", "top-1", "RMS dp"
@@ -112,7 +133,11 @@ pub fn run(a: Args) -> Result<()> {
         v["bpw"] = bpw(m).into();
         out.push(v);
     }
-    println!("{} tokens scored per model in {:.1} s", cmp.candidates.first().map_or(0, |c| c.tokens_scored), cmp.seconds);
+    println!(
+        "{} tokens scored per model in {:.1} s",
+        cmp.candidates.first().map_or(0, |c| c.tokens_scored),
+        cmp.seconds
+    );
     if let Some(p) = a.json {
         let v = json!({
             "base": name(&a.base), "ppl_base": cmp.base_ppl, "ppl_base_stderr": cmp.base_ppl_stderr,

@@ -52,7 +52,9 @@ pub fn run(a: Args) -> Result<()> {
         if tok.add_bos { "added" } else { "not added" }
     );
     let bar = ProgressBar::new(plan.chunks as u64).with_style(
-        ProgressStyle::with_template("{spinner} [{bar:30}] chunk {pos}/{len} {msg} eta {eta}").expect("valid template").progress_chars("=> "),
+        ProgressStyle::with_template("{spinner} [{bar:30}] chunk {pos}/{len} {msg} eta {eta}")
+            .expect("valid template")
+            .progress_chars("=> "),
     );
     let report = perplexity(&t, &ids, &plan, tok.bos, &mut |done, running| {
         bar.set_position(done as u64);

@@ -43,7 +43,14 @@ fn token_stats(base: &[f32], cand: &[f32], target: usize) -> (f64, f64, bool, f6
     (-lc[target], kld, same, lc[target].exp() - lb[target].exp())
 }
 
-pub fn compare(base: &Transformer, cands: &[&Transformer], tokens: &[u32], plan: &ChunkPlan, bos: Option<u32>, progress: &mut dyn FnMut(usize)) -> Result<Comparison> {
+pub fn compare(
+    base: &Transformer,
+    cands: &[&Transformer],
+    tokens: &[u32],
+    plan: &ChunkPlan,
+    bos: Option<u32>,
+    progress: &mut dyn FnMut(usize),
+) -> Result<Comparison> {
     let started = std::time::Instant::now();
     let mut base_nll = Vec::new();
     let mut accs: Vec<Acc> = cands.iter().map(|_| Acc::default()).collect();

@@ -55,7 +55,13 @@ impl ChunkPlan {
 }
 
 /// Logits of the scored positions of chunk `i`, one row per target.
-pub fn chunk_logits(model: &Transformer, plan: &ChunkPlan, tokens: &[u32], i: usize, bos: Option<u32>) -> Result<(Vec<f32>, usize)> {
+pub fn chunk_logits(
+    model: &Transformer,
+    plan: &ChunkPlan,
+    tokens: &[u32],
+    i: usize,
+    bos: Option<u32>,
+) -> Result<(Vec<f32>, usize)> {
     let (input, targets) = plan.chunk(tokens, i, bos);
     let logits = model.forward(&input, plan.first, None).map_err(candle_err)?;
     let (_, vocab) = logits.dims2().map_err(candle_err)?;
@@ -88,7 +94,13 @@ pub fn nll_rows(logits: &[f32], vocab: usize, targets: &[u32]) -> Vec<f64> {
 }
 
 /// Perplexity over the planned chunks; `progress(done, running_ppl)` after each chunk.
-pub fn perplexity(model: &Transformer, tokens: &[u32], plan: &ChunkPlan, bos: Option<u32>, progress: &mut dyn FnMut(usize, f64)) -> Result<PplReport> {
+pub fn perplexity(
+    model: &Transformer,
+    tokens: &[u32],
+    plan: &ChunkPlan,
+    bos: Option<u32>,
+    progress: &mut dyn FnMut(usize, f64),
+) -> Result<PplReport> {
     let started = std::time::Instant::now();
     let mut nll = Vec::with_capacity(plan.chunks * plan.scored_per_chunk());
     for i in 0..plan.chunks {
@@ -98,5 +110,12 @@ pub fn perplexity(model: &Transformer, tokens: &[u32], plan: &ChunkPlan, bos: Op
         progress(i + 1, logprob::ppl_stderr(&nll).0);
     }
     let (ppl, ppl_stderr) = logprob::ppl_stderr(&nll);
-    Ok(PplReport { ppl, ppl_stderr, tokens_scored: nll.len(), chunks: plan.chunks, ctx: plan.ctx, seconds: started.elapsed().as_secs_f64() })
+    Ok(PplReport {
+        ppl,
+        ppl_stderr,
+        tokens_scored: nll.len(),
+        chunks: plan.chunks,
+        ctx: plan.ctx,
+        seconds: started.elapsed().as_secs_f64(),
+    })
 }

@@ -60,7 +60,9 @@ fn tok_err(e: tokenizers::Error) -> Error {
 /// Reads an evaluation or calibration text: UTF-8, not empty, one trailing newline dropped.
 pub fn read_text(path: &Path) -> Result<String> {
     let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
-    let mut text = String::from_utf8(bytes).map_err(|e| Error::corrupt(path, format!("not UTF-8 text (invalid byte at offset {})", e.utf8_error().valid_up_to())))?;
+    let mut text = String::from_utf8(bytes).map_err(|e| {
+        Error::corrupt(path, format!("not UTF-8 text (invalid byte at offset {})", e.utf8_error().valid_up_to()))
+    })?;
     if text.ends_with('\n') {
         text.pop();
     }

@@ -4,6 +4,7 @@
 //! full causal attention (Gemma-3's local layers also limited to their sliding window).
 
 pub mod hook;
+pub mod qlinear;
 pub mod rope;
 pub mod weights;
 
@@ -21,6 +22,13 @@ pub struct Transformer {
     rope: Rope,
     rope_local: Option<Rope>,
     max_tokens: usize,
+    /// Round K and V to f16 as llama.cpp's f16 KV cache stores them
+    /// (for GGUF sources, to evaluate like llama.cpp; safetensors run in f32 like transformers).
+    kv_f16: bool,
+}
+
+fn round_f16(x: &Tensor) -> Result<Tensor> {
+    x.to_dtype(DType::F16)?.to_dtype(DType::F32)
 }
 
 fn rms_norm(x: &Tensor, w: &Tensor, eps: f64) -> Result<Tensor> {
@@ -37,7 +45,8 @@ fn softmax_last(x: &Tensor) -> Result<Tensor> {
 /// Additive mask `[t, t]`: 0 where query i may see key j (j <= i, and i - j < window), -inf elsewhere.
 fn mask(t: usize, window: Option<usize>) -> Result<Tensor> {
     let w = window.unwrap_or(usize::MAX);
-    let v: Vec<f32> = (0..t).flat_map(|i| (0..t).map(move |j| if j <= i && i - j < w { 0.0 } else { f32::NEG_INFINITY })).collect();
+    let v: Vec<f32> =
+        (0..t).flat_map(|i| (0..t).map(move |j| if j <= i && i - j < w { 0.0 } else { f32::NEG_INFINITY })).collect();
     Tensor::from_vec(v, (t, t), &Device::Cpu)
 }
 
@@ -51,7 +60,8 @@ impl Transformer {
             Some(theta) => Some(Rope::new(hp.head_dim, theta, max_tokens).map_err(candle_err)?),
             None => None,
         };
-        Ok(Transformer { hparams: hp, weights, rope, rope_local, max_tokens })
+        let kv_f16 = model.gguf().is_some();
+        Ok(Transformer { hparams: hp, weights, rope, rope_local, max_tokens, kv_f16 })
     }
 
     pub fn max_tokens(&self) -> usize {
@@ -92,10 +102,18 @@ impl Transformer {
         if let Some(h) = hook.as_deref_mut() {
             h.linear_input(LinearSite::Output, &x)?;
         }
-        x.apply(&self.weights.output)
+        self.weights.output.forward(&x)
     }
 
-    fn layer(&self, i: usize, w: &LayerWeights, x: &Tensor, mask: &Tensor, rope: &Rope, hook: &mut Option<&mut dyn Hook>) -> Result<Tensor> {
+    fn layer(
+        &self,
+        i: usize,
+        w: &LayerWeights,
+        x: &Tensor,
+        mask: &Tensor,
+        rope: &Rope,
+        hook: &mut Option<&mut dyn Hook>,
+    ) -> Result<Tensor> {
         let hp = &self.hparams;
         let eps = hp.rms_eps;
         let (t, _) = x.dims2()?;
@@ -116,7 +134,11 @@ impl Transformer {
             k = rms_norm(&k, kn, eps)?;
         }
         let q = rope.apply(&q)?;
-        let k = rope.apply(&k)?;
+        let mut k = rope.apply(&k)?;
+        let mut v = v;
+        if self.kv_f16 {
+            (k, v) = (round_f16(&k)?, round_f16(&v)?);
+        }
         let scale = match hp.query_pre_attn_scalar {
             Some(s) => 1.0 / s.sqrt(),
             None => 1.0 / (hd as f64).sqrt(),

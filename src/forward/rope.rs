@@ -22,7 +22,10 @@ impl Rope {
                 sin.push(a.sin());
             }
         }
-        Ok(Rope { cos: Tensor::from_vec(cos, (max_pos, half), &Device::Cpu)?, sin: Tensor::from_vec(sin, (max_pos, half), &Device::Cpu)? })
+        Ok(Rope {
+            cos: Tensor::from_vec(cos, (max_pos, half), &Device::Cpu)?,
+            sin: Tensor::from_vec(sin, (max_pos, half), &Device::Cpu)?,
+        })
     }
 
     /// Rotates `x` of shape `[heads, tokens, head_dim]` for positions `0..tokens`.

@@ -3,20 +3,21 @@
 //! everything else is f32. All tensors are in Hugging Face's layout: llama's Q/K rows, stored
 //! permuted in GGUF, are put back in order by moving whole quantized rows.
 
+use super::qlinear::{ActRound, QLinear};
 use crate::io::store::StorageType;
 use crate::model::{Arch, LayerTensor, Model, Role, Source};
 use crate::quant::formats::{dequantize, GgmlType};
-use candle_core::quantized::{ggml_file::qtensor_from_ggml, GgmlDType, QMatMul};
 use candle_core::{Device, Result, Tensor};
+use std::sync::Arc;
 
 pub struct Linear {
-    pub w: QMatMul,
+    pub w: QLinear,
     pub b: Option<Tensor>,
 }
 
 impl Linear {
     pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        let y = x.apply(&self.w)?;
+        let y = self.w.forward(x)?;
         match &self.b {
             Some(b) => y.broadcast_add(b),
             None => Ok(y),
@@ -43,7 +44,7 @@ pub struct LayerWeights {
 /// The token embedding: kept in its stored type and dequantized row by row on lookup.
 pub struct Embedding {
     pub ty: GgmlType,
-    pub bytes: Vec<u8>,
+    pub bytes: Arc<Vec<u8>>,
     pub rows: usize,
     pub dim: usize,
 }
@@ -67,29 +68,7 @@ pub struct Weights {
     pub embedding: Embedding,
     pub layers: Vec<LayerWeights>,
     pub output_norm: Tensor,
-    pub output: QMatMul,
-}
-
-fn ggml_dtype(t: GgmlType) -> GgmlDType {
-    match t {
-        GgmlType::F32 => GgmlDType::F32,
-        GgmlType::F16 => GgmlDType::F16,
-        GgmlType::BF16 => GgmlDType::BF16,
-        GgmlType::Q4_0 => GgmlDType::Q4_0,
-        GgmlType::Q4_1 => GgmlDType::Q4_1,
-        GgmlType::Q5_0 => GgmlDType::Q5_0,
-        GgmlType::Q5_1 => GgmlDType::Q5_1,
-        GgmlType::Q8_0 => GgmlDType::Q8_0,
-        GgmlType::Q2_K => GgmlDType::Q2K,
-        GgmlType::Q3_K => GgmlDType::Q3K,
-        GgmlType::Q4_K => GgmlDType::Q4K,
-        GgmlType::Q5_K => GgmlDType::Q5K,
-        GgmlType::Q6_K => GgmlDType::Q6K,
-    }
-}
-
-fn is_quantized(t: GgmlType) -> bool {
-    !matches!(t, GgmlType::F32 | GgmlType::F16 | GgmlType::BF16)
+    pub output: QLinear,
 }
 
 /// Rows of a GGUF llama Q/K matrix back in Hugging Face order (whole rows of quantized bytes).
@@ -125,31 +104,34 @@ impl Loader<'_> {
         Ok(t)
     }
 
-    fn matrix(&self, role: Role) -> crate::Result<QMatMul> {
+    /// A weight matrix in its stored type (GGUF: quantized as stored, llama's Q/K rows put
+    /// back in Hugging Face order; safetensors: F32/F16/BF16 as stored).
+    fn matrix(&self, role: Role) -> crate::Result<QLinear> {
         let m = self.model;
         let e = m.tensor(role).expect("roles are validated on open");
-        if let (Source::Gguf(_), StorageType::Ggml(t)) = (&m.source, &e.dtype) {
-            if is_quantized(*t) {
-                let raw = m.store().bytes(e);
-                let heads = match role {
-                    Role::Layer(_, LayerTensor::AttnQ) if m.arch().gguf_permutes_qk() => Some(m.hparams.n_heads),
-                    Role::Layer(_, LayerTensor::AttnK) if m.arch().gguf_permutes_qk() => Some(m.hparams.n_kv_heads),
-                    _ => None,
-                };
-                let owned;
-                let raw = match heads {
-                    Some(h) => {
-                        owned = unpermute_rows(raw, e.shape[0], h);
-                        &owned[..]
-                    }
-                    None => raw,
-                };
-                let q = qtensor_from_ggml(ggml_dtype(*t), raw, e.shape.clone(), &Device::Cpu).map_err(candle_err)?;
-                m.store().release(e);
-                return QMatMul::from_qtensor(q).map_err(candle_err);
-            }
-        }
-        Ok(QMatMul::Tensor(self.f32_tensor(role)?))
+        let StorageType::Ggml(ty) = e.dtype.clone() else {
+            return Err(crate::Error::unsupported(
+                m.store().path_of(e),
+                format!("dtype {} of tensor {}", e.dtype, e.name),
+            ));
+        };
+        let (rows, cols) = (e.shape[0], e.shape.get(1).copied().unwrap_or(1));
+        let raw = m.store().bytes(e);
+        let gguf = matches!(m.source, Source::Gguf(_));
+        let heads = match role {
+            Role::Layer(_, LayerTensor::AttnQ) if gguf && m.arch().gguf_permutes_qk() => Some(m.hparams.n_heads),
+            Role::Layer(_, LayerTensor::AttnK) if gguf && m.arch().gguf_permutes_qk() => Some(m.hparams.n_kv_heads),
+            _ => None,
+        };
+        let bytes = match heads {
+            Some(h) => unpermute_rows(raw, rows, h),
+            None => raw.to_vec(),
+        };
+        m.store().release(e);
+        // GGUF weights meet activations rounded as ggml rounds them; safetensors weights meet
+        // f32 activations, as in transformers.
+        let act = if gguf { ActRound::for_weight(ty) } else { ActRound::None };
+        Ok(QLinear { ty, bytes: Arc::new(bytes), rows, cols, act })
     }
 
     fn linear(&self, layer: usize, w: LayerTensor, b: Option<LayerTensor>) -> crate::Result<Linear> {
@@ -160,15 +142,21 @@ impl Loader<'_> {
         Ok(Linear { w: self.matrix(Role::Layer(layer, w))?, b: bias })
     }
 
-    fn embedding(&self) -> crate::Result<Embedding> {
+    fn embedding(&self, tied: &QLinear) -> crate::Result<Embedding> {
         let m = self.model;
-        let e = m.tensor(Role::TokenEmbd).expect("validated");
-        let (rows, dim) = (e.shape[0], e.shape[1]);
-        if let (Source::Gguf(_), StorageType::Ggml(t)) = (&m.source, &e.dtype) {
-            return Ok(Embedding { ty: *t, bytes: m.store().bytes(e).to_vec(), rows, dim });
+        if m.tensor(Role::Output).is_none() {
+            return Ok(Embedding { ty: tied.ty, bytes: tied.bytes.clone(), rows: tied.rows, dim: tied.cols });
         }
-        let (_, data) = m.read_canonical(Role::TokenEmbd)?;
-        Ok(Embedding { ty: GgmlType::F32, bytes: bytemuck::cast_slice(&data).to_vec(), rows, dim })
+        let e = m.tensor(Role::TokenEmbd).expect("validated");
+        let StorageType::Ggml(ty) = e.dtype.clone() else {
+            return Err(crate::Error::unsupported(
+                m.store().path_of(e),
+                format!("dtype {} of tensor {}", e.dtype, e.name),
+            ));
+        };
+        let bytes = Arc::new(m.store().bytes(e).to_vec());
+        m.store().release(e);
+        Ok(Embedding { ty, bytes, rows: e.shape[0], dim: e.shape[1] })
     }
 }
 
@@ -184,7 +172,13 @@ impl Weights {
         let mut layers = Vec::with_capacity(model.hparams.n_layers);
         for i in 0..model.hparams.n_layers {
             use LayerTensor::*;
-            let opt_norm = |t: LayerTensor| -> crate::Result<Option<Tensor>> { if gemma { Ok(Some(l.norm(Role::Layer(i, t))?)) } else { Ok(None) } };
+            let opt_norm = |t: LayerTensor| -> crate::Result<Option<Tensor>> {
+                if gemma {
+                    Ok(Some(l.norm(Role::Layer(i, t))?))
+                } else {
+                    Ok(None)
+                }
+            };
             layers.push(LayerWeights {
                 attn_norm: l.norm(Role::Layer(i, AttnNorm))?,
                 q: l.linear(i, AttnQ, Some(AttnQBias))?,
@@ -202,11 +196,7 @@ impl Weights {
             });
         }
         let output_role = if model.tensor(Role::Output).is_some() { Role::Output } else { Role::TokenEmbd };
-        Ok(Weights {
-            embedding: l.embedding()?,
-            layers,
-            output_norm: l.norm(Role::OutputNorm)?,
-            output: l.matrix(output_role)?,
-        })
+        let output = l.matrix(output_role)?;
+        Ok(Weights { embedding: l.embedding(&output)?, layers, output_norm: l.norm(Role::OutputNorm)?, output })
     }
 }

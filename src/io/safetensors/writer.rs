@@ -53,7 +53,12 @@ impl SafetensorsWriter {
 
     /// Writes the next tensor of the plan from parts produced one at a time, so that a tensor
     /// being converted never needs a second full-size buffer.
-    pub fn write_parts(&mut self, name: &str, nbytes: usize, parts: impl Iterator<Item = Result<Vec<u8>>>) -> Result<()> {
+    pub fn write_parts(
+        &mut self,
+        name: &str,
+        nbytes: usize,
+        parts: impl Iterator<Item = Result<Vec<u8>>>,
+    ) -> Result<()> {
         let target = self.out.target().display().to_string();
         let Some(t) = self.plan.get(self.next) else {
             return Err(Error::Invalid(format!("{target}: tensor {name} written beyond the plan")));

@@ -51,3 +51,20 @@ fn geometry_matches_ggml() {
     assert_eq!(GgmlType::from_id(16), Err("ggml type IQ2_XXS (16)".into()));
     assert_eq!(GgmlType::from_id(99), Err("unknown ggml type id 99".into()));
 }
+
+#[test]
+fn f16_fast_path_matches_reference() {
+    let vals: Vec<u16> = (0..=u16::MAX).step_by(7).collect();
+    let bytes: Vec<u8> = vals.iter().flat_map(|v| v.to_le_bytes()).collect();
+    let (mut fast, mut slow) = (vec![0f32; vals.len()], vec![0f32; vals.len()]);
+    super::float::dequantize_f16(&bytes, &mut fast);
+    super::float::dequantize_f16_ref(&bytes, &mut slow);
+    for (a, b) in fast.iter().zip(&slow) {
+        assert!(a.to_bits() == b.to_bits() || (a.is_nan() && b.is_nan()));
+    }
+    // A misaligned view takes the scalar path and agrees too.
+    let mut shifted = vec![0u8];
+    shifted.extend(&bytes);
+    super::float::dequantize_f16(&shifted[1..], &mut fast);
+    assert_eq!(fast[..100], slow[..100]);
+}

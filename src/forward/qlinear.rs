@@ -1,0 +1,164 @@
+//! Matrix multiplication with weights kept in their stored (quantized) form.
+//!
+//! `y = x W^T` is computed tile by tile: a band of W's rows is dequantized into a small f32
+//! buffer (the scalar reference dequantizers) and multiplied with candle's f32 GEMM, so memory
+//! stays at the quantized size plus one tile. Activations are first rounded the way ggml rounds
+//! them before its dot products (its `vec_dot_type`: Q8_0 blocks of 32 for the legacy types,
+//! Q8_K blocks of 256 for the k-quants, f16 for F16 weights), so the arithmetic follows
+//! llama.cpp's: dequantized weight times dequantized activation, summed.
+
+use crate::quant::formats::{dequantize, GgmlType};
+use candle_core::{Device, Result, Tensor};
+use std::sync::Arc;
+
+/// How activations are rounded before meeting a weight (ggml's `vec_dot_type`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ActRound {
+    None,
+    F16,
+    BF16,
+    /// Blocks of 32, scale amax/127 stored as f16 (`quantize_row_q8_0_ref`).
+    Q8_0,
+    /// Blocks of 256, scale -max/127 in f32 (`quantize_row_q8_K_ref`).
+    Q8K,
+}
+
+impl ActRound {
+    /// llama.cpp's vec_dot_type for weights of type `t`.
+    pub fn for_weight(t: GgmlType) -> Self {
+        match t {
+            GgmlType::F32 => ActRound::None,
+            GgmlType::F16 => ActRound::F16,
+            GgmlType::BF16 => ActRound::BF16,
+            GgmlType::Q4_0 | GgmlType::Q4_1 | GgmlType::Q5_0 | GgmlType::Q5_1 | GgmlType::Q8_0 => ActRound::Q8_0,
+            GgmlType::Q2_K | GgmlType::Q3_K | GgmlType::Q4_K | GgmlType::Q5_K | GgmlType::Q6_K => ActRound::Q8K,
+        }
+    }
+
+    /// Rounds one row of activations in place.
+    pub fn apply(self, x: &mut [f32]) {
+        match self {
+            ActRound::None => {}
+            ActRound::F16 => x.iter_mut().for_each(|v| *v = half::f16::from_f32(*v).to_f32()),
+            ActRound::BF16 => x.iter_mut().for_each(|v| *v = half::bf16::from_f32(*v).to_f32()),
+            ActRound::Q8_0 => {
+                for b in x.chunks_mut(32) {
+                    let amax = b.iter().fold(0f32, |m, v| m.max(v.abs()));
+                    let d = amax / 127.0;
+                    let id = if d != 0.0 { 1.0 / d } else { 0.0 };
+                    let d16 = half::f16::from_f32(d).to_f32();
+                    b.iter_mut().for_each(|v| *v = (*v * id).round() * d16);
+                }
+            }
+            ActRound::Q8K => {
+                for b in x.chunks_mut(256) {
+                    let (mut amax, mut max) = (0f32, 0f32);
+                    for &v in b.iter() {
+                        if v.abs() > amax {
+                            amax = v.abs();
+                            max = v;
+                        }
+                    }
+                    if amax == 0.0 {
+                        b.iter_mut().for_each(|v| *v = 0.0);
+                        continue;
+                    }
+                    let iscale = -127.0 / max;
+                    let d = 1.0 / iscale;
+                    // nearest_int rounds half to even (ggml's float trick).
+                    b.iter_mut().for_each(|v| *v = ((iscale * *v).round_ties_even()).min(127.0) * d);
+                }
+            }
+        }
+    }
+}
+
+/// A weight matrix `[rows, cols]` (out x in) in its stored type.
+pub struct QLinear {
+    pub ty: GgmlType,
+    pub bytes: Arc<Vec<u8>>,
+    pub rows: usize,
+    pub cols: usize,
+    pub act: ActRound,
+}
+
+/// Dequantized tiles hold at most this many weights (16 MiB of f32).
+const TILE_WEIGHTS: usize = 1 << 22;
+
+impl QLinear {
+    /// `x [t, cols]` times the transpose: `[t, rows]`.
+    pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        self.forward_tiled(x, TILE_WEIGHTS)
+    }
+
+    fn forward_tiled(&self, x: &Tensor, tile_weights: usize) -> Result<Tensor> {
+        let (t, cols) = x.dims2()?;
+        if cols != self.cols {
+            candle_core::bail!("matmul: input has {cols} features, the weight {}", self.cols);
+        }
+        let x = if self.act == ActRound::None {
+            x.clone()
+        } else {
+            let mut v = x.flatten_all()?.to_vec1::<f32>()?;
+            v.chunks_mut(cols).for_each(|row| self.act.apply(row));
+            Tensor::from_vec(v, (t, cols), &Device::Cpu)?
+        };
+        let row_bytes = self.ty.row_bytes(cols).expect("validated row length");
+        let tile_rows = (tile_weights / cols).clamp(1, self.rows);
+        let mut outs = Vec::with_capacity(self.rows.div_ceil(tile_rows));
+        let mut buf = vec![0f32; tile_rows * cols];
+        for start in (0..self.rows).step_by(tile_rows) {
+            let n = tile_rows.min(self.rows - start);
+            let w = &mut buf[..n * cols];
+            dequantize(self.ty, &self.bytes[start * row_bytes..(start + n) * row_bytes], w);
+            let wt = Tensor::from_slice(w, (n, cols), &Device::Cpu)?;
+            outs.push(x.matmul(&wt.t()?)?);
+        }
+        if outs.len() == 1 {
+            return Ok(outs.pop().expect("one tile"));
+        }
+        Tensor::cat(&outs, 1)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn q8_0_activation_rounding_matches_ggml_reference() {
+        // One block: amax 1.27 -> d = 0.01, codes = round(x / d), value = code * f16(d).
+        let mut x: Vec<f32> = (0..32).map(|i| (i as f32 - 16.0) * 0.0793).collect();
+        x[31] = 1.27;
+        let orig = x.clone();
+        ActRound::Q8_0.apply(&mut x);
+        let d16 = half::f16::from_f32(0.01).to_f32();
+        for (o, r) in orig.iter().zip(&x) {
+            assert_eq!(*r, (o / 0.01).round() * d16);
+        }
+    }
+
+    #[test]
+    fn tiled_product_equals_dense_product() {
+        let (rows, cols, t) = (300, 64, 3);
+        let w: Vec<f32> = (0..rows * cols).map(|i| ((i * 7919) % 1000) as f32 / 500.0 - 1.0).collect();
+        let x: Vec<f32> = (0..t * cols).map(|i| ((i * 104729) % 1000) as f32 / 500.0 - 1.0).collect();
+        let q = QLinear {
+            ty: GgmlType::F32,
+            bytes: Arc::new(bytemuck::cast_slice(&w).to_vec()),
+            rows,
+            cols,
+            act: ActRound::None,
+        };
+        let xt = Tensor::from_vec(x.clone(), (t, cols), &Device::Cpu).unwrap();
+        // Tiles of 7 rows: 43 tiles, the last one partial.
+        let y = q.forward_tiled(&xt, 7 * cols).unwrap().to_vec2::<f32>().unwrap();
+        assert_eq!(y, q.forward(&xt).unwrap().to_vec2::<f32>().unwrap(), "one tile or many");
+        for i in 0..t {
+            for r in 0..rows {
+                let want: f32 = (0..cols).map(|k| x[i * cols + k] * w[r * cols + k]).sum();
+                assert!((y[i][r] - want).abs() < 1e-4, "{i},{r}: {} vs {want}", y[i][r]);
+            }
+        }
+    }
+}

@@ -4,6 +4,7 @@ mod util;
 
 mod cli;
 mod export;
+mod forward;
 mod gguf_hostile;
 mod real_models;
 mod safetensors_hostile;

@@ -57,7 +57,7 @@ pub fn run(a: Args) -> Result<()> {
     let text = tokens::read_text(&a.text)?;
     let base = Model::open(&a.base)?;
     let tok = tokens::TextTokenizer::for_model(&base)?;
-    let ids = tok.encode(&text)?;
+    let ids = tok.encode_at_least(&text, a.chunks.map(|c| c * a.ctx))?;
     let plan = ChunkPlan::new(ids.len(), a.ctx, a.chunks)?;
     let mut cands = Vec::new();
     for p in &a.candidates {

@@ -39,7 +39,7 @@ pub fn run(a: Args) -> Result<()> {
     let text = tokens::read_text(&a.text)?;
     let model = Model::open(&a.model)?;
     let tok = tokens::TextTokenizer::for_model(&model)?;
-    let ids = tok.encode(&text)?;
+    let ids = tok.encode_at_least(&text, a.chunks.map(|c| c * a.ctx))?;
     let plan = ChunkPlan::new(ids.len(), a.ctx, a.chunks)?;
     let t = Transformer::load(&model, plan.ctx)?;
     eprintln!(

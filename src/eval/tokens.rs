@@ -48,6 +48,25 @@ impl TextTokenizer {
         Ok(self.tok.encode(text, true).map_err(tok_err)?.get_ids().to_vec())
     }
 
+    /// The first tokens of `text`, at least `min_tokens` of them when the text has that many:
+    /// only a prefix (cut after a newline) is tokenized, with a margin of 1024 tokens so that
+    /// the tokens kept are those the whole text gives (tokenization is local).
+    pub fn encode_at_least(&self, text: &str, min_tokens: Option<usize>) -> Result<Vec<u32>> {
+        const MARGIN: usize = 1024;
+        let Some(min) = min_tokens else { return self.encode(text) };
+        let mut len = (min + MARGIN).saturating_mul(8);
+        while len < text.len() {
+            let cut = text.as_bytes()[len..].iter().position(|&b| b == b'\n').map_or(text.len(), |i| len + i + 1);
+            let mut ids = self.encode(&text[..cut])?;
+            if ids.len() >= min + MARGIN {
+                ids.truncate(min);
+                return Ok(ids);
+            }
+            len = len.saturating_mul(2);
+        }
+        self.encode(text)
+    }
+
     pub fn token_text(&self, id: u32) -> String {
         self.tok.id_to_token(id).unwrap_or_default()
     }

@@ -4,6 +4,7 @@
 //! full causal attention (Gemma-3's local layers also limited to their sliding window).
 
 pub mod hook;
+pub mod ops;
 pub mod qlinear;
 pub mod rope;
 pub mod weights;
@@ -12,7 +13,7 @@ pub use hook::{Hook, LinearSite};
 pub use weights::candle_err;
 
 use crate::model::{Arch, HParams, LayerTensor, Model};
-use candle_core::{DType, Device, Result, Tensor, D};
+use candle_core::{DType, Result, Tensor};
 use rope::Rope;
 use weights::{LayerWeights, Weights};
 
@@ -31,23 +32,8 @@ fn round_f16(x: &Tensor) -> Result<Tensor> {
     x.to_dtype(DType::F16)?.to_dtype(DType::F32)
 }
 
-fn rms_norm(x: &Tensor, w: &Tensor, eps: f64) -> Result<Tensor> {
-    let ms = x.sqr()?.mean_keepdim(D::Minus1)?;
-    x.broadcast_div(&(ms + eps)?.sqrt()?)?.broadcast_mul(w)
-}
-
-fn softmax_last(x: &Tensor) -> Result<Tensor> {
-    let max = x.max_keepdim(D::Minus1)?;
-    let e = x.broadcast_sub(&max)?.exp()?;
-    e.broadcast_div(&e.sum_keepdim(D::Minus1)?)
-}
-
-/// Additive mask `[t, t]`: 0 where query i may see key j (j <= i, and i - j < window), -inf elsewhere.
-fn mask(t: usize, window: Option<usize>) -> Result<Tensor> {
-    let w = window.unwrap_or(usize::MAX);
-    let v: Vec<f32> =
-        (0..t).flat_map(|i| (0..t).map(move |j| if j <= i && i - j < w { 0.0 } else { f32::NEG_INFINITY })).collect();
-    Tensor::from_vec(v, (t, t), &Device::Cpu)
+fn rms_norm(x: &Tensor, w: &[f32], eps: f64) -> Result<Tensor> {
+    ops::rms_norm(x, w, eps)
 }
 
 impl Transformer {
@@ -81,16 +67,11 @@ impl Transformer {
             // with f32 weights do).
             x = (x * (hp.d_model as f32).sqrt() as f64)?;
         }
-        let full_mask = mask(t, None)?;
-        let local_mask = match hp.sliding_window {
-            Some(w) if w < t => Some(mask(t, Some(w))?),
-            _ => None,
-        };
         for (i, lw) in self.weights.layers.iter().enumerate() {
             let sliding = hp.is_sliding(i);
-            let m = if sliding { local_mask.as_ref().unwrap_or(&full_mask) } else { &full_mask };
+            let window = if sliding { hp.sliding_window } else { None };
             let rope = if sliding { self.rope_local.as_ref().unwrap_or(&self.rope) } else { &self.rope };
-            x = self.layer(i, lw, &x, m, rope, &mut hook)?;
+            x = self.layer(i, lw, &x, window, rope, &mut hook)?;
             if let Some(h) = hook.as_deref_mut() {
                 if let Some(replaced) = h.residual(i, &x)? {
                     x = replaced;
@@ -110,7 +91,7 @@ impl Transformer {
         i: usize,
         w: &LayerWeights,
         x: &Tensor,
-        mask: &Tensor,
+        window: Option<usize>,
         rope: &Rope,
         hook: &mut Option<&mut dyn Hook>,
     ) -> Result<Tensor> {
@@ -147,8 +128,8 @@ impl Transformer {
         // stacked along the token axis.
         let g = nh / nkv;
         let qg = (q * scale)?.reshape((nkv, g * t, hd))?;
-        let scores = qg.matmul(&k.t()?)?.reshape((nh, t, t))?.broadcast_add(mask)?;
-        let probs = softmax_last(&scores)?;
+        let scores = qg.matmul(&k.t()?)?.reshape((nh, t, t))?;
+        let probs = ops::causal_softmax(&scores, window)?;
         if let Some(hk) = hook.as_deref_mut() {
             hk.attention(i, &probs)?;
         }

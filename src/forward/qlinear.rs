@@ -9,7 +9,15 @@
 
 use crate::quant::formats::{dequantize, GgmlType};
 use candle_core::{Device, Result, Tensor};
+use rayon::prelude::*;
 use std::sync::Arc;
+
+/// Round half to even for |x| < 2^22, as ggml's `nearest_int` (adding 1.5 * 2^23 leaves the
+/// rounded integer in the mantissa); branch-free, so the loops vectorize.
+#[inline(always)]
+fn nearest(x: f32) -> f32 {
+    (x + 12_582_912.0) - 12_582_912.0
+}
 
 /// How activations are rounded before meeting a weight (ggml's `vec_dot_type`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -17,7 +25,7 @@ pub enum ActRound {
     None,
     F16,
     BF16,
-    /// Blocks of 32, scale amax/127 stored as f16 (`quantize_row_q8_0_ref`).
+    /// Blocks of 32, scale amax/127 stored as f16 (llama.cpp's x86 `quantize_row_q8_0`).
     Q8_0,
     /// Blocks of 256, scale -max/127 in f32 (`quantize_row_q8_K_ref`).
     Q8K,
@@ -39,15 +47,22 @@ impl ActRound {
     pub fn apply(self, x: &mut [f32]) {
         match self {
             ActRound::None => {}
-            ActRound::F16 => x.iter_mut().for_each(|v| *v = half::f16::from_f32(*v).to_f32()),
+            ActRound::F16 => {
+                use half::slice::HalfFloatSliceExt;
+                let mut h = vec![half::f16::ZERO; x.len()];
+                h.convert_from_f32_slice(x);
+                h.convert_to_f32_slice(x);
+            }
             ActRound::BF16 => x.iter_mut().for_each(|v| *v = half::bf16::from_f32(*v).to_f32()),
             ActRound::Q8_0 => {
                 for b in x.chunks_mut(32) {
                     let amax = b.iter().fold(0f32, |m, v| m.max(v.abs()));
                     let d = amax / 127.0;
-                    let id = if d != 0.0 { 1.0 / d } else { 0.0 };
+                    // As llama.cpp's x86 quantize_row_q8_0: 127/amax, not 1/d.
+                    let id = if amax != 0.0 { 127.0 / amax } else { 0.0 };
                     let d16 = half::f16::from_f32(d).to_f32();
-                    b.iter_mut().for_each(|v| *v = (*v * id).round() * d16);
+                    // llama.cpp's AVX quantize_row_q8_0 rounds half to even (_mm256_round_ps).
+                    b.iter_mut().for_each(|v| *v = nearest(*v * id) * d16);
                 }
             }
             ActRound::Q8K => {
@@ -66,7 +81,7 @@ impl ActRound {
                     let iscale = -127.0 / max;
                     let d = 1.0 / iscale;
                     // nearest_int rounds half to even (ggml's float trick).
-                    b.iter_mut().for_each(|v| *v = ((iscale * *v).round_ties_even()).min(127.0) * d);
+                    b.iter_mut().for_each(|v| *v = nearest(iscale * *v).min(127.0) * d);
                 }
             }
         }
@@ -100,7 +115,7 @@ impl QLinear {
             x.clone()
         } else {
             let mut v = x.flatten_all()?.to_vec1::<f32>()?;
-            v.chunks_mut(cols).for_each(|row| self.act.apply(row));
+            v.par_chunks_mut(cols).for_each(|row| self.act.apply(row));
             Tensor::from_vec(v, (t, cols), &Device::Cpu)?
         };
         let row_bytes = self.ty.row_bytes(cols).expect("validated row length");
@@ -127,14 +142,21 @@ mod tests {
 
     #[test]
     fn q8_0_activation_rounding_matches_ggml_reference() {
-        // One block: amax 1.27 -> d = 0.01, codes = round(x / d), value = code * f16(d).
+        // One block: amax 1.27 -> d = 0.01, codes = round(x * 127 / amax), value = code * f16(d).
         let mut x: Vec<f32> = (0..32).map(|i| (i as f32 - 16.0) * 0.0793).collect();
         x[31] = 1.27;
         let orig = x.clone();
         ActRound::Q8_0.apply(&mut x);
         let d16 = half::f16::from_f32(0.01).to_f32();
         for (o, r) in orig.iter().zip(&x) {
-            assert_eq!(*r, (o / 0.01).round() * d16);
+            assert_eq!(*r, (o * (127.0 / 1.27)).round_ties_even() * d16);
+        }
+    }
+
+    #[test]
+    fn nearest_rounds_half_to_even() {
+        for x in [-127.5f32, -2.5, -0.5, 0.49, 0.5, 1.5, 2.5, 126.5, 127.0, 3.7] {
+            assert_eq!(nearest(x), x.round_ties_even(), "{x}");
         }
     }
 

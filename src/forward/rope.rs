@@ -1,11 +1,11 @@
 //! Rotary position embeddings in Hugging Face's (GPT-NeoX) layout: each head's first and second
 //! halves are rotated together.
 
-use candle_core::{Device, Result, Tensor, D};
+use candle_core::{Result, Tensor};
 
 pub struct Rope {
-    cos: Tensor,
-    sin: Tensor,
+    cos: Vec<f32>,
+    sin: Vec<f32>,
 }
 
 impl Rope {
@@ -22,22 +22,11 @@ impl Rope {
                 sin.push(a.sin());
             }
         }
-        Ok(Rope {
-            cos: Tensor::from_vec(cos, (max_pos, half), &Device::Cpu)?,
-            sin: Tensor::from_vec(sin, (max_pos, half), &Device::Cpu)?,
-        })
+        Ok(Rope { cos, sin })
     }
 
     /// Rotates `x` of shape `[heads, tokens, head_dim]` for positions `0..tokens`.
     pub fn apply(&self, x: &Tensor) -> Result<Tensor> {
-        let (_, t, hd) = x.dims3()?;
-        let half = hd / 2;
-        let cos = self.cos.narrow(0, 0, t)?;
-        let sin = self.sin.narrow(0, 0, t)?;
-        let x1 = x.narrow(D::Minus1, 0, half)?;
-        let x2 = x.narrow(D::Minus1, half, half)?;
-        let a = (x1.broadcast_mul(&cos)? - x2.broadcast_mul(&sin)?)?;
-        let b = (x2.broadcast_mul(&cos)? + x1.broadcast_mul(&sin)?)?;
-        Tensor::cat(&[a, b], D::Minus1)
+        super::ops::rope(x, &self.cos, &self.sin)
     }
 }

@@ -26,19 +26,19 @@ impl Linear {
 }
 
 pub struct LayerWeights {
-    pub attn_norm: Tensor,
+    pub attn_norm: Vec<f32>,
     pub q: Linear,
     pub k: Linear,
     pub v: Linear,
     pub o: Linear,
-    pub q_norm: Option<Tensor>,
-    pub k_norm: Option<Tensor>,
-    pub post_attn_norm: Option<Tensor>,
-    pub ffn_norm: Tensor,
+    pub q_norm: Option<Vec<f32>>,
+    pub k_norm: Option<Vec<f32>>,
+    pub post_attn_norm: Option<Vec<f32>>,
+    pub ffn_norm: Vec<f32>,
     pub gate: Linear,
     pub up: Linear,
     pub down: Linear,
-    pub post_ffn_norm: Option<Tensor>,
+    pub post_ffn_norm: Option<Vec<f32>>,
 }
 
 /// The token embedding: kept in its stored type and dequantized row by row on lookup.
@@ -67,7 +67,7 @@ impl Embedding {
 pub struct Weights {
     pub embedding: Embedding,
     pub layers: Vec<LayerWeights>,
-    pub output_norm: Tensor,
+    pub output_norm: Vec<f32>,
     pub output: QLinear,
 }
 
@@ -96,12 +96,12 @@ impl Loader<'_> {
     }
 
     /// A norm's effective multiplier: Gemma's RMSNorm multiplies by `1 + w`.
-    fn norm(&self, role: Role) -> crate::Result<Tensor> {
-        let t = self.f32_tensor(role)?;
+    fn norm(&self, role: Role) -> crate::Result<Vec<f32>> {
+        let (_, mut w) = self.model.read_canonical(role)?;
         if self.model.arch() == Arch::Gemma3 {
-            return (t + 1.0).map_err(candle_err);
+            w.iter_mut().for_each(|x| *x += 1.0);
         }
-        Ok(t)
+        Ok(w)
     }
 
     /// A weight matrix in its stored type (GGUF: quantized as stored, llama's Q/K rows put
@@ -172,7 +172,7 @@ impl Weights {
         let mut layers = Vec::with_capacity(model.hparams.n_layers);
         for i in 0..model.hparams.n_layers {
             use LayerTensor::*;
-            let opt_norm = |t: LayerTensor| -> crate::Result<Option<Tensor>> {
+            let opt_norm = |t: LayerTensor| -> crate::Result<Option<Vec<f32>>> {
                 if gemma {
                     Ok(Some(l.norm(Role::Layer(i, t))?))
                 } else {

@@ -4,7 +4,7 @@ use super::format;
 use anyhow::{bail, Context, Result};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::json;
-use sinkquant::eval::{compare::compare, tokens, ChunkPlan};
+use sinkquant::eval::compare::compare;
 use sinkquant::forward::Transformer;
 use sinkquant::model::{Model, Source};
 use std::path::{Path, PathBuf};
@@ -16,21 +16,8 @@ pub struct Args {
     /// Models to compare with it (e.g. quantizations of it)
     #[arg(required = true)]
     candidates: Vec<PathBuf>,
-    /// UTF-8 text to evaluate on
-    #[arg(long)]
-    text: PathBuf,
-    /// Tokens per chunk
-    #[arg(long, default_value_t = 512)]
-    ctx: usize,
-    /// Evaluate at most this many chunks
-    #[arg(long)]
-    chunks: Option<usize>,
-    /// Threads for the forward pass (default: all cores)
-    #[arg(long)]
-    threads: Option<usize>,
-    /// Write the results as JSON to this file
-    #[arg(long)]
-    json: Option<PathBuf>,
+    #[command(flatten)]
+    eval: super::eval_args::EvalArgs,
 }
 
 pub const LONG_ABOUT: &str = "Compare candidates (e.g. quantizations) with a base model on the same \
@@ -53,12 +40,8 @@ fn name(p: &Path) -> String {
 }
 
 pub fn run(a: Args) -> Result<()> {
-    super::set_threads(a.threads)?;
-    let text = tokens::read_text(&a.text)?;
     let base = Model::open(&a.base)?;
-    let tok = tokens::TextTokenizer::for_model(&base)?;
-    let ids = tok.encode_at_least(&text, a.chunks.map(|c| c * a.ctx))?;
-    let plan = ChunkPlan::new(ids.len(), a.ctx, a.chunks)?;
+    let super::eval_args::Prepared { tokenizer: tok, tokens: ids, plan } = a.eval.prepare(&base)?;
     let mut cands = Vec::new();
     for p in &a.candidates {
         let m = Model::open(p)?;
@@ -76,7 +59,7 @@ pub fn run(a: Args) -> Result<()> {
     let tcs: Vec<Transformer> = cands.iter().map(|m| Transformer::load(m, plan.ctx)).collect::<Result<_, _>>()?;
     eprintln!(
         "{}: {} tokens, {} chunks of {}, {} candidate(s)",
-        a.text.display(),
+        a.eval.text.display(),
         ids.len(),
         plan.chunks,
         plan.ctx,
@@ -138,11 +121,11 @@ pub fn run(a: Args) -> Result<()> {
         cmp.candidates.first().map_or(0, |c| c.tokens_scored),
         cmp.seconds
     );
-    if let Some(p) = a.json {
+    if let Some(p) = a.eval.json {
         let v = json!({
             "base": name(&a.base), "ppl_base": cmp.base_ppl, "ppl_base_stderr": cmp.base_ppl_stderr,
             "base_size_bytes": base_size, "base_bpw": bpw(&base),
-            "text": name(&a.text), "ctx": plan.ctx, "chunks": plan.chunks, "seconds": cmp.seconds,
+            "text": name(&a.eval.text), "ctx": plan.ctx, "chunks": plan.chunks, "seconds": cmp.seconds,
             "candidates": out,
         });
         super::write_json(&p, &v).with_context(|| format!("{}: cannot write", p.display()))?;

@@ -1,6 +1,7 @@
 //! Flags, commands and everything that prints. The library below never prints.
 
 mod compare;
+mod eval_args;
 mod export;
 mod format;
 mod inspect;

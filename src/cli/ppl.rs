@@ -2,7 +2,7 @@
 
 use anyhow::{Context, Result};
 use indicatif::{ProgressBar, ProgressStyle};
-use sinkquant::eval::{perplexity, tokens, ChunkPlan};
+use sinkquant::eval::perplexity;
 use sinkquant::forward::Transformer;
 use sinkquant::model::Model;
 use std::path::PathBuf;
@@ -11,21 +11,8 @@ use std::path::PathBuf;
 pub struct Args {
     /// Model: GGUF file, safetensors file, or Hugging Face directory
     model: PathBuf,
-    /// UTF-8 text to evaluate on
-    #[arg(long)]
-    text: PathBuf,
-    /// Tokens per chunk (each chunk is evaluated from an empty cache)
-    #[arg(long, default_value_t = 512)]
-    ctx: usize,
-    /// Evaluate at most this many chunks (default: all the text holds)
-    #[arg(long)]
-    chunks: Option<usize>,
-    /// Threads for the forward pass (default: all cores)
-    #[arg(long)]
-    threads: Option<usize>,
-    /// Write the result as JSON to this file
-    #[arg(long)]
-    json: Option<PathBuf>,
+    #[command(flatten)]
+    eval: super::eval_args::EvalArgs,
 }
 
 pub const LONG_ABOUT: &str = "Perplexity with llama.cpp's protocol (llama-perplexity): the text is \
@@ -35,16 +22,12 @@ half of each chunk is scored. Prints a running value per chunk and `PPL = x +/- 
 tensors are multiplied in their quantized form (activations rounded to 8 bits, as llama.cpp does).";
 
 pub fn run(a: Args) -> Result<()> {
-    super::set_threads(a.threads)?;
-    let text = tokens::read_text(&a.text)?;
     let model = Model::open(&a.model)?;
-    let tok = tokens::TextTokenizer::for_model(&model)?;
-    let ids = tok.encode_at_least(&text, a.chunks.map(|c| c * a.ctx))?;
-    let plan = ChunkPlan::new(ids.len(), a.ctx, a.chunks)?;
+    let super::eval_args::Prepared { tokenizer: tok, tokens: ids, plan } = a.eval.prepare(&model)?;
     let t = Transformer::load(&model, plan.ctx)?;
     eprintln!(
         "{}: {} tokens, {} chunks of {} ({} scored each), BOS {}",
-        a.text.display(),
+        a.eval.text.display(),
         ids.len(),
         plan.chunks,
         plan.ctx,
@@ -71,10 +54,10 @@ pub fn run(a: Args) -> Result<()> {
         report.seconds,
         (report.chunks * report.ctx) as f64 / report.seconds
     );
-    if let Some(p) = a.json {
+    if let Some(p) = a.eval.json {
         let mut v = serde_json::to_value(&report)?;
         v["model"] = a.model.display().to_string().into();
-        v["text"] = a.text.display().to_string().into();
+        v["text"] = a.eval.text.display().to_string().into();
         v["model_bytes"] = model.size().1.into();
         super::write_json(&p, &v).with_context(|| format!("{}: cannot write", p.display()))?;
     }

@@ -5,7 +5,7 @@
 
 use super::qlinear::{ActRound, QLinear};
 use crate::io::store::StorageType;
-use crate::model::{Arch, LayerTensor, Model, Role, Source};
+use crate::model::{convert, Arch, LayerTensor, Model, Role, Source};
 use crate::quant::formats::{dequantize, GgmlType};
 use candle_core::{Device, Result, Tensor};
 use std::sync::Arc;
@@ -71,20 +71,6 @@ pub struct Weights {
     pub output: QLinear,
 }
 
-/// Rows of a GGUF llama Q/K matrix back in Hugging Face order (whole rows of quantized bytes).
-fn unpermute_rows(bytes: &[u8], n_rows: usize, n_heads: usize) -> Vec<u8> {
-    let row = bytes.len() / n_rows;
-    let head_rows = n_rows / n_heads;
-    let half = head_rows / 2;
-    let mut out = vec![0u8; bytes.len()];
-    for r in 0..n_rows {
-        let (h, j) = (r / head_rows, r % head_rows);
-        let dst = h * head_rows + (j % 2) * half + j / 2;
-        out[dst * row..(dst + 1) * row].copy_from_slice(&bytes[r * row..(r + 1) * row]);
-    }
-    out
-}
-
 struct Loader<'a> {
     model: &'a Model,
 }
@@ -118,13 +104,9 @@ impl Loader<'_> {
         let (rows, cols) = (e.shape[0], e.shape.get(1).copied().unwrap_or(1));
         let raw = m.store().bytes(e);
         let gguf = matches!(m.source, Source::Gguf(_));
-        let heads = match role {
-            Role::Layer(_, LayerTensor::AttnQ) if gguf && m.arch().gguf_permutes_qk() => Some(m.hparams.n_heads),
-            Role::Layer(_, LayerTensor::AttnK) if gguf && m.arch().gguf_permutes_qk() => Some(m.hparams.n_kv_heads),
-            _ => None,
-        };
-        let bytes = match heads {
-            Some(h) => unpermute_rows(raw, rows, h),
+        // llama's Q/K rows are stored permuted in GGUF: move whole (quantized) rows back.
+        let bytes = match convert::gguf_permuted_heads(&m.hparams, role).filter(|_| gguf) {
+            Some(h) => convert::permute_rows(raw, rows, h, true),
             None => raw.to_vec(),
         };
         m.store().release(e);

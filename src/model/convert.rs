@@ -25,10 +25,12 @@ fn hf_row_of_gguf_row(r: usize, head_rows: usize) -> usize {
     h * head_rows + (j % 2) * half + j / 2
 }
 
-fn permute_rows(data: &[f32], row_len: usize, n_heads: usize, to_hf: bool) -> Vec<f32> {
-    let n_rows = data.len() / row_len;
+/// Rows of a matrix stored as `n_rows` equal runs of `T` (f32 values, or the bytes of quantized
+/// rows), moved between GGUF's and Hugging Face's order of each head's rows.
+pub fn permute_rows<T: Copy + Default>(data: &[T], n_rows: usize, n_heads: usize, to_hf: bool) -> Vec<T> {
+    let row_len = data.len() / n_rows;
     let head_rows = n_rows / n_heads;
-    let mut out = vec![0f32; data.len()];
+    let mut out = vec![T::default(); data.len()];
     for r in 0..n_rows {
         let h = hf_row_of_gguf_row(r, head_rows);
         let (src, dst) = if to_hf { (r, h) } else { (h, r) };
@@ -37,28 +39,29 @@ fn permute_rows(data: &[f32], row_len: usize, n_heads: usize, to_hf: bool) -> Ve
     out
 }
 
+/// Number of heads whose rows a GGUF tensor of `role` holds permuted (llama's Q and K), if any.
+pub fn gguf_permuted_heads(hp: &HParams, role: Role) -> Option<usize> {
+    permuted_heads(hp.arch, hp, role)
+}
+
 /// GGUF values of `role` (dequantized, row-major `shape`) to Hugging Face's.
-pub fn gguf_to_hf(hp: &HParams, role: Role, shape: &[usize], mut data: Vec<f32>) -> Vec<f32> {
-    if let Some(n) = permuted_heads(hp.arch, hp, role) {
-        let row_len = if shape.len() > 1 { shape[1..].iter().product() } else { 1 };
-        data = permute_rows(&data, row_len, n, true);
-    }
-    let offset = hp.arch.gguf_norm_offset();
-    if offset != 0.0 && role.is_norm() {
-        data.iter_mut().for_each(|x| *x -= offset);
-    }
-    data
+pub fn gguf_to_hf(hp: &HParams, role: Role, shape: &[usize], data: Vec<f32>) -> Vec<f32> {
+    convert(hp, role, shape, data, true)
 }
 
 /// Hugging Face values of `role` to what llama.cpp expects in a GGUF.
-pub fn hf_to_gguf(hp: &HParams, role: Role, shape: &[usize], mut data: Vec<f32>) -> Vec<f32> {
+pub fn hf_to_gguf(hp: &HParams, role: Role, shape: &[usize], data: Vec<f32>) -> Vec<f32> {
+    convert(hp, role, shape, data, false)
+}
+
+fn convert(hp: &HParams, role: Role, shape: &[usize], mut data: Vec<f32>, to_hf: bool) -> Vec<f32> {
     if let Some(n) = permuted_heads(hp.arch, hp, role) {
-        let row_len = if shape.len() > 1 { shape[1..].iter().product() } else { 1 };
-        data = permute_rows(&data, row_len, n, false);
+        data = permute_rows(&data, shape[0], n, to_hf);
     }
     let offset = hp.arch.gguf_norm_offset();
     if offset != 0.0 && role.is_norm() {
-        data.iter_mut().for_each(|x| *x += offset);
+        let delta = if to_hf { -offset } else { offset };
+        data.iter_mut().for_each(|x| *x += delta);
     }
     data
 }
@@ -73,12 +76,12 @@ mod tests {
         // One head of 8 rows: HF rows [0..4) are the first rotary half, [4..8) the second.
         // GGUF interleaves them: 0,4,1,5,2,6,3,7.
         let hf: Vec<f32> = (0..8).map(|x| x as f32).collect();
-        let gguf = permute_rows(&hf, 1, 1, false);
+        let gguf = permute_rows(&hf, 8, 1, false);
         assert_eq!(gguf, vec![0., 4., 1., 5., 2., 6., 3., 7.]);
-        assert_eq!(permute_rows(&gguf, 1, 1, true), hf);
+        assert_eq!(permute_rows(&gguf, 8, 1, true), hf);
         // Two heads, rows of two values: heads are permuted independently.
         let hf: Vec<f32> = (0..16).map(|x| x as f32).collect();
-        let gguf = permute_rows(&hf, 2, 2, false);
+        let gguf = permute_rows(&hf, 8, 2, false);
         assert_eq!(&gguf[..8], &[0., 1., 4., 5., 2., 3., 6., 7.]);
         assert_eq!(&gguf[8..], &[8., 9., 12., 13., 10., 11., 14., 15.]);
     }

@@ -5,6 +5,7 @@
 //! architecture; `tokenizer` rebuilds Hugging Face tokenizers from GGUF vocabularies; `export`
 //! turns a GGUF into a Hugging Face directory; `quant` holds the block formats.
 
+pub mod calib;
 pub mod error;
 pub mod eval;
 pub mod io;

@@ -6,6 +6,7 @@ mod export;
 mod format;
 mod inspect;
 mod ppl;
+mod scan;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -33,6 +34,9 @@ enum Command {
     /// Compare candidate models with a base: PPL, KL divergence, top-1 agreement, size.
     #[command(long_about = compare::LONG_ABOUT)]
     Compare(compare::Args),
+    /// Find massive activations, super weights and attention sinks from calibration text.
+    #[command(long_about = scan::LONG_ABOUT)]
+    Scan(scan::Args),
 }
 
 pub fn run() -> ExitCode {
@@ -42,6 +46,7 @@ pub fn run() -> ExitCode {
         Command::Export(a) => export::run(a),
         Command::Ppl(a) => ppl::run(a),
         Command::Compare(a) => compare::run(a),
+        Command::Scan(a) => scan::run(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -2,9 +2,13 @@
 
 use anyhow::{Context, Result};
 use indicatif::{ProgressBar, ProgressStyle};
+use sinkquant::calib::collect::Criterion;
+use sinkquant::calib::intervene::{Intervene, Intervention};
+use sinkquant::calib::report;
 use sinkquant::eval::perplexity;
 use sinkquant::forward::Transformer;
 use sinkquant::model::Model;
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 #[derive(clap::Args)]
@@ -13,6 +17,14 @@ pub struct Args {
     model: PathBuf,
     #[command(flatten)]
     eval: super::eval_args::EvalArgs,
+    /// Set the massive activations (at the layer where they appear, at the tokens where they
+    /// fire) to zero or to their calibration mean while evaluating (Sun et al.'s experiment)
+    #[arg(long, value_enum)]
+    intervene: Option<Intervention>,
+    /// Scan report (`quantize scan --json`) naming the massive dimensions; without it,
+    /// --intervene runs a scan of the built-in calibration set first
+    #[arg(long, requires = "intervene")]
+    scan: Option<PathBuf>,
 }
 
 pub const LONG_ABOUT: &str = "Perplexity with llama.cpp's protocol (llama-perplexity): the text is \
@@ -39,7 +51,12 @@ pub fn run(a: Args) -> Result<()> {
             .expect("valid template")
             .progress_chars("=> "),
     );
-    let report = perplexity(&t, &ids, &plan, tok.bos, &mut |done, running| {
+    let mut intervene = match a.intervene {
+        Some(mode) => Some(intervention(&model, mode, a.scan.as_deref())?),
+        None => None,
+    };
+    let hook = intervene.as_mut().map(|h| h as &mut dyn sinkquant::forward::Hook);
+    let report = perplexity(&t, &ids, &plan, tok.bos, hook, &mut |done, running| {
         bar.set_position(done as u64);
         bar.set_message(format!("PPL {running:.4}"));
     })?;
@@ -54,12 +71,63 @@ pub fn run(a: Args) -> Result<()> {
         report.seconds,
         (report.chunks * report.ctx) as f64 / report.seconds
     );
+    if let Some(h) = &intervene {
+        println!("intervention {:?}: {} activations changed", h.mode, h.changed);
+    }
     if let Some(p) = a.eval.json {
         let mut v = serde_json::to_value(&report)?;
+        if let Some(h) = &intervene {
+            v["intervention"] = serde_json::to_value(h.mode)?;
+            v["intervened_activations"] = h.changed.into();
+        }
         v["model"] = a.model.display().to_string().into();
         v["text"] = a.eval.text.display().to_string().into();
         v["model_bytes"] = model.size().1.into();
         super::write_json(&p, &v).with_context(|| format!("{}: cannot write", p.display()))?;
     }
     Ok(())
+}
+
+/// The intervention hook: massive dimensions from a scan report, or from a fresh scan.
+fn intervention(model: &Model, mode: Intervention, scan: Option<&std::path::Path>) -> Result<Intervene> {
+    let (criterion, dims): (Criterion, Vec<(usize, usize, f32)>) = match scan {
+        Some(p) => {
+            let text = std::fs::read_to_string(p).with_context(|| format!("{}: cannot read", p.display()))?;
+            let v: serde_json::Value =
+                serde_json::from_str(&text).with_context(|| format!("{}: not a scan report", p.display()))?;
+            let crit = serde_json::from_value(v["criterion"].clone())
+                .with_context(|| format!("{}: no criterion", p.display()))?;
+            let dims = v["massive_dims"]
+                .as_array()
+                .with_context(|| format!("{}: no massive_dims", p.display()))?
+                .iter()
+                .map(|d| {
+                    Some((
+                        d["first_layer"].as_u64()? as usize,
+                        d["dim"].as_u64()? as usize,
+                        d["mean_value"].as_f64()? as f32,
+                    ))
+                })
+                .collect::<Option<_>>()
+                .with_context(|| format!("{}: malformed massive_dims entry", p.display()))?;
+            (crit, dims)
+        }
+        None => {
+            let calib = super::scan::CalibArgs { calib: None, calib_chunks: 8, calib_ctx: 512, seed: 1 };
+            let c = super::scan::calibrate(model, &calib, Criterion::default())?;
+            let r = report::build(model, &c.collector, &|id| c.tokenizer.token_text(id), c.info, 0)?;
+            (Criterion::default(), r.massive_dims.iter().map(|d| (d.first_layer, d.dim, d.mean_value as f32)).collect())
+        }
+    };
+    if dims.is_empty() {
+        anyhow::bail!("no massive activations to intervene on (the scan found none)");
+    }
+    let mut targets: BTreeMap<usize, Vec<(usize, f32)>> = BTreeMap::new();
+    for (layer, dim, mean) in dims {
+        if layer >= model.hparams.n_layers || dim >= model.hparams.d_model {
+            anyhow::bail!("scan report names layer {layer}, dim {dim}: not in this model");
+        }
+        targets.entry(layer).or_default().push((dim, mean));
+    }
+    Ok(Intervene { mode, criterion, targets, changed: 0 })
 }

@@ -55,10 +55,10 @@ pub fn compare(
     let mut base_nll = Vec::new();
     let mut accs: Vec<Acc> = cands.iter().map(|_| Acc::default()).collect();
     for i in 0..plan.chunks {
-        let (bl, vocab) = chunk_logits(base, plan, tokens, i, bos)?;
+        let (bl, vocab) = chunk_logits(base, plan, tokens, i, bos, None)?;
         let (_, targets) = plan.chunk(tokens, i, bos);
         for (c, acc) in cands.iter().zip(accs.iter_mut()) {
-            let (cl, _) = chunk_logits(c, plan, tokens, i, bos)?;
+            let (cl, _) = chunk_logits(c, plan, tokens, i, bos, None)?;
             let rows: Vec<_> = bl
                 .par_chunks(vocab)
                 .zip(cl.par_chunks(vocab))

@@ -11,7 +11,7 @@ pub mod logprob;
 pub mod tokens;
 
 use crate::error::{Error, Result};
-use crate::forward::{candle_err, Transformer};
+use crate::forward::{candle_err, Hook, Transformer};
 use rayon::prelude::*;
 
 #[derive(Clone, Copy, Debug, serde::Serialize)]
@@ -61,9 +61,10 @@ pub fn chunk_logits(
     tokens: &[u32],
     i: usize,
     bos: Option<u32>,
+    hook: Option<&mut dyn Hook>,
 ) -> Result<(Vec<f32>, usize)> {
     let (input, targets) = plan.chunk(tokens, i, bos);
-    let logits = model.forward(&input, plan.first, None).map_err(candle_err)?;
+    let logits = model.forward(&input, plan.first, hook).map_err(candle_err)?;
     let (_, vocab) = logits.dims2().map_err(candle_err)?;
     let mut flat: Vec<f32> = logits.flatten_all().and_then(|t| t.to_vec1()).map_err(candle_err)?;
     flat.truncate(targets.len() * vocab);
@@ -94,17 +95,23 @@ pub fn nll_rows(logits: &[f32], vocab: usize, targets: &[u32]) -> Vec<f64> {
 }
 
 /// Perplexity over the planned chunks; `progress(done, running_ppl)` after each chunk.
+/// An optional hook (e.g. an intervention) sees every chunk.
 pub fn perplexity(
     model: &Transformer,
     tokens: &[u32],
     plan: &ChunkPlan,
     bos: Option<u32>,
+    mut hook: Option<&mut dyn Hook>,
     progress: &mut dyn FnMut(usize, f64),
 ) -> Result<PplReport> {
     let started = std::time::Instant::now();
     let mut nll = Vec::with_capacity(plan.chunks * plan.scored_per_chunk());
     for i in 0..plan.chunks {
-        let (logits, vocab) = chunk_logits(model, plan, tokens, i, bos)?;
+        let h: Option<&mut dyn Hook> = match &mut hook {
+            Some(h) => Some(&mut **h),
+            None => None,
+        };
+        let (logits, vocab) = chunk_logits(model, plan, tokens, i, bos, h)?;
         let (_, targets) = plan.chunk(tokens, i, bos);
         nll.extend(nll_rows(&logits, vocab, targets));
         progress(i + 1, logprob::ppl_stderr(&nll).0);

@@ -1,0 +1,251 @@
+//! The scan report: massive dimensions (where they appear and vanish, the tokens they fire on,
+//! their value at the sink token), the super weights that write them, attention sinks, and the
+//! per-layer magnitude curve.
+
+use super::collect::{Collector, Criterion};
+use crate::error::Result;
+use crate::forward::LinearSite;
+use crate::model::{LayerTensor, Model, Role};
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+#[derive(Serialize, Clone, Debug)]
+pub struct MassiveEntry {
+    pub layer: usize,
+    pub dim: usize,
+    pub value: f32,
+    pub chunk: usize,
+    pub token_index: usize,
+    pub token: String,
+}
+
+#[derive(Serialize, Clone, Debug)]
+pub struct MassiveDim {
+    pub dim: usize,
+    pub first_layer: usize,
+    pub last_layer: usize,
+    pub layers: Vec<usize>,
+    pub max_abs: f32,
+    pub median_ratio: f32,
+    pub hits: u64,
+    /// Signed mean of the massive value at `first_layer` over the tokens where it fires.
+    pub mean_value: f64,
+    /// Value at the first token after `first_layer`: mean and standard deviation over chunks.
+    pub first_token_mean: f64,
+    pub first_token_std: f64,
+    /// Token strings it fires on (at any layer), most frequent first, with counts.
+    pub tokens: Vec<(String, u64)>,
+    /// Share of its hits at position 0.
+    pub first_position_share: f64,
+    /// What the FFN of `first_layer` writes into this dimension at the first token of the first
+    /// chunk (sum over the down projection's inputs), next to the residual value there.
+    pub ffn_write: Option<f64>,
+}
+
+#[derive(Serialize, Clone, Debug)]
+pub struct SuperWeight {
+    /// GGUF name of the down projection.
+    pub tensor: String,
+    pub layer: usize,
+    /// Row = output (residual) dimension, col = input (FFN) channel, in Hugging Face layout.
+    pub row: usize,
+    pub col: usize,
+    pub value: f32,
+    /// The FFN input at that channel (first token) and the product written into the dimension.
+    pub input: f32,
+    pub contribution: f64,
+}
+
+#[derive(Serialize, Clone, Debug)]
+pub struct LayerCurve {
+    pub layer: usize,
+    pub top1: f32,
+    pub top2: f32,
+    pub top3: f32,
+    pub median: f64,
+}
+
+#[derive(Serialize, Clone, Debug)]
+pub struct LinearChannels {
+    /// GGUF names of the tensors that read this input.
+    pub tensors: Vec<String>,
+    pub count: u64,
+    pub mean_sq: Vec<f32>,
+    pub max_abs: Vec<f32>,
+}
+
+#[derive(Serialize, Clone, Debug)]
+pub struct ScanReport {
+    pub model: String,
+    pub architecture: String,
+    pub calibration: serde_json::Value,
+    pub criterion: Criterion,
+    pub massive_dims: Vec<MassiveDim>,
+    pub super_weights: Vec<SuperWeight>,
+    pub sink_share: Vec<f64>,
+    pub sink_share_per_head: Vec<Vec<f64>>,
+    pub layers: Vec<LayerCurve>,
+    pub massive: Vec<MassiveEntry>,
+    pub massive_truncated: usize,
+    pub linear: Vec<LinearChannels>,
+}
+
+/// GGUF names of the tensors that read the input observed at `site`.
+pub fn site_tensors(model: &Model, site: LinearSite) -> Vec<String> {
+    use LayerTensor::*;
+    match site {
+        LinearSite::Output => {
+            vec![if model.tensor(Role::Output).is_some() { Role::Output } else { Role::TokenEmbd }.gguf_name()]
+        }
+        LinearSite::Layer(l, t) => {
+            let group = match t {
+                AttnQ => vec![AttnQ, AttnK, AttnV],
+                FfnGate => vec![FfnGate, FfnUp],
+                other => vec![other],
+            };
+            group.iter().map(|&g| Role::Layer(l, g).gguf_name()).collect()
+        }
+    }
+}
+
+fn mean_std(xs: &[f64]) -> (f64, f64) {
+    let n = xs.len().max(1) as f64;
+    let m = xs.iter().sum::<f64>() / n;
+    (m, (xs.iter().map(|x| (x - m).powi(2)).sum::<f64>() / n).sqrt())
+}
+
+pub fn build(
+    model: &Model,
+    c: &Collector,
+    token_text: &dyn Fn(u32) -> String,
+    calibration: serde_json::Value,
+    max_entries: usize,
+) -> Result<ScanReport> {
+    // Group hits by dimension.
+    let mut by_dim: BTreeMap<usize, Vec<(usize, (u64, f64, f32, f32))>> = BTreeMap::new();
+    for (&(layer, dim), &s) in &c.dim_stats {
+        by_dim.entry(dim).or_default().push((layer, s));
+    }
+    let mut dims = Vec::new();
+    let mut supers = Vec::new();
+    for (dim, per_layer) in by_dim {
+        let layers: Vec<usize> = per_layer.iter().map(|(l, _)| *l).collect();
+        let first = layers[0];
+        let hits: u64 = per_layer.iter().map(|(_, s)| s.0).sum();
+        let first_stats = per_layer[0].1;
+        let mut tokens: BTreeMap<String, u64> = BTreeMap::new();
+        let mut at_zero = 0u64;
+        let mut seen = 0u64;
+        for h in c.hits.iter().filter(|h| h.dim == dim) {
+            *tokens.entry(token_text(h.token_id)).or_default() += 1;
+            at_zero += (h.token_index == 0) as u64;
+            seen += 1;
+        }
+        let mut tokens: Vec<(String, u64)> = tokens.into_iter().collect();
+        tokens.sort_by(|a, b| b.1.cmp(&a.1));
+        tokens.truncate(8);
+        let firsts: Vec<f64> = c.layers[first].first_token.iter().map(|r| r[dim] as f64).collect();
+        let (fm, fs) = mean_std(&firsts);
+        // Super weights: the down projection of the first layer, row `dim`, weighted by its input.
+        let mut ffn_write = None;
+        if let Some(x) = c.down_input_first.get(&first) {
+            let (_, w) = model.read_canonical(Role::Layer(first, LayerTensor::FfnDown))?;
+            let n = x.len();
+            let row = &w[dim * n..(dim + 1) * n];
+            let mut contrib: Vec<(usize, f64)> =
+                row.iter().zip(x).map(|(w, x)| (*w as f64) * (*x as f64)).enumerate().collect();
+            ffn_write = Some(contrib.iter().map(|(_, v)| v).sum());
+            contrib.sort_by(|a, b| b.1.abs().total_cmp(&a.1.abs()));
+            let total = ffn_write.unwrap_or(0.0).abs();
+            for &(col, v) in contrib.iter().take(3) {
+                // Keep the columns that carry a real share of what is written.
+                if v.abs() >= 0.1 * total {
+                    supers.push(SuperWeight {
+                        tensor: Role::Layer(first, LayerTensor::FfnDown).gguf_name(),
+                        layer: first,
+                        row: dim,
+                        col,
+                        value: row[col],
+                        input: x[col],
+                        contribution: v,
+                    });
+                }
+            }
+        }
+        dims.push(MassiveDim {
+            dim,
+            first_layer: first,
+            last_layer: *layers.last().expect("non-empty"),
+            max_abs: per_layer.iter().map(|(_, s)| s.2).fold(0.0, f32::max),
+            median_ratio: per_layer.iter().map(|(_, s)| s.3).fold(0.0, f32::max),
+            hits,
+            mean_value: first_stats.1 / first_stats.0 as f64,
+            first_token_mean: fm,
+            first_token_std: fs,
+            tokens,
+            first_position_share: if seen > 0 { at_zero as f64 / seen as f64 } else { 0.0 },
+            ffn_write,
+            layers,
+        });
+    }
+    dims.sort_by(|a, b| b.max_abs.total_cmp(&a.max_abs));
+    let sink_share_per_head: Vec<Vec<f64>> =
+        c.sink_sum.iter().zip(&c.sink_chunks).map(|(s, &n)| s.iter().map(|v| v / n.max(1) as f64).collect()).collect();
+    let sink_share = sink_share_per_head.iter().map(|h| h.iter().sum::<f64>() / h.len().max(1) as f64).collect();
+    let layers = c
+        .layers
+        .iter()
+        .enumerate()
+        .map(|(i, l)| LayerCurve {
+            layer: i,
+            top1: l.top3[0],
+            top2: l.top3[1],
+            top3: l.top3[2],
+            median: l.median_sum / l.tokens.max(1) as f64,
+        })
+        .collect();
+    let mut sites: Vec<&LinearSite> = c.linear.keys().collect();
+    sites.sort_by_key(|s| match s {
+        LinearSite::Layer(l, t) => (*l, *t as usize),
+        LinearSite::Output => (usize::MAX, 0),
+    });
+    let linear = sites
+        .into_iter()
+        .map(|s| {
+            let st = &c.linear[s];
+            LinearChannels {
+                tensors: site_tensors(model, *s),
+                count: st.count,
+                mean_sq: st.sum_sq.iter().map(|v| (v / st.count.max(1) as f64) as f32).collect(),
+                max_abs: st.max_abs.clone(),
+            }
+        })
+        .collect();
+    let massive: Vec<MassiveEntry> = c
+        .hits
+        .iter()
+        .take(max_entries)
+        .map(|h| MassiveEntry {
+            layer: h.layer,
+            dim: h.dim,
+            value: h.value,
+            chunk: h.chunk,
+            token_index: h.token_index,
+            token: token_text(h.token_id),
+        })
+        .collect();
+    Ok(ScanReport {
+        model: model.path.display().to_string(),
+        architecture: model.arch().to_string(),
+        calibration,
+        criterion: c.criterion,
+        massive_truncated: c.hits.len() + c.hits_dropped - massive.len(),
+        massive_dims: dims,
+        super_weights: supers,
+        sink_share,
+        sink_share_per_head,
+        layers,
+        massive,
+        linear,
+    })
+}

@@ -1,0 +1,173 @@
+//! `quantize scan MODEL`: massive activations, super weights, attention sinks, importance.
+
+use anyhow::{Context, Result};
+use indicatif::{ProgressBar, ProgressStyle};
+use serde_json::json;
+use sinkquant::calib::{self, collect::Criterion, report};
+use sinkquant::eval::tokens::{read_text, TextTokenizer};
+use sinkquant::forward::Transformer;
+use sinkquant::model::Model;
+use std::path::PathBuf;
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// Model: GGUF file, safetensors file, or Hugging Face directory
+    model: PathBuf,
+    #[command(flatten)]
+    calib: CalibArgs,
+    /// Write the full report as JSON to this file
+    #[arg(long)]
+    json: Option<PathBuf>,
+    /// Write llama.cpp's importance matrix (GGUF) for `llama-quantize --imatrix`
+    #[arg(long)]
+    imatrix: Option<PathBuf>,
+    /// A massive activation exceeds this absolute value...
+    #[arg(long, default_value_t = 100.0)]
+    abs_min: f32,
+    /// ...and this multiple of the median |activation| of its layer's hidden state (Sun et al.)
+    #[arg(long, default_value_t = 1000.0)]
+    ratio: f32,
+    /// Threads (default: all cores)
+    #[arg(long)]
+    threads: Option<usize>,
+}
+
+/// Calibration input, shared by the commands that calibrate.
+#[derive(clap::Args, Clone)]
+pub struct CalibArgs {
+    /// Calibration text (UTF-8); default: the built-in set (web, stories, code, technical)
+    #[arg(long)]
+    pub calib: Option<PathBuf>,
+    /// Number of calibration chunks
+    #[arg(long, default_value_t = 32)]
+    pub calib_chunks: usize,
+    /// Tokens per calibration chunk
+    #[arg(long, default_value_t = 512)]
+    pub calib_ctx: usize,
+    /// Seed choosing the chunks; 0 takes the first chunks in order (as llama-imatrix does)
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+}
+
+pub const LONG_ABOUT: &str = "Run calibration text through the model and report what a quantizer must \
+protect: massive activations (residual-stream values above --abs-min and --ratio times the \
+median of their layer's hidden state, Sun et al.), the layers where they appear and vanish and the tokens they fire on; \
+the super weights (down-projection entries that write them, Yu et al.); attention sinks (share of \
+attention on the first token, per layer and head); the per-layer top-3 and median magnitudes; and \
+per-channel input statistics of every linear layer (exportable as llama.cpp's imatrix).";
+
+pub struct Calibrated {
+    pub collector: calib::collect::Collector,
+    pub info: serde_json::Value,
+    pub tokenizer: TextTokenizer,
+    pub chunks: usize,
+}
+
+/// Tokenizes the calibration text and runs the scan with a progress bar.
+pub fn calibrate(model: &Model, a: &CalibArgs, criterion: Criterion) -> Result<Calibrated> {
+    let (text, source) = match &a.calib {
+        Some(p) => (read_text(p)?, p.display().to_string()),
+        None => (calib::default_text(), "built-in (calibration/: c4, tiny, code, technical)".to_string()),
+    };
+    let tok = TextTokenizer::for_model(model)?;
+    let tokens = tok.encode_at_least(&text, None)?;
+    let chunks = calib::select_chunks(tokens.len(), a.calib_ctx, a.calib_chunks, a.seed)?;
+    let t = Transformer::load(model, a.calib_ctx)?;
+    let bar = ProgressBar::new(chunks.len() as u64).with_style(
+        ProgressStyle::with_template("{spinner} calibrating [{bar:30}] chunk {pos}/{len} eta {eta}")
+            .expect("valid template")
+            .progress_chars("=> "),
+    );
+    let started = std::time::Instant::now();
+    let c = calib::scan(&t, &tokens, a.calib_ctx, &chunks, tok.bos, criterion, &mut |d| bar.set_position(d as u64))?;
+    bar.finish_and_clear();
+    let secs = started.elapsed().as_secs_f64();
+    let info = json!({
+        "source": source, "chunks": chunks.len(), "ctx": a.calib_ctx, "seed": a.seed, "chunk_indices": chunks,
+        "text_tokens": tokens.len(), "seconds": secs, "tokens_per_second": (chunks.len() * a.calib_ctx) as f64 / secs,
+    });
+    Ok(Calibrated { collector: c, info, tokenizer: tok, chunks: chunks.len() })
+}
+
+pub fn run(a: Args) -> Result<()> {
+    super::set_threads(a.threads)?;
+    let model = Model::open(&a.model)?;
+    let criterion = Criterion { abs_min: a.abs_min, ratio: a.ratio };
+    let cal = calibrate(&model, &a.calib, criterion)?;
+    let tok = &cal.tokenizer;
+    let r = report::build(&model, &cal.collector, &|id| tok.token_text(id), cal.info.clone(), 2000)?;
+    let mut o = String::new();
+    use std::fmt::Write;
+    let _ = writeln!(
+        o,
+        "{} ({}), {} chunks of {} tokens in {:.1} s ({:.0} tokens/s)",
+        a.model.display(),
+        r.architecture,
+        cal.chunks,
+        a.calib.calib_ctx,
+        cal.info["seconds"].as_f64().unwrap_or(0.0),
+        cal.info["tokens_per_second"].as_f64().unwrap_or(0.0)
+    );
+    let _ = writeln!(
+        o,
+        "\nmassive dimensions (|a| > {} and >= {}x the median of the layer's hidden state):",
+        a.abs_min, a.ratio
+    );
+    if r.massive_dims.is_empty() {
+        let _ = writeln!(o, "  none");
+    }
+    for d in &r.massive_dims {
+        let toks: Vec<String> = d.tokens.iter().take(5).map(|(t, n)| format!("{t:?} x{n}")).collect();
+        let _ = writeln!(
+            o,
+            "  dim {:>5}: layers {:>2}-{:<2}  max |a| {:>9.1}  {:>7.0}x median  at first token {:>9.1} +/- {:<7.1} ({:.0}% of hits at position 0)  fires on {}",
+            d.dim, d.first_layer, d.last_layer, d.max_abs, d.median_ratio, d.first_token_mean, d.first_token_std, 100.0 * d.first_position_share, toks.join(", ")
+        );
+        if let Some(w) = d.ffn_write {
+            let _ = writeln!(
+                o,
+                "             written by the FFN of layer {} (down projection writes {:.1} at the first token)",
+                d.first_layer, w
+            );
+        }
+    }
+    let _ = writeln!(o, "\nsuper weights (down projection entries writing a massive dimension at the first token):");
+    if r.super_weights.is_empty() {
+        let _ = writeln!(o, "  none");
+    }
+    for s in &r.super_weights {
+        let _ = writeln!(
+            o,
+            "  {} [row {}, col {}] = {:+.4}  x input {:+.2} -> {:+.1}",
+            s.tensor, s.row, s.col, s.value, s.input, s.contribution
+        );
+    }
+    let _ =
+        writeln!(o, "\nper layer: top-3 |a| of the residual stream, median |a|, attention share on the first token");
+    for (l, s) in r.layers.iter().zip(&r.sink_share) {
+        let _ = writeln!(
+            o,
+            "  layer {:>2}: {:>9.1} {:>9.1} {:>9.1}   median {:>7.3}   sink {:>5.1}%",
+            l.layer,
+            l.top1,
+            l.top2,
+            l.top3,
+            l.median,
+            100.0 * s
+        );
+    }
+    super::emit(&o)?;
+    if let Some(p) = &a.json {
+        super::write_json(p, &serde_json::to_value(&r)?).with_context(|| format!("{}: cannot write", p.display()))?;
+    }
+    if let Some(p) = &a.imatrix {
+        let dataset = a
+            .calib
+            .calib
+            .as_ref()
+            .map_or("sinkquant built-in calibration set".to_string(), |p| p.display().to_string());
+        let n = calib::imatrix::write(p, &model, &cal.collector, &dataset, cal.chunks, a.calib.calib_ctx)?;
+        eprintln!("wrote {} ({n} tensors)", p.display());
+    }
+    Ok(())
+}

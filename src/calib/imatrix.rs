@@ -1,6 +1,6 @@
 //! llama.cpp's importance-matrix file (GGUF, as `llama-imatrix` writes it and `llama-quantize
 //! --imatrix` reads it): per weight tensor `<name>.in_sum2` (sum over calibration tokens of
-//! x_j^2 for each input column j, f32 [n_in, 1]) and `<name>.counts` (tokens, f32 [1, 1]), with
+//! x_j^2 for each input column j, f32 [n_in]) and `<name>.counts` (tokens, f32 [1]), with
 //! `general.type = imatrix`, `imatrix.datasets`, `imatrix.chunk_count`, `imatrix.chunk_size`.
 //! Written with gguf-rs-lib's GGUF v3 writer, under a temporary name.
 
@@ -44,12 +44,7 @@ pub fn write(
         let sums: Vec<u8> = st.sum_sq.iter().flat_map(|v| (*v as f32).to_le_bytes()).collect();
         for name in site_tensors(model, *site) {
             b = b
-                .add_tensor(
-                    format!("{name}.in_sum2"),
-                    vec![st.sum_sq.len() as u64, 1],
-                    GGUFTensorType::F32,
-                    sums.clone(),
-                )
+                .add_tensor(format!("{name}.in_sum2"), vec![st.sum_sq.len() as u64], GGUFTensorType::F32, sums.clone())
                 .map_err(err)?
                 .add_tensor(
                     format!("{name}.counts"),
@@ -61,7 +56,10 @@ pub fn write(
             n += 1;
         }
     }
-    let (bytes, _) = b.build_to_bytes().map_err(err)?;
+    let (mut bytes, _) = b.build_to_bytes().map_err(err)?;
+    // ggml reads the data section as the sum of every tensor's size padded to the alignment
+    // (32): pad the last tensor too, or llama.cpp reports a short "binary blob".
+    bytes.resize(bytes.len().div_ceil(32) * 32, 0);
     let mut f = AtomicFile::create(path)?;
     f.write_all(&bytes)?;
     f.commit()?;

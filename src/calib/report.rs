@@ -22,6 +22,8 @@ pub struct MassiveEntry {
 #[derive(Serialize, Clone, Debug)]
 pub struct MassiveDim {
     pub dim: usize,
+    /// The layer after which the first token's value in this dimension grows the most.
+    pub origin_layer: usize,
     pub first_layer: usize,
     pub last_layer: usize,
     pub layers: Vec<usize>,
@@ -37,7 +39,7 @@ pub struct MassiveDim {
     pub tokens: Vec<(String, u64)>,
     /// Share of its hits at position 0.
     pub first_position_share: f64,
-    /// What the FFN of `first_layer` writes into this dimension at the first token of the first
+    /// What the FFN of `origin_layer` writes into this dimension at the first token of the first
     /// chunk (sum over the down projection's inputs), next to the residual value there.
     pub ffn_write: Option<f64>,
 }
@@ -146,10 +148,21 @@ pub fn build(
         tokens.truncate(8);
         let firsts: Vec<f64> = c.layers[first].first_token.iter().map(|r| r[dim] as f64).collect();
         let (fm, fs) = mean_std(&firsts);
-        // Super weights: the down projection of the first layer, row `dim`, weighted by its input.
+        // Origin: the layer (up to the last where it is seen) after which the first token's
+        // value in this dimension grows the most.
+        let first_token_abs = |l: usize| -> f64 {
+            let v = &c.layers[l].first_token;
+            v.iter().map(|r| r[dim].abs() as f64).sum::<f64>() / v.len().max(1) as f64
+        };
+        let last = *layers.last().expect("non-empty");
+        let origin = (0..=last)
+            .map(|l| (l, first_token_abs(l) - if l == 0 { 0.0 } else { first_token_abs(l - 1) }))
+            .max_by(|a, b| a.1.total_cmp(&b.1))
+            .map_or(first, |(l, _)| l);
+        // Super weights: the down projection of the origin layer, row `dim`, weighted by its input.
         let mut ffn_write = None;
-        if let Some(x) = c.down_input_first.get(&first) {
-            let (_, w) = model.read_canonical(Role::Layer(first, LayerTensor::FfnDown))?;
+        if let Some(x) = c.down_input_first.get(&origin) {
+            let (_, w) = model.read_canonical(Role::Layer(origin, LayerTensor::FfnDown))?;
             let n = x.len();
             let row = &w[dim * n..(dim + 1) * n];
             let mut contrib: Vec<(usize, f64)> =
@@ -161,8 +174,8 @@ pub fn build(
                 // Keep the columns that carry a real share of what is written.
                 if v.abs() >= 0.1 * total {
                     supers.push(SuperWeight {
-                        tensor: Role::Layer(first, LayerTensor::FfnDown).gguf_name(),
-                        layer: first,
+                        tensor: Role::Layer(origin, LayerTensor::FfnDown).gguf_name(),
+                        layer: origin,
                         row: dim,
                         col,
                         value: row[col],
@@ -174,6 +187,7 @@ pub fn build(
         }
         dims.push(MassiveDim {
             dim,
+            origin_layer: origin,
             first_layer: first,
             last_layer: *layers.last().expect("non-empty"),
             max_abs: per_layer.iter().map(|(_, s)| s.2).fold(0.0, f32::max),

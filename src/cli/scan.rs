@@ -124,11 +124,7 @@ pub fn run(a: Args) -> Result<()> {
             d.dim, d.first_layer, d.last_layer, d.max_abs, d.median_ratio, d.first_token_mean, d.first_token_std, 100.0 * d.first_position_share, toks.join(", ")
         );
         if let Some(w) = d.ffn_write {
-            let _ = writeln!(
-                o,
-                "             written by the FFN of layer {} (down projection writes {:.1} at the first token)",
-                d.first_layer, w
-            );
+            let _ = writeln!(o, "             grows most at layer {}, whose FFN down projection writes {:.1} into it at the first token", d.origin_layer, w);
         }
     }
     let _ = writeln!(o, "\nsuper weights (down projection entries writing a massive dimension at the first token):");

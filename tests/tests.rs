@@ -8,3 +8,4 @@ mod forward;
 mod gguf_hostile;
 mod real_models;
 mod safetensors_hostile;
+mod scan;

@@ -203,6 +203,7 @@ pub fn build(
         });
     }
     dims.sort_by(|a, b| b.max_abs.total_cmp(&a.max_abs));
+    supers.sort_by(|a, b| b.contribution.abs().total_cmp(&a.contribution.abs()));
     let sink_share_per_head: Vec<Vec<f64>> =
         c.sink_sum.iter().zip(&c.sink_chunks).map(|(s, &n)| s.iter().map(|v| v / n.max(1) as f64).collect()).collect();
     let sink_share = sink_share_per_head.iter().map(|h| h.iter().sum::<f64>() / h.len().max(1) as f64).collect();

@@ -170,7 +170,11 @@ pub fn build(
             ffn_write = Some(contrib.iter().map(|(_, v)| v).sum());
             contrib.sort_by(|a, b| b.1.abs().total_cmp(&a.1.abs()));
             let total = ffn_write.unwrap_or(0.0).abs();
-            for &(col, v) in contrib.iter().take(3) {
+            // Only when the down projection really writes the value (a quarter of what the first
+            // token holds after the origin layer). Gemma-3's massive values come instead from
+            // the gains of its post-attention/post-FFN norms, which a later check must cover.
+            let written_share = total / first_token_abs(origin).max(f64::MIN_POSITIVE);
+            for &(col, v) in contrib.iter().take(3).filter(|_| written_share >= 0.25) {
                 // Keep the columns that carry a real share of what is written.
                 if v.abs() >= 0.1 * total {
                     supers.push(SuperWeight {

@@ -5,6 +5,7 @@
 pub mod collect;
 pub mod imatrix;
 pub mod intervene;
+pub mod plot;
 pub mod report;
 
 use crate::error::{Error, Result};

@@ -21,6 +21,9 @@ pub struct Args {
     /// Write llama.cpp's importance matrix (GGUF) for `llama-quantize --imatrix`
     #[arg(long)]
     imatrix: Option<PathBuf>,
+    /// Draw per-layer magnitudes (top 1-3, median) and sink share to this PNG
+    #[arg(long)]
+    plot: Option<PathBuf>,
     /// A massive activation exceeds this absolute value...
     #[arg(long, default_value_t = 100.0)]
     abs_min: f32,
@@ -155,6 +158,10 @@ pub fn run(a: Args) -> Result<()> {
     super::emit(&o)?;
     if let Some(p) = &a.json {
         super::write_json(p, &serde_json::to_value(&r)?).with_context(|| format!("{}: cannot write", p.display()))?;
+    }
+    if let Some(p) = &a.plot {
+        calib::plot::write(p, &r)?;
+        eprintln!("wrote {}", p.display());
     }
     if let Some(p) = &a.imatrix {
         let dataset = a

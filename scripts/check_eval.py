@@ -11,6 +11,8 @@
    logits, and `quantize compare F16 Q8_0 Q4_K_M` on the same text and chunks. Mean KLD and
    top-1 agreement ("same top p") must agree within 5% (relative).
 
+3. `quantize scan --imatrix` on the F16 (4 chunks of C4): `llama-quantize --imatrix` must load it.
+
 Usage: scripts/check_eval.py [--models DIR] [--llama-bin DIR] [--quantize BIN]
                              [--chunks 8] [--kld-chunks 20] [--threads 2] [--json OUT]
 Exit 1 on any failure.
@@ -109,6 +111,16 @@ def main():
         failed |= not ok
         print(f"{t:<14} {lk:>10.5f} {o['kld_mean']:>10.5f} {100*dk:>+7.2f}% {100*lt:>10.2f}% {100*o['top1_agreement']:>8.2f}% {100*dt:>+7.2f}%  {'ok' if ok else 'FAIL'}")
         results["kld"].append(dict(type=t, llama_kld=lk, sq_kld=o["kld_mean"], llama_top1=lt, sq_top1=o["top1_agreement"]))
+    # 3. llama-quantize accepts sinkquant's importance matrix.
+    with tempfile.TemporaryDirectory() as tmp:
+        im = Path(tmp) / "sq.imatrix.gguf"
+        run([q, "scan", f16, "--calib", a.models / "text" / "c4.utf8", "--calib-chunks", 4, "--seed", 0, "--threads", a.threads, "--imatrix", im])
+        out, _ = run([L / "llama-quantize", "--imatrix", im, f16, Path(tmp) / "q4km.gguf", "Q4_K_M", a.threads], env)
+        m = re.search(r"loaded (\d+) importance matrix entries", out)
+        ok = m is not None and int(m.group(1)) > 0
+        failed |= not ok
+        print(f"\nllama-quantize --imatrix (sinkquant scan, 4 chunks of C4): {m.group(0) if m else 'NOT LOADED'}  {'ok' if ok else 'FAIL'}")
+        results["imatrix_entries_loaded"] = int(m.group(1)) if m else 0
     if a.json:
         a.json.write_text(json.dumps(results, indent=2))
     print("check_eval:", "FAIL" if failed else "OK")

@@ -6,7 +6,8 @@
 #        scripts/check_dequant.py     every tensor of the 3 GGUFs vs gguf-py's dequantization
 #        scripts/check_hf_export.py   transformers loads each export; its tokenizer matches
 #                                     llama-tokenize; its perplexity matches llama-perplexity
-#        scripts/check_eval.py        quantize ppl / compare vs llama-perplexity (PPL, KLD)
+#        scripts/check_eval.py        quantize ppl / compare vs llama-perplexity (PPL, KLD);
+#                                     llama-quantize loads the imatrix of quantize scan
 #   4. runs the Rust tests (unit, hostile files, synthetic models, real models), optimised.
 # Usage: scripts/test.sh [--quick]   (--quick: Rust tests only, still on the real models)
 set -euo pipefail
@@ -28,7 +29,7 @@ if [ "$quick" = 0 ]; then
   python3 scripts/check_dequant.py --models "$SINKQUANT_MODELS"
   step "exports vs transformers and llama.cpp (tokenizer ids, perplexity 8 x 512)"
   python3 scripts/check_hf_export.py --models "$SINKQUANT_MODELS" --llama-bin "$llama_bin" --f32-ref --tol 0.01 --json target/check_hf_export.json
-  step "quantize ppl / compare vs llama-perplexity (PPL 8 x 512, KLD of Q8_0 and Q4_K_M 20 x 512)"
+  step "quantize ppl / compare / scan vs llama.cpp (PPL 8 x 512, KLD of Q8_0 and Q4_K_M 20 x 512, imatrix)"
   python3 scripts/check_eval.py --models "$SINKQUANT_MODELS" --llama-bin "$llama_bin" --json target/check_eval.json
 fi
 step "Rust tests"

@@ -161,8 +161,3 @@ impl Transformer {
         x + f
     }
 }
-
-/// Checks the logits are f32 and returns them as rows.
-pub fn logits_rows(logits: &Tensor) -> Result<Vec<Vec<f32>>> {
-    logits.to_dtype(DType::F32)?.to_vec2()
-}

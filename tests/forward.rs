@@ -99,18 +99,10 @@ fn chunk_plan_follows_llama_cpp() {
     assert!(ChunkPlan::new(100, 512, None).is_err());
 }
 
-fn text_file(dir: &std::path::Path) -> PathBuf {
-    let words = ["the", " the", " he", " t", "h", "e", " a", "\n", "the", " th"];
-    let text: String = (0..3000).map(|i| words[(i * 7 + i / 3) % words.len()]).collect();
-    let p = dir.join("text.txt");
-    std::fs::write(&p, text).unwrap();
-    p
-}
-
 #[test]
 fn ppl_and_compare_cli() {
     let (d, gguf, hf) = tiny_pair("gemma3");
-    let text = text_file(d.path());
+    let text = tiny_text(&d.path().join("text.txt"), 3000);
     let (g, h, t) = (gguf.to_str().unwrap(), hf.to_str().unwrap(), text.to_str().unwrap());
     let js = d.path().join("ppl.json");
     let o = quantize(&["ppl", g, "--text", t, "--ctx", "16", "--chunks", "3", "--json", js.to_str().unwrap()]);

@@ -5,19 +5,11 @@ use crate::real_models::{models_dir, real_gguf};
 use crate::util::*;
 use sinkquant::io::gguf::GgufFile;
 
-fn calib_text(dir: &std::path::Path) -> std::path::PathBuf {
-    let words = ["the", " the", " he", " t", "h", "e", " a", "\n", "the", " th"];
-    let text: String = (0..4000).map(|i| words[(i * 7 + i / 3) % words.len()]).collect();
-    let p = dir.join("calib.txt");
-    std::fs::write(&p, text).unwrap();
-    p
-}
-
 #[test]
 fn scan_writes_report_and_imatrix() {
     let dir = tempdir();
     let m = tiny_model("qwen2").write(&dir.path().join("q.gguf"));
-    let c = calib_text(dir.path());
+    let c = tiny_text(&dir.path().join("calib.txt"), 4000);
     let (js, im) = (dir.path().join("scan.json"), dir.path().join("im.gguf"));
     let o = quantize(&[
         "scan",

@@ -29,15 +29,8 @@ pub fn assert_clean_error(o: &Output, needles: &[&str]) {
     }
 }
 
-/// GGUF metadata value type ids.
-pub mod ty {
-    pub const U32: u32 = 4;
-    pub const I32: u32 = 5;
-    pub const F32: u32 = 6;
-    pub const BOOL: u32 = 7;
-    pub const STRING: u32 = 8;
-    pub const ARRAY: u32 = 9;
-}
+/// GGUF metadata value type ids (the library's own table).
+pub use sinkquant::io::gguf::value::type_id as ty;
 
 pub fn gguf_string(s: &str) -> Vec<u8> {
     let mut b = (s.len() as u64).to_le_bytes().to_vec();
@@ -294,4 +287,12 @@ pub fn tiny_model(arch: &str) -> GgufBuilder {
         add(&mut g, "output.weight", &[d, vocab as u64], false);
     }
     g
+}
+
+/// A text of `words` pieces built from the tiny vocabularies' tokens, written to `path`.
+pub fn tiny_text(path: &Path, words: usize) -> PathBuf {
+    let pieces = ["the", " the", " he", " t", "h", "e", " a", "\n", "the", " th"];
+    let text: String = (0..words).map(|i| pieces[(i * 7 + i / 3) % pieces.len()]).collect();
+    std::fs::write(path, text).unwrap();
+    path.to_path_buf()
 }

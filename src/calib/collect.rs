@@ -15,6 +15,13 @@ pub struct Criterion {
     pub ratio: f32,
 }
 
+impl Criterion {
+    /// Whether a magnitude `m` is massive given the hidden state's median magnitude.
+    pub fn is_massive(&self, m: f32, median: f32) -> bool {
+        m > self.abs_min && m >= self.ratio * median
+    }
+}
+
 impl Default for Criterion {
     fn default() -> Self {
         Criterion { abs_min: 100.0, ratio: 1000.0 }
@@ -132,7 +139,7 @@ impl Hook for Collector {
                     ls.top3[2] = m;
                     ls.top3.sort_by(|a, b| b.total_cmp(a));
                 }
-                if m > c.abs_min && m >= c.ratio * med {
+                if c.is_massive(m, med) {
                     let e = self.dim_stats.entry((layer, dim)).or_insert((0, 0.0, 0.0, 0.0));
                     e.0 += 1;
                     e.1 += a as f64;

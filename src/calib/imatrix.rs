@@ -35,10 +35,7 @@ pub fn write(
         .add_metadata("imatrix.chunk_count", MetadataValue::U32(chunks as u32))
         .add_metadata("imatrix.chunk_size", MetadataValue::U32(chunk_size as u32));
     let mut sites: Vec<(&LinearSite, _)> = c.linear.iter().filter(|(s, _)| **s != LinearSite::Output).collect();
-    sites.sort_by_key(|(s, _)| match s {
-        LinearSite::Layer(l, t) => (*l, *t as usize),
-        LinearSite::Output => (usize::MAX, 0),
-    });
+    sites.sort_by_key(|(s, _)| **s);
     let mut n = 0;
     for (site, st) in sites {
         let sums: Vec<u8> = st.sum_sq.iter().flat_map(|v| (*v as f32).to_le_bytes()).collect();

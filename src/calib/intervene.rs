@@ -30,7 +30,7 @@ impl Hook for Intervene {
         for row in v.chunks_mut(d) {
             for &(dim, mean) in targets {
                 let m = row[dim].abs();
-                if m > self.criterion.abs_min && m >= self.criterion.ratio * med {
+                if self.criterion.is_massive(m, med) {
                     row[dim] = match self.mode {
                         Intervention::Zero => 0.0,
                         Intervention::Mean => mean,

@@ -224,10 +224,7 @@ pub fn build(
         })
         .collect();
     let mut sites: Vec<&LinearSite> = c.linear.keys().collect();
-    sites.sort_by_key(|s| match s {
-        LinearSite::Layer(l, t) => (*l, *t as usize),
-        LinearSite::Output => (usize::MAX, 0),
-    });
+    sites.sort();
     let linear = sites
         .into_iter()
         .map(|s| {

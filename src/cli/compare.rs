@@ -6,7 +6,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::json;
 use sinkquant::eval::compare::compare;
 use sinkquant::forward::Transformer;
-use sinkquant::model::{Model, Source};
+use sinkquant::model::Model;
 use std::path::{Path, PathBuf};
 
 #[derive(clap::Args)]
@@ -26,14 +26,6 @@ divergence from the base (with standard error, median and 99th percentile), top-
 often both pick the same most likely token, llama.cpp's \"same top p\"), RMS of delta-p (change in \
 the probability of the true next token), file size and bits per weight. The base runs once per \
 chunk; no logits are kept across chunks.";
-
-/// Bytes of a model on disk (all its weight files).
-fn size_on_disk(m: &Model) -> u64 {
-    match &m.source {
-        Source::Gguf(g) => g.file_size(),
-        Source::Safetensors(_) => m.store().paths().filter_map(|p| std::fs::metadata(p).ok()).map(|x| x.len()).sum(),
-    }
-}
 
 fn name(p: &Path) -> String {
     p.display().to_string()
@@ -74,7 +66,7 @@ pub fn run(a: Args) -> Result<()> {
     let cmp = compare(&tb, &refs, &ids, &plan, tok.bos, &mut |d| bar.set_position(d as u64))?;
     bar.finish_and_clear();
 
-    let base_size = size_on_disk(&base);
+    let base_size = base.bytes_on_disk();
     let bpw = |m: &Model| {
         let (p, b) = m.size();
         b as f64 * 8.0 / p as f64
@@ -93,7 +85,7 @@ pub fn run(a: Args) -> Result<()> {
     );
     let mut out = Vec::new();
     for ((p, m), s) in a.candidates.iter().zip(&cands).zip(&cmp.candidates) {
-        let size = size_on_disk(m);
+        let size = m.bytes_on_disk();
         println!(
             "{:<40} {:>10} {:>6.2} {:>9.4} {:>8.4} {:>+8.4} {:>8.5}±{:<7.5} {:>8.4} {:>6.2}% {:>6.3}%",
             name(p),

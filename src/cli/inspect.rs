@@ -30,18 +30,12 @@ pub fn run(a: Args) -> Result<()> {
     let store = model.store();
     let (params, tensor_bytes) = model.size();
     let bpw = if params > 0 { tensor_bytes as f64 * 8.0 / params as f64 } else { 0.0 };
-    let (format_name, file_bytes) = match &model.source {
-        Source::Gguf(g) => (format!("GGUF v{}", g.version), g.file_size()),
+    let file_bytes = model.bytes_on_disk();
+    let format_name = match &model.source {
+        Source::Gguf(g) => format!("GGUF v{}", g.version),
         Source::Safetensors(_) => {
-            let n = store.paths().filter_map(|p| std::fs::metadata(p).ok()).map(|m| m.len()).sum();
-            (
-                format!(
-                    "safetensors ({} file{})",
-                    store.paths().count(),
-                    if store.paths().count() == 1 { "" } else { "s" }
-                ),
-                n,
-            )
+            let n = store.paths().count();
+            format!("safetensors ({n} file{})", if n == 1 { "" } else { "s" })
         }
     };
     let mut by_type: BTreeMap<String, (usize, u64, u64)> = BTreeMap::new();

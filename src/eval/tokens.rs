@@ -4,7 +4,6 @@
 
 use crate::error::{Error, Result};
 use crate::model::{Model, Source};
-use crate::tokenizer::{hf_json, GgufVocab};
 use std::path::Path;
 use tokenizers::Tokenizer;
 
@@ -19,13 +18,7 @@ impl TextTokenizer {
     /// safetensors weights.
     pub fn for_model(model: &Model) -> Result<Self> {
         let mut tok = match &model.source {
-            Source::Gguf(g) => {
-                let vocab = GgufVocab::from_gguf(g).map_err(|m| Error::unsupported(g.path(), m))?;
-                let json = hf_json::tokenizer_json(&vocab).map_err(|m| Error::unsupported(g.path(), m))?;
-                let text = serde_json::to_string(&json).expect("JSON values serialize");
-                <Tokenizer as std::str::FromStr>::from_str(&text)
-                    .map_err(|e| Error::Invalid(format!("{}: tokenizer: {e}", g.path().display())))?
-            }
+            Source::Gguf(g) => crate::tokenizer::from_gguf(g)?.tokenizer,
             Source::Safetensors(s) => {
                 let p = s.dir.join("tokenizer.json");
                 if !p.is_file() {

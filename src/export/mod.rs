@@ -5,7 +5,7 @@ use crate::error::{Error, Result};
 use crate::io::atomic::AtomicDir;
 use crate::io::safetensors::writer::{PlannedTensor, SafetensorsWriter};
 use crate::model::{Model, Role};
-use crate::tokenizer::{hf_json, GgufVocab};
+use crate::tokenizer::{self, hf_json};
 use std::collections::BTreeMap;
 use std::path::Path;
 
@@ -70,12 +70,6 @@ fn write_json(dir: &AtomicDir, name: &str, v: &serde_json::Value) -> Result<()> 
     std::fs::write(&path, text).map_err(|e| Error::io(dir.target().join(name), e))
 }
 
-/// The tokenizer.json text; the JSON tree (large for 262K-token vocabularies) is dropped here.
-fn tokenizer_text(vocab: &GgufVocab) -> std::result::Result<String, String> {
-    let json = hf_json::tokenizer_json(vocab)?;
-    Ok(serde_json::to_string(&json).expect("JSON values serialize"))
-}
-
 /// Exports a GGUF model to a Hugging Face directory at `out`.
 pub fn export_gguf(
     model: &Model,
@@ -87,16 +81,14 @@ pub fn export_gguf(
     let g =
         model.gguf().ok_or_else(|| Error::Invalid(format!("{}: export reads a GGUF file", model.path.display())))?;
     let hp = &model.hparams;
-    let vocab = GgufVocab::from_gguf(g).map_err(|m| Error::unsupported(g.path(), m))?;
+    // The loaded tokenizer is only a check here: it is dropped at once.
+    let tokenizer::Rebuilt { vocab, json: tok_text, .. } = tokenizer::from_gguf(g)?;
     if vocab.tokens.len() != hp.vocab_size {
         return Err(Error::corrupt(
             g.path(),
             format!("{} tokens for a vocabulary of {}", vocab.tokens.len(), hp.vocab_size),
         ));
     }
-    let tok_text = tokenizer_text(&vocab).map_err(|m| Error::unsupported(g.path(), m))?;
-    <tokenizers::Tokenizer as std::str::FromStr>::from_str(&tok_text)
-        .map_err(|e| Error::Invalid(format!("{}: rebuilt tokenizer does not load: {e}", g.path().display())))?;
 
     let roles: Vec<_> = model
         .roles()

@@ -5,8 +5,9 @@
 use crate::model::LayerTensor;
 use candle_core::{Result, Tensor};
 
-/// The input of a linear layer: a matrix of one transformer layer, or the output head.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+/// The input of a linear layer: a matrix of one transformer layer, or the output head. Ordered
+/// by layer, then role, with the head last.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum LinearSite {
     Layer(usize, LayerTensor),
     Output,

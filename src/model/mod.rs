@@ -191,6 +191,16 @@ impl Model {
         Ok((e.shape.clone(), data))
     }
 
+    /// Bytes on disk: the GGUF file, or all weight files of a safetensors model.
+    pub fn bytes_on_disk(&self) -> u64 {
+        match &self.source {
+            Source::Gguf(g) => g.file_size(),
+            Source::Safetensors(_) => {
+                self.store().paths().filter_map(|p| std::fs::metadata(p).ok()).map(|m| m.len()).sum()
+            }
+        }
+    }
+
     /// Parameters (elements of all tensors) and total tensor bytes.
     pub fn size(&self) -> (u64, u64) {
         let s = self.store();

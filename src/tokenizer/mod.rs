@@ -4,3 +4,27 @@ pub mod hf_json;
 pub mod vocab;
 
 pub use vocab::GgufVocab;
+
+use crate::error::{Error, Result};
+use crate::io::gguf::GgufFile;
+use tokenizers::Tokenizer;
+
+/// A GGUF's tokenizer: its vocabulary, the rebuilt `tokenizer.json` text, and that text loaded
+/// by the tokenizers library (which also proves it loads).
+pub struct Rebuilt {
+    pub vocab: GgufVocab,
+    pub json: String,
+    pub tokenizer: Tokenizer,
+}
+
+pub fn from_gguf(g: &GgufFile) -> Result<Rebuilt> {
+    let vocab = GgufVocab::from_gguf(g).map_err(|m| Error::unsupported(g.path(), m))?;
+    // The JSON tree (large for 262K-token vocabularies) lives only inside this block.
+    let json = {
+        let tree = hf_json::tokenizer_json(&vocab).map_err(|m| Error::unsupported(g.path(), m))?;
+        serde_json::to_string(&tree).expect("JSON values serialize")
+    };
+    let tokenizer = <Tokenizer as std::str::FromStr>::from_str(&json)
+        .map_err(|e| Error::Invalid(format!("{}: rebuilt tokenizer does not load: {e}", g.path().display())))?;
+    Ok(Rebuilt { vocab, json, tokenizer })
+}

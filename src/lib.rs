@@ -2,17 +2,23 @@
 //! massive-activation outlier channels.
 //!
 //! Layout: `io` reads and writes model files; `model` maps them to one description of the
-//! architecture; `tokenizer` rebuilds Hugging Face tokenizers from GGUF vocabularies; `export`
-//! turns a GGUF into a Hugging Face directory; `quant` holds the block formats.
+//! architecture; `tokenizer` converts between GGUF vocabularies and Hugging Face tokenizers;
+//! `export` turns a GGUF into a Hugging Face directory; `forward` runs the model; `eval`
+//! measures it; `calib` finds its outliers; `quant` holds the block formats and quantizers;
+//! `plan` chooses each tensor's type; `transform` holds exact equivalence transforms (folding);
+//! `output` writes quantized models.
 
 pub mod calib;
 pub mod error;
 pub mod eval;
-pub mod io;
-pub mod quant;
-
-pub use error::{Error, Result};
 pub mod export;
 pub mod forward;
+pub mod io;
 pub mod model;
+pub mod output;
+pub mod plan;
+pub mod quant;
 pub mod tokenizer;
+pub mod transform;
+
+pub use error::{Error, Result};

@@ -6,6 +6,8 @@ mod cli;
 mod export;
 mod forward;
 mod gguf_hostile;
+mod quantize;
 mod real_models;
 mod safetensors_hostile;
 mod scan;
+mod tokenizer_roundtrip;

@@ -4,6 +4,7 @@
 
 pub mod collect;
 pub mod imatrix;
+pub mod importance;
 pub mod intervene;
 pub mod plot;
 pub mod report;

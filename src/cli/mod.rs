@@ -6,6 +6,8 @@ mod export;
 mod format;
 mod inspect;
 mod ppl;
+mod quantize;
+mod quantize_eval;
 mod scan;
 
 use clap::{Parser, Subcommand};
@@ -15,10 +17,17 @@ use std::process::ExitCode;
 /// massive-activation outlier channels (a few residual-stream dimensions, at the first token,
 /// that reach 10^3-10^5 times the median and that attention sinks depend on).
 #[derive(Parser)]
+///
+/// Without a subcommand: quantize IN to OUT (see the options below); `quantize help <command>`
+/// explains the others.
 #[command(name = "quantize", version, about, long_about = None, max_term_width = 100)]
+#[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
+#[command(after_long_help = quantize::LONG_ABOUT)]
 struct Cli {
     #[command(subcommand)]
-    command: Command,
+    command: Option<Command>,
+    #[command(flatten)]
+    quantize: quantize::Args,
 }
 
 #[derive(Subcommand)]
@@ -42,11 +51,14 @@ enum Command {
 pub fn run() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Inspect(a) => inspect::run(a),
-        Command::Export(a) => export::run(a),
-        Command::Ppl(a) => ppl::run(a),
-        Command::Compare(a) => compare::run(a),
-        Command::Scan(a) => scan::run(a),
+        None => quantize::run(cli.quantize),
+        Some(c) => match c {
+            Command::Inspect(a) => inspect::run(a),
+            Command::Export(a) => export::run(a),
+            Command::Ppl(a) => ppl::run(a),
+            Command::Compare(a) => compare::run(a),
+            Command::Scan(a) => scan::run(a),
+        },
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,6 +1,8 @@
 //! GGUF -> Hugging Face directory: weights in HF layout (llama.cpp's conversions undone),
 //! `config.json`, `generation_config.json` and a tokenizer rebuilt from the GGUF vocabulary.
 
+pub mod compressed_tensors;
+
 use crate::error::{Error, Result};
 use crate::io::atomic::AtomicDir;
 use crate::io::safetensors::writer::{PlannedTensor, SafetensorsWriter};

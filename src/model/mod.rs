@@ -2,6 +2,7 @@
 //! each tensor by role, read in Hugging Face's canonical layout.
 
 pub mod arch;
+pub mod compressed;
 pub mod convert;
 pub mod hparams;
 pub mod roles;
@@ -31,6 +32,8 @@ pub struct Model {
     roles: BTreeMap<Role, String>,
     /// Tensors of the file that have no role in the architecture.
     pub unrecognised: Vec<String>,
+    /// compressed-tensors `pack-quantized` layers (roles map to their `weight_packed` tensor).
+    pub compressed: Option<compressed::CompressedTensors>,
 }
 
 /// Whether `path` starts with the GGUF magic.
@@ -66,7 +69,7 @@ impl Model {
         let hparams = HParams::from_gguf(arch, &g, has_output).map_err(|m| Error::corrupt(&path, m))?;
         let names: Vec<String> = g.store.entries().iter().map(|e| e.name.clone()).collect();
         let (roles, unrecognised) = assign_roles(&names, |n| Role::from_gguf_name(arch, n));
-        let m = Model { path, hparams, source: Source::Gguf(g), roles, unrecognised };
+        let m = Model { path, hparams, source: Source::Gguf(g), roles, unrecognised, compressed: None };
         m.check_shapes()?;
         Ok(m)
     }
@@ -84,9 +87,19 @@ impl Model {
             }
         })?;
         let arch = hparams.arch;
-        let names: Vec<String> = st.store.entries().iter().map(|e| e.name.clone()).collect();
-        let (roles, unrecognised) = assign_roles(&names, |n| Role::from_hf_name(arch, n));
-        let m = Model { path: st.dir.clone(), hparams, source: Source::Safetensors(st), roles, unrecognised };
+        let compressed = compressed::CompressedTensors::from_config(&cfg, &cfg_path, &st.store)?;
+        let c = compressed.as_ref();
+        let names: Vec<String> = st
+            .store
+            .entries()
+            .iter()
+            .map(|e| e.name.clone())
+            .filter(|n| !c.is_some_and(|c| c.is_companion(n)))
+            .collect();
+        let (roles, unrecognised) =
+            assign_roles(&names, |n| Role::from_hf_name(arch, &c.map_or(n.into(), |c| c.logical_name(n))));
+        let path = st.dir.clone();
+        let m = Model { path, hparams, source: Source::Safetensors(st), roles, unrecognised, compressed };
         m.check_shapes()?;
         Ok(m)
     }
@@ -161,10 +174,11 @@ impl Model {
                 let file = store.paths().next().unwrap_or(&self.path).to_path_buf();
                 return Err(Error::corrupt(file, format!("tensor {name} is missing")));
             };
-            if &e.shape != shape {
+            let actual = self.shape_of(e);
+            if &actual != shape {
                 return Err(Error::corrupt(
                     store.path_of(e),
-                    format!("tensor {} has shape {:?}, the hyperparameters call for {:?}", e.name, e.shape, shape),
+                    format!("tensor {} has shape {:?}, the hyperparameters call for {:?}", e.name, actual, shape),
                 ));
             }
         }
@@ -183,12 +197,27 @@ impl Model {
         let e = self
             .tensor(role)
             .ok_or_else(|| Error::Invalid(format!("{}: model has no tensor {role}", self.path.display())))?;
+        if let Some((c, l)) = self.compressed.as_ref().and_then(|c| Some((c, c.layer(&e.name)?))) {
+            return Ok((vec![l.rows, l.cols], c.read(self.store(), l)?));
+        }
         let data = self.store().read_f32(e)?;
         let data = match self.source {
             Source::Gguf(_) => convert::gguf_to_hf(&self.hparams, role, &e.shape, data),
             Source::Safetensors(_) => data,
         };
         Ok((e.shape.clone(), data))
+    }
+
+    /// A tensor's shape in Hugging Face's layout (a packed layer's `weight_shape`).
+    pub fn canonical_shape(&self, role: Role) -> Option<Vec<usize>> {
+        self.tensor(role).map(|e| self.shape_of(e))
+    }
+
+    fn shape_of(&self, e: &TensorEntry) -> Vec<usize> {
+        match self.compressed.as_ref().and_then(|c| c.layer(&e.name)) {
+            Some(l) => vec![l.rows, l.cols],
+            None => e.shape.clone(),
+        }
     }
 
     /// Bytes on disk: the GGUF file, or all weight files of a safetensors model.

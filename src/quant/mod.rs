@@ -1,3 +1,4 @@
-//! Quantization: block formats (one file per ggml type).
+//! Quantization: block formats (one file per ggml type) and compressed-tensors' packed format.
 
+pub mod compressed;
 pub mod formats;

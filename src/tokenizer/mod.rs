@@ -1,5 +1,6 @@
 //! Tokenizers: the vocabulary a GGUF carries, rebuilt as Hugging Face tokenizer files.
 
+mod from_hf;
 pub mod hf_json;
 pub mod vocab;
 

@@ -116,6 +116,11 @@ impl GgmlType {
         (n / self.block_size()).checked_mul(self.type_size())
     }
 
+    /// Block-quantized (not a float type).
+    pub fn is_quantized(self) -> bool {
+        !matches!(self, GgmlType::F32 | GgmlType::F16 | GgmlType::BF16)
+    }
+
     /// Storage cost in bits per weight.
     pub fn bits_per_weight(self) -> f64 {
         self.type_size() as f64 * 8.0 / self.block_size() as f64

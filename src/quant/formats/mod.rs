@@ -1,4 +1,5 @@
-//! ggml's tensor storage types: ids, block geometry, and dequantization to f32.
+//! ggml's tensor storage types: ids, block geometry, dequantization to f32 and quantization
+//! from f32.
 //!
 //! Each block type lives in its own file with a `#[repr(C)]` block struct whose size is pinned
 //! at compile time and whose field names follow ggml (`d`, `dmin`, `qs`, `qh`, `scales`). Every
@@ -6,7 +7,10 @@
 //! memory-mapped file with `bytemuck`. The scalar `dequantize` of each file is the reference: a
 //! line-by-line port of `dequantize_row_*` in ggml/src/ggml-quants.c (ggml 0.25.3, as vendored in
 //! llama-cpp-python 0.3.36), keeping its order of floating-point operations so results are
-//! bit-identical to llama.cpp's.
+//! bit-identical to llama.cpp's. Next to it, `quantize` ports `quantize_row_*_ref` (no
+//! imatrix) and `quantize_row_*_impl` (with one), with the shared scale searches in `search.rs`
+//! and the row-parallel entry point `quantize_rows` in `quantize.rs`: `ggml_quantize_chunk`'s
+//! output, bit for bit.
 
 pub mod float;
 pub mod q2_k;
@@ -22,8 +26,13 @@ pub mod q8_0;
 
 mod ggml_type;
 #[cfg(test)]
+mod quant_tests;
+mod quantize;
+mod search;
+#[cfg(test)]
 mod tests;
 pub use ggml_type::GgmlType;
+pub use quantize::{quantize_row, quantize_rows};
 
 /// Number of weights in a k-quant super-block.
 pub const QK_K: usize = 256;
@@ -32,6 +41,33 @@ pub const QK_K: usize = 256;
 #[inline]
 pub(crate) fn f16_le(b: [u8; 2]) -> f32 {
     half::f16::from_bits(u16::from_le_bytes(b)).to_f32()
+}
+
+/// f32 to ggml's fp16 bytes (little endian), rounding like `GGML_FP32_TO_FP16`.
+#[inline]
+pub(crate) fn f16_bytes(f: f32) -> [u8; 2] {
+    float::fp32_to_fp16(f).to_le_bytes()
+}
+
+/// `sum(x*x) / n_per_row`, the row variance term of the legacy `quantize_row_*_impl`.
+pub(crate) fn row_sigma2(x: &[f32]) -> f32 {
+    let mut sum_x2 = 0f32;
+    for v in x {
+        sum_x2 += v * v;
+    }
+    sum_x2 / x.len() as f32
+}
+
+/// Sub-block `j` of length `N`.
+#[inline(always)]
+pub(crate) fn sub<const N: usize>(x: &[f32], j: usize) -> &[f32; N] {
+    x[N * j..N * j + N].try_into().unwrap()
+}
+
+/// Mutable sub-block `j` of length `N`.
+#[inline(always)]
+pub(crate) fn sub_mut<const N: usize, T>(x: &mut [T], j: usize) -> &mut [T; N] {
+    (&mut x[N * j..N * j + N]).try_into().unwrap()
 }
 
 /// Unpacks the 6-bit scale and min of sub-block `j` of a Q4_K/Q5_K block

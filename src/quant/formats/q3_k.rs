@@ -2,7 +2,8 @@
 //! an fp16 super-scale, 3-bit codes split into 2 low bits (`qs`) and a high bit (`hmask`)
 //! (3.4375 bpw).
 
-use super::{f16_le, QK_K};
+use super::search::{make_q3_quants, make_qx_quants, nearest_int};
+use super::{f16_bytes, f16_le, sub, sub_mut, QK_K};
 use bytemuck::{Pod, Zeroable};
 
 #[repr(C)]
@@ -61,6 +62,127 @@ pub fn dequantize(blocks: &[BlockQ3K], y: &mut [f32]) {
                 }
                 m = m.wrapping_shl(1);
             }
+        }
+    }
+}
+
+/// `quantize_q3_K` for one row: `quantize_row_q3_K_ref` without an imatrix, else
+/// `quantize_row_q3_K_impl` (`imatrix` has one weight per column of the row).
+pub fn quantize(x: &[f32], imatrix: Option<&[f32]>, out: &mut [BlockQ3K]) {
+    assert_eq!(x.len(), out.len() * QK_K, "quantize Q3_K: length mismatch");
+    match imatrix {
+        None => {
+            for (b, x) in out.iter_mut().zip(x.chunks_exact(QK_K)) {
+                quantize_block_ref(x.try_into().unwrap(), b);
+            }
+        }
+        Some(qw) => {
+            assert_eq!(qw.len(), x.len(), "quantize Q3_K: imatrix length mismatch");
+            for ((b, x), qw) in out.iter_mut().zip(x.chunks_exact(QK_K)).zip(qw.chunks_exact(QK_K)) {
+                quantize_block_impl(x.try_into().unwrap(), qw.try_into().unwrap(), b);
+            }
+        }
+    }
+}
+
+/// Stores the biased 6-bit scale `l` (0..=63) of sub-block `j`, the inverse of `unpack_scales`.
+/// `packed` must start zeroed.
+fn pack_scale(j: usize, l: u8, packed: &mut [u8; 12]) {
+    if j < 8 {
+        packed[j] = l & 0xF;
+    } else {
+        packed[j - 8] |= (l & 0xF) << 4;
+    }
+    packed[j % 4 + 8] |= (l >> 4) << (2 * (j / 4));
+}
+
+/// One block of `quantize_row_q3_K_ref`.
+fn quantize_block_ref(x: &[f32; QK_K], b: &mut BlockQ3K) {
+    let mut l = [0i8; QK_K];
+    let mut scales = [0f32; QK_K / 16];
+    let mut max_scale = 0f32;
+    let mut amax = 0f32;
+    for j in 0..QK_K / 16 {
+        scales[j] = make_q3_quants(4, sub::<16>(x, j), sub_mut::<16, _>(&mut l, j));
+        let scale = scales[j].abs();
+        if scale > amax {
+            amax = scale;
+            max_scale = scales[j];
+        }
+    }
+    b.scales = [0; 12];
+    if max_scale != 0.0 {
+        let iscale = -32.0 / max_scale;
+        for j in 0..QK_K / 16 {
+            let lj = nearest_int(iscale * scales[j]) as i8;
+            pack_scale(j, (lj.clamp(-32, 31) + 32) as u8, &mut b.scales);
+        }
+        b.d = f16_bytes(1.0 / iscale);
+    } else {
+        b.d = f16_bytes(0.0);
+    }
+    requantize_and_pack(x, &mut l, b);
+}
+
+/// One block of `quantize_row_q3_K_impl` with quant weights.
+fn quantize_block_impl(x: &[f32; QK_K], qw: &[f32; QK_K], b: &mut BlockQ3K) {
+    let mut l = [0i8; QK_K];
+    let mut scales = [0f32; QK_K / 16];
+    let mut sw = [0f32; QK_K / 16];
+    let mut sumx2 = 0f32;
+    for v in x {
+        sumx2 += v * v;
+    }
+    let sigma2 = 2.0 * sumx2 / QK_K as f32;
+    for j in 0..QK_K / 16 {
+        let (xs, qw) = (sub::<16>(x, j), sub::<16>(qw, j));
+        let mut weight = [0f32; 16];
+        for i in 0..16 {
+            weight[i] = qw[i] * (sigma2 + xs[i] * xs[i]).sqrt();
+        }
+        let mut sumw = 0f32;
+        for w in weight {
+            sumw += w;
+        }
+        sw[j] = sumw;
+        scales[j] = make_qx_quants(4, xs, sub_mut::<16, _>(&mut l, j), Some(&weight));
+    }
+    b.scales = [0; 12];
+    let mut ls = [0i8; QK_K / 16];
+    let d_block = make_qx_quants(32, &scales, &mut ls, Some(&sw));
+    for j in 0..QK_K / 16 {
+        pack_scale(j, ls[j] as u8, &mut b.scales);
+    }
+    b.d = f16_bytes(d_block);
+    requantize_and_pack(x, &mut l, b);
+}
+
+/// Requantizes every sub-block against its rounded scale (sub-blocks whose scale is zero keep
+/// their search codes), then splits the 3-bit codes into `hmask` and `qs`.
+fn requantize_and_pack(x: &[f32; QK_K], l: &mut [i8; QK_K], b: &mut BlockQ3K) {
+    let d_all = f16_le(b.d);
+    for j in 0..QK_K / 16 {
+        let low = if j < 8 { b.scales[j] & 0xF } else { b.scales[j - 8] >> 4 };
+        let sc = (low | (((b.scales[8 + j % 4] >> (2 * (j / 4))) & 3) << 4)) as i32 - 32;
+        let d = d_all * sc as f32;
+        if d == 0.0 {
+            continue;
+        }
+        for ii in 0..16 {
+            l[16 * j + ii] = (nearest_int(x[16 * j + ii] / d).clamp(-4, 3) + 4) as i8;
+        }
+    }
+    b.hmask = [0; QK_K / 8];
+    for j in 0..QK_K {
+        if l[j] > 3 {
+            b.hmask[j % (QK_K / 8)] |= 1 << (j / (QK_K / 8));
+            l[j] -= 4;
+        }
+    }
+    let l = l.map(|v| v as u8);
+    for j in (0..QK_K).step_by(128) {
+        for i in 0..32 {
+            b.qs[j / 4 + i] = l[j + i] | (l[j + i + 32] << 2) | (l[j + i + 64] << 4) | (l[j + i + 96] << 6);
         }
     }
 }

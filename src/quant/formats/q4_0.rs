@@ -1,6 +1,7 @@
 //! Q4_0: 32 weights, one fp16 scale, 4-bit codes with an implicit offset of 8 (4.5 bpw).
 
-use super::f16_le;
+use super::search::make_qx_quants;
+use super::{f16_bytes, f16_le, row_sigma2};
 use bytemuck::{Pod, Zeroable};
 
 pub const QK: usize = 32;
@@ -22,6 +23,58 @@ pub fn dequantize(blocks: &[BlockQ4_0], y: &mut [f32]) {
             let x1 = (b.qs[j] >> 4) as i32 - 8;
             y[j] = x0 as f32 * d;
             y[j + QK / 2] = x1 as f32 * d;
+        }
+    }
+}
+
+/// `quantize_q4_0` for one row: `quantize_row_q4_0_ref` without an imatrix, else
+/// `quantize_row_q4_0_impl` (`imatrix` has one weight per column of the row).
+pub fn quantize(x: &[f32], imatrix: Option<&[f32]>, out: &mut [BlockQ4_0]) {
+    assert_eq!(x.len(), out.len() * QK, "quantize Q4_0: length mismatch");
+    match imatrix {
+        None => quantize_ref(x, out),
+        Some(qw) => quantize_impl(x, qw, out),
+    }
+}
+
+/// `quantize_row_q4_0_ref`.
+fn quantize_ref(x: &[f32], out: &mut [BlockQ4_0]) {
+    for (b, x) in out.iter_mut().zip(x.chunks_exact(QK)) {
+        let mut amax = 0f32;
+        let mut max = 0f32;
+        for &v in x {
+            if amax < v.abs() {
+                amax = v.abs();
+                max = v;
+            }
+        }
+        let d = max / -8.0;
+        let id = if d != 0.0 { 1.0 / d } else { 0.0 };
+        b.d = f16_bytes(d);
+        for j in 0..QK / 2 {
+            // `(int8_t)(x + 8.5f)`: truncation toward zero.
+            let xi0 = 15.min((x[j] * id + 8.5) as i32 as i8 as i32) as u8;
+            let xi1 = 15.min((x[QK / 2 + j] * id + 8.5) as i32 as i8 as i32) as u8;
+            b.qs[j] = xi0 | (xi1 << 4);
+        }
+    }
+}
+
+/// `quantize_row_q4_0_impl` with quant weights.
+fn quantize_impl(x: &[f32], qw: &[f32], out: &mut [BlockQ4_0]) {
+    assert_eq!(qw.len(), x.len(), "quantize Q4_0: imatrix length mismatch");
+    let sigma2 = row_sigma2(x);
+    for ((b, xb), qw) in out.iter_mut().zip(x.chunks_exact(QK)).zip(qw.chunks_exact(QK)) {
+        let xb: &[f32; QK] = xb.try_into().unwrap();
+        let mut weight = [0f32; QK];
+        for j in 0..QK {
+            weight[j] = qw[j] * (sigma2 + xb[j] * xb[j]).sqrt();
+        }
+        let mut l = [0i8; QK];
+        let d = make_qx_quants(8, xb, &mut l, Some(&weight));
+        b.d = f16_bytes(d);
+        for j in 0..QK / 2 {
+            b.qs[j] = l[j] as u8 | ((l[j + 16] as u8) << 4);
         }
     }
 }

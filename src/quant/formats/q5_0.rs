@@ -1,7 +1,8 @@
 //! Q5_0: 32 weights, fp16 scale, 5-bit codes (4 low bits in `qs`, the fifth in `qh`) with an
 //! implicit offset of 16 (5.5 bpw).
 
-use super::f16_le;
+use super::search::make_qx_quants;
+use super::{f16_bytes, f16_le, row_sigma2};
 use bytemuck::{Pod, Zeroable};
 
 pub const QK: usize = 32;
@@ -28,5 +29,67 @@ pub fn dequantize(blocks: &[BlockQ5_0], y: &mut [f32]) {
             y[j] = x0 as f32 * d;
             y[j + QK / 2] = x1 as f32 * d;
         }
+    }
+}
+
+/// `quantize_q5_0` for one row: `quantize_row_q5_0_ref` without an imatrix, else
+/// `quantize_row_q5_0_impl` (`imatrix` has one weight per column of the row).
+pub fn quantize(x: &[f32], imatrix: Option<&[f32]>, out: &mut [BlockQ5_0]) {
+    assert_eq!(x.len(), out.len() * QK, "quantize Q5_0: length mismatch");
+    match imatrix {
+        None => quantize_ref(x, out),
+        Some(qw) => quantize_impl(x, qw, out),
+    }
+}
+
+/// Packs 5-bit codes: low nibbles in `qs`, fifth bits in `qh`.
+fn pack(l: &[u8; QK], b: &mut BlockQ5_0) {
+    let mut qh = 0u32;
+    for j in 0..QK / 2 {
+        let (xi0, xi1) = (l[j], l[j + QK / 2]);
+        b.qs[j] = (xi0 & 0x0F) | ((xi1 & 0x0F) << 4);
+        qh |= ((xi0 as u32 & 0x10) >> 4) << j;
+        qh |= ((xi1 as u32 & 0x10) >> 4) << (j + QK / 2);
+    }
+    b.qh = qh.to_le_bytes();
+}
+
+/// `quantize_row_q5_0_ref`.
+fn quantize_ref(x: &[f32], out: &mut [BlockQ5_0]) {
+    for (b, x) in out.iter_mut().zip(x.chunks_exact(QK)) {
+        let mut amax = 0f32;
+        let mut max = 0f32;
+        for &v in x {
+            if amax < v.abs() {
+                amax = v.abs();
+                max = v;
+            }
+        }
+        let d = max / -16.0;
+        let id = if d != 0.0 { 1.0 / d } else { 0.0 };
+        b.d = f16_bytes(d);
+        let mut l = [0u8; QK];
+        for j in 0..QK {
+            // `MIN(31, (int8_t)(x + 16.5f))`: truncation toward zero.
+            l[j] = 31.min((x[j] * id + 16.5) as i32 as i8 as i32) as u8;
+        }
+        pack(&l, b);
+    }
+}
+
+/// `quantize_row_q5_0_impl` with quant weights.
+fn quantize_impl(x: &[f32], qw: &[f32], out: &mut [BlockQ5_0]) {
+    assert_eq!(qw.len(), x.len(), "quantize Q5_0: imatrix length mismatch");
+    let sigma2 = row_sigma2(x);
+    for ((b, xb), qw) in out.iter_mut().zip(x.chunks_exact(QK)).zip(qw.chunks_exact(QK)) {
+        let xb: &[f32; QK] = xb.try_into().unwrap();
+        let mut weight = [0f32; QK];
+        for j in 0..QK {
+            weight[j] = qw[j] * (sigma2 + xb[j] * xb[j]).sqrt();
+        }
+        let mut l = [0i8; QK];
+        let d = make_qx_quants(16, xb, &mut l, Some(&weight));
+        b.d = f16_bytes(d);
+        pack(&l.map(|v| v as u8), b);
     }
 }

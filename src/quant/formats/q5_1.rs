@@ -1,6 +1,7 @@
 //! Q5_1: 32 weights, fp16 scale and min, 5-bit codes (6 bpw).
 
-use super::f16_le;
+use super::search::make_qkx_quants;
+use super::{f16_bytes, f16_le, row_sigma2};
 use bytemuck::{Pod, Zeroable};
 
 pub const QK: usize = 32;
@@ -29,5 +30,71 @@ pub fn dequantize(blocks: &[BlockQ5_1], y: &mut [f32]) {
             y[j] = x0 as f32 * d + m;
             y[j + QK / 2] = x1 as f32 * d + m;
         }
+    }
+}
+
+/// `quantize_q5_1` for one row: `quantize_row_q5_1_ref` without an imatrix, else
+/// `quantize_row_q5_1_impl` (`imatrix` has one weight per column of the row).
+pub fn quantize(x: &[f32], imatrix: Option<&[f32]>, out: &mut [BlockQ5_1]) {
+    assert_eq!(x.len(), out.len() * QK, "quantize Q5_1: length mismatch");
+    match imatrix {
+        None => quantize_ref(x, out),
+        Some(qw) => quantize_impl(x, qw, out),
+    }
+}
+
+/// Packs 5-bit codes: low nibbles in `qs`, fifth bits in `qh`.
+fn pack(l: &[u8; QK], b: &mut BlockQ5_1) {
+    let mut qh = 0u32;
+    for j in 0..QK / 2 {
+        let (xi0, xi1) = (l[j], l[j + QK / 2]);
+        b.qs[j] = (xi0 & 0x0F) | ((xi1 & 0x0F) << 4);
+        qh |= ((xi0 as u32 & 0x10) >> 4) << j;
+        qh |= ((xi1 as u32 & 0x10) >> 4) << (j + QK / 2);
+    }
+    b.qh = qh.to_le_bytes();
+}
+
+/// `quantize_row_q5_1_ref`.
+fn quantize_ref(x: &[f32], out: &mut [BlockQ5_1]) {
+    for (b, x) in out.iter_mut().zip(x.chunks_exact(QK)) {
+        let mut min = f32::MAX;
+        let mut max = -f32::MAX;
+        for &v in x {
+            if v < min {
+                min = v;
+            }
+            if v > max {
+                max = v;
+            }
+        }
+        let d = (max - min) / 31.0;
+        let id = if d != 0.0 { 1.0 / d } else { 0.0 };
+        b.d = f16_bytes(d);
+        b.m = f16_bytes(min);
+        let mut l = [0u8; QK];
+        for j in 0..QK {
+            // `(uint8_t)(x + 0.5f)`: truncation toward zero.
+            l[j] = ((x[j] - min) * id + 0.5) as i32 as u8;
+        }
+        pack(&l, b);
+    }
+}
+
+/// `quantize_row_q5_1_impl` with quant weights.
+fn quantize_impl(x: &[f32], qw: &[f32], out: &mut [BlockQ5_1]) {
+    assert_eq!(qw.len(), x.len(), "quantize Q5_1: imatrix length mismatch");
+    let sigma2 = row_sigma2(x);
+    for ((b, xb), qw) in out.iter_mut().zip(x.chunks_exact(QK)).zip(qw.chunks_exact(QK)) {
+        let xb: &[f32; QK] = xb.try_into().unwrap();
+        let mut weight = [0f32; QK];
+        for j in 0..QK {
+            weight[j] = qw[j] * (sigma2 + xb[j] * xb[j]).sqrt();
+        }
+        let mut l = [0u8; QK];
+        let (d, min) = make_qkx_quants(31, xb, &weight, &mut l, -0.9, 0.05, 36, false);
+        b.d = f16_bytes(d);
+        b.m = f16_bytes(-min);
+        pack(&l, b);
     }
 }

@@ -1,6 +1,7 @@
 //! Q5_K: like Q4_K with a fifth bit per code in `qh` (5.5 bpw).
 
-use super::{f16_le, scale_min_k4, QK_K};
+use super::q4_k::{codes_impl, codes_ref};
+use super::{f16_le, scale_min_k4, sub, QK_K};
 use bytemuck::{Pod, Zeroable};
 
 #[repr(C)]
@@ -34,6 +35,41 @@ pub fn dequantize(blocks: &[BlockQ5K], y: &mut [f32]) {
             }
             u1 = u1.wrapping_shl(2);
             u2 = u2.wrapping_shl(2);
+        }
+    }
+}
+
+/// `quantize_q5_K` for one row: `quantize_row_q5_K_ref` without an imatrix, else
+/// `quantize_row_q5_K_impl` (`imatrix` has one weight per column of the row). The scale search
+/// is Q4_K's with 5-bit codes.
+pub fn quantize(x: &[f32], imatrix: Option<&[f32]>, out: &mut [BlockQ5K]) {
+    assert_eq!(x.len(), out.len() * QK_K, "quantize Q5_K: length mismatch");
+    for (i, (b, x)) in out.iter_mut().zip(x.chunks_exact(QK_K)).enumerate() {
+        let x = x.try_into().unwrap();
+        let mut l = [0u8; QK_K];
+        let header = match imatrix {
+            None => codes_ref(x, 31, -0.5, 15, &mut l),
+            Some(qw) => codes_impl(x, sub::<QK_K>(qw, i), 31, true, &mut l),
+        };
+        (b.d, b.dmin, b.scales) = header;
+        b.qh = [0; QK_K / 8];
+        let (mut m1, mut m2) = (1u8, 2u8);
+        for (n, l) in l.chunks_exact(64).enumerate() {
+            for j in 0..32 {
+                let mut l1 = l[j];
+                if l1 > 15 {
+                    l1 -= 16;
+                    b.qh[j] |= m1;
+                }
+                let mut l2 = l[j + 32];
+                if l2 > 15 {
+                    l2 -= 16;
+                    b.qh[j] |= m2;
+                }
+                b.qs[32 * n + j] = l1 | (l2 << 4);
+            }
+            m1 = m1.wrapping_shl(2);
+            m2 = m2.wrapping_shl(2);
         }
     }
 }

@@ -2,7 +2,8 @@
 //! an fp16 super-scale, 6-bit codes split into 4 low bits (`ql`) and 2 high bits (`qh`)
 //! (6.5625 bpw).
 
-use super::{f16_le, QK_K};
+use super::search::{make_qx_quants, nearest_int, GROUP_MAX_EPS};
+use super::{f16_bytes, f16_le, sub, sub_mut, QK_K};
 use bytemuck::{Pod, Zeroable};
 
 #[repr(C)]
@@ -34,6 +35,65 @@ pub fn dequantize(blocks: &[BlockQ6K], y: &mut [f32]) {
                 y[l + 64] = d * (sc[is + 4] as i8) as f32 * q3 as f32;
                 y[l + 96] = d * (sc[is + 6] as i8) as f32 * q4 as f32;
             }
+        }
+    }
+}
+
+/// `quantize_q6_K` for one row: `quantize_row_q6_K_ref` without an imatrix, else
+/// `quantize_row_q6_K_impl` (`imatrix` has one weight per column of the row). The two differ
+/// only in the weights of the sub-block search: `x*x`, or the imatrix itself.
+pub fn quantize(x: &[f32], imatrix: Option<&[f32]>, out: &mut [BlockQ6K]) {
+    assert_eq!(x.len(), out.len() * QK_K, "quantize Q6_K: length mismatch");
+    if let Some(qw) = imatrix {
+        assert_eq!(qw.len(), x.len(), "quantize Q6_K: imatrix length mismatch");
+    }
+    for (i, (b, x)) in out.iter_mut().zip(x.chunks_exact(QK_K)).enumerate() {
+        quantize_block(x.try_into().unwrap(), imatrix.map(|qw| sub::<QK_K>(qw, i)), b);
+    }
+}
+
+fn quantize_block(x: &[f32; QK_K], qw: Option<&[f32; QK_K]>, b: &mut BlockQ6K) {
+    let mut l = [0i8; QK_K];
+    let mut scales = [0f32; QK_K / 16];
+    let mut max_scale = 0f32;
+    let mut max_abs_scale = 0f32;
+    for ib in 0..QK_K / 16 {
+        let scale = make_qx_quants(32, sub::<16>(x, ib), sub_mut::<16, _>(&mut l, ib), qw.map(|w| sub::<16>(w, ib)));
+        scales[ib] = scale;
+        let abs_scale = scale.abs();
+        if abs_scale > max_abs_scale {
+            max_abs_scale = abs_scale;
+            max_scale = scale;
+        }
+    }
+    if max_abs_scale < GROUP_MAX_EPS {
+        *b = bytemuck::Zeroable::zeroed();
+        b.d = f16_bytes(0.0);
+        return;
+    }
+    let iscale = -128.0 / max_scale;
+    b.d = f16_bytes(1.0 / iscale);
+    for ib in 0..QK_K / 16 {
+        b.scales[ib] = nearest_int(iscale * scales[ib]).min(127) as i8 as u8;
+    }
+    let d_all = f16_le(b.d);
+    for j in 0..QK_K / 16 {
+        let d = d_all * (b.scales[j] as i8) as f32;
+        if d == 0.0 {
+            continue;
+        }
+        for ii in 0..16 {
+            l[16 * j + ii] = (nearest_int(x[16 * j + ii] / d).clamp(-32, 31) + 32) as i8;
+        }
+    }
+    let l = l.map(|v| v as u8);
+    for (n, l) in l.chunks_exact(128).enumerate() {
+        let (ql, qh) = (&mut b.ql[64 * n..64 * n + 64], &mut b.qh[32 * n..32 * n + 32]);
+        for i in 0..32 {
+            let (q1, q2, q3, q4) = (l[i] & 0xF, l[i + 32] & 0xF, l[i + 64] & 0xF, l[i + 96] & 0xF);
+            ql[i] = q1 | (q3 << 4);
+            ql[i + 32] = q2 | (q4 << 4);
+            qh[i] = (l[i] >> 4) | ((l[i + 32] >> 4) << 2) | ((l[i + 64] >> 4) << 4) | ((l[i + 96] >> 4) << 6);
         }
     }
 }

@@ -1,6 +1,6 @@
 //! Q8_0: 32 weights, fp16 scale, signed 8-bit codes (8.5 bpw).
 
-use super::f16_le;
+use super::{f16_bytes, f16_le};
 use bytemuck::{Pod, Zeroable};
 
 pub const QK: usize = 32;
@@ -19,6 +19,25 @@ pub fn dequantize(blocks: &[BlockQ8_0], y: &mut [f32]) {
         let d = f16_le(b.d);
         for j in 0..QK {
             y[j] = (b.qs[j] as i8) as f32 * d;
+        }
+    }
+}
+
+/// `quantize_row_q8_0_ref`; ggml has no importance-weighted Q8_0, so `quantize_q8_0` ignores the
+/// imatrix and so does this.
+pub fn quantize(x: &[f32], _imatrix: Option<&[f32]>, out: &mut [BlockQ8_0]) {
+    assert_eq!(x.len(), out.len() * QK, "quantize Q8_0: length mismatch");
+    for (b, x) in out.iter_mut().zip(x.chunks_exact(QK)) {
+        let mut amax = 0f32;
+        for &v in x {
+            let a = v.abs();
+            amax = if amax > a { amax } else { a };
+        }
+        let d = amax / 127.0;
+        let id = if d != 0.0 { 1.0 / d } else { 0.0 };
+        b.d = f16_bytes(d);
+        for j in 0..QK {
+            b.qs[j] = (x[j] * id).round() as i8 as u8;
         }
     }
 }

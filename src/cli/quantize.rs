@@ -1,0 +1,220 @@
+//! `quantize [--calib FILE] [--type T] [--outliers keep|fold|none] [--eval TEXT] IN OUT`:
+//! calibrate, plan, fold, quantize and write; then optionally evaluate before and after.
+
+use super::format;
+use super::scan::{calibrate, CalibArgs};
+use anyhow::{bail, Context, Result};
+use indicatif::{ProgressBar, ProgressStyle};
+use serde_json::json;
+use sinkquant::calib::{collect::Criterion, importance, report};
+use sinkquant::model::Model;
+use sinkquant::output::{self, gguf::QuantInputs, gguf_meta::Provenance, Progress};
+use sinkquant::plan::{self, OutlierPolicy, PlanOptions, Preset, Protected, TensorPlan};
+use sinkquant::quant::formats::GgmlType;
+use sinkquant::tokenizer::GgufVocab;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// Model to quantize: safetensors file, Hugging Face directory, or GGUF (requantized from its
+    /// dequantized weights)
+    #[arg(required = true)]
+    pub input: Option<PathBuf>,
+    /// Output: a `.gguf` file for llama.cpp, or a `.safetensors` file / directory in the
+    /// compressed-tensors layout for vLLM
+    #[arg(required = true)]
+    pub output: Option<PathBuf>,
+    #[command(flatten)]
+    pub calib: CalibArgs,
+    /// File class and size: int8, int4, or a llama.cpp type name (q8_0, q6_k, q5_k_m, q4_k_m,
+    /// q4_0, q3_k_m, ...); sinkquant chooses each tensor's type within it
+    #[arg(long = "type", default_value = "int4", value_parser = Preset::parse)]
+    pub preset: Preset,
+    /// Outlier handling: keep the tensors touching the massive channels in higher precision,
+    /// fold their scale into full-precision norms, or none
+    #[arg(long, value_enum, default_value_t = OutlierPolicy::Fold)]
+    pub outliers: OutlierPolicy,
+    /// Quantize without calibration statistics (plain round-to-nearest quantizers)
+    #[arg(long)]
+    pub no_imatrix: bool,
+    /// Force a type on tensors whose GGUF name matches REGEX (repeatable; first match wins)
+    #[arg(long = "tensor-type", value_name = "REGEX=TYPE", value_parser = plan::parse_override)]
+    pub overrides: Vec<(regex::Regex, GgmlType)>,
+    /// Type of the output matrix (and of tied embeddings)
+    #[arg(long, value_parser = plan::preset::parse_ggml_type)]
+    pub output_type: Option<GgmlType>,
+    /// Type of the token embeddings
+    #[arg(long, value_parser = plan::preset::parse_ggml_type)]
+    pub embedding_type: Option<GgmlType>,
+    /// After writing, evaluate source and output on this text: PPL before and after, KLD
+    #[arg(long)]
+    pub eval: Option<PathBuf>,
+    /// Chunks of the evaluation text (of --calib-ctx tokens)
+    #[arg(long, default_value_t = 8)]
+    pub eval_chunks: usize,
+    /// Print the plan and stop
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Replace an existing output directory
+    #[arg(long)]
+    pub force: bool,
+    /// Threads (default: all cores)
+    #[arg(long)]
+    pub threads: Option<usize>,
+    /// Write the summary (plan, sizes, times, outliers, evaluation) as JSON to this file
+    #[arg(long)]
+    pub json: Option<PathBuf>,
+}
+
+pub const LONG_ABOUT: &str = "Quantize a model. Calibration text (default: the built-in set) runs \
+through the model to find its massive-activation dimensions, super weights and per-channel input \
+importance; each tensor's type is planned from the named class (llama.cpp's rules, then \
+sinkquant's outlier policy, then --tensor-type overrides, then block-size fallbacks; the plan is \
+printed with a reason per tensor); the quantizers weight each column by its importance; the \
+output is written under a temporary name and renamed when complete. With --eval, the source and \
+the output are compared on that text (PPL before and after, KL divergence, top-1 agreement).";
+
+fn bar(len: u64, template: &str) -> ProgressBar {
+    ProgressBar::new(len)
+        .with_style(ProgressStyle::with_template(template).expect("valid template").progress_chars("=> "))
+}
+
+fn sha256(path: &Path) -> Result<String> {
+    use sha2::{Digest, Sha256};
+    let bytes = std::fs::read(path).with_context(|| format!("{}: cannot read", path.display()))?;
+    Ok(format!("{:x}", Sha256::digest(&bytes)))
+}
+
+fn vocab_of(model: &Model) -> Result<GgufVocab> {
+    Ok(match model.gguf() {
+        Some(g) => GgufVocab::from_gguf(g).map_err(|m| anyhow::anyhow!("{}: {m}", g.path().display()))?,
+        None => GgufVocab::from_hf_dir(&model.path, model.arch().gguf_name())
+            .map_err(|m| anyhow::anyhow!("{}: {m}", model.path.display()))?,
+    })
+}
+
+fn print_plan(p: &[TensorPlan]) {
+    println!("{:<28} {:>16} {:>6}  reason", "tensor", "shape", "type");
+    for t in p {
+        let shape = t.shape.iter().map(|d| d.to_string()).collect::<Vec<_>>().join("x");
+        println!("{:<28} {:>16} {:>6}  {}", t.name, shape, t.ty.name(), t.reason);
+    }
+}
+
+pub fn run(a: Args) -> Result<()> {
+    super::set_threads(a.threads)?;
+    let (input, output) = (a.input.clone().expect("required"), a.output.clone().expect("required"));
+    let is_gguf = output.extension().is_some_and(|x| x.eq_ignore_ascii_case("gguf"));
+    if !is_gguf {
+        bail!("{}: only .gguf output is supported by this build", output.display());
+    }
+    if let Some(parent) = output.parent().filter(|p| !p.as_os_str().is_empty()) {
+        if !parent.is_dir() {
+            bail!("{}: cannot write: folder {} does not exist", output.display(), parent.display());
+        }
+    }
+    let started = Instant::now();
+    let model = Model::open(&input)?;
+    let vocab = vocab_of(&model)?;
+
+    // Calibration: importance for the quantizers, outliers for the policy.
+    let needs_calib = !a.no_imatrix || a.outliers != OutlierPolicy::None;
+    let (mut inputs, protected, calib_info, calib_secs) = if needs_calib {
+        let t0 = Instant::now();
+        let cal = calibrate(&model, &a.calib, Criterion::default())?;
+        let tok = &cal.tokenizer;
+        let r = report::build(&model, &cal.collector, &|id| tok.token_text(id), cal.info.clone(), 0)?;
+        let protected = Protected::from_report(&model, &r);
+        let imp = if a.no_imatrix { Default::default() } else { importance::by_role(&model, &cal.collector) };
+        let source = match &a.calib.calib {
+            Some(p) => (p.display().to_string(), sha256(p)?),
+            None => ("built-in".to_string(), String::new()),
+        };
+        let info = Some((source.0, source.1, cal.chunks, a.calib.calib_ctx));
+        (QuantInputs { importance: imp, ..Default::default() }, protected, info, t0.elapsed().as_secs_f64())
+    } else {
+        (QuantInputs::default(), Protected::default(), None, 0.0)
+    };
+
+    let opts = PlanOptions {
+        preset: a.preset,
+        overrides: a.overrides.clone(),
+        output_type: a.output_type,
+        embedding_type: a.embedding_type,
+        has_imatrix: !a.no_imatrix,
+        outliers: a.outliers,
+    };
+    let the_plan = plan::plan(&model, &opts, &protected);
+    print_plan(&the_plan);
+    let (planned_bytes, planned_bpw) = plan::size(&the_plan);
+    println!("planned: {} ({planned_bpw:.2} bpw)", format::bytes(planned_bytes));
+    if a.dry_run {
+        return Ok(());
+    }
+
+    let t_quant = Instant::now();
+    if a.outliers == OutlierPolicy::Fold && !inputs.importance.is_empty() {
+        let pb = bar(3 * model.hparams.n_layers as u64, "{spinner} folding   [{bar:30}] site {pos}/{len} eta {eta}");
+        inputs.folds = sinkquant::transform::fold::choose_all(&model, &the_plan, &inputs.importance, &mut |d| {
+            pb.set_position(d as u64)
+        })?;
+        pb.finish_and_clear();
+    }
+    let prov = Provenance {
+        preset: a.preset.name.to_string(),
+        outliers: a.outliers.name().to_string(),
+        calibration: calib_info,
+        massive_dims: protected.dims.clone(),
+    };
+    let meta = output::gguf_meta::metadata(&model, &vocab, a.preset.mixture.file_type(), &prov);
+    let pb = bar(planned_bytes, "{spinner} quantizing [{bar:30}] {bytes}/{total_bytes} {msg} eta {eta}");
+    let written = output::gguf::write(&model, &the_plan, &meta, &inputs, &output, &mut |p| match p {
+        Progress::Start { .. } => {}
+        Progress::Tensor { name, bytes } => {
+            pb.inc(bytes);
+            pb.set_message(name.to_string());
+        }
+    })?;
+    pb.finish_and_clear();
+    let quant_secs = t_quant.elapsed().as_secs_f64();
+
+    let (params, src_bytes) = (model.size().0, model.bytes_on_disk());
+    println!(
+        "{} -> {}: {} -> {} ({:.2} bpw), calibration {:.1} s, quantization {:.1} s, total {:.1} s",
+        input.display(),
+        output.display(),
+        format::bytes(src_bytes),
+        format::bytes(written),
+        written as f64 * 8.0 / params as f64,
+        calib_secs,
+        quant_secs,
+        started.elapsed().as_secs_f64()
+    );
+    if !protected.dims.is_empty() {
+        println!("massive dimensions: {:?}; outlier policy {}", protected.dims, a.outliers.name());
+    }
+    for (site, (alpha, before, after)) in &inputs.folds.chosen {
+        if *alpha > 0.0 {
+            println!("  fold {site:?}: alpha {alpha:.1}, output-space error {before:.4e} -> {after:.4e}");
+        }
+    }
+    let eval = match &a.eval {
+        Some(text) => Some(super::quantize_eval::evaluate(&model, &output, text, a.calib.calib_ctx, a.eval_chunks)?),
+        None => None,
+    };
+    if let Some(p) = &a.json {
+        let v = json!({
+            "input": input.display().to_string(), "output": output.display().to_string(),
+            "preset": a.preset.name, "outliers": a.outliers.name(), "imatrix": !a.no_imatrix,
+            "source_bytes": src_bytes, "output_bytes": written, "params": params,
+            "bpw": written as f64 * 8.0 / params as f64,
+            "calibration_seconds": calib_secs, "quantization_seconds": quant_secs,
+            "massive_dims": protected.dims, "plan": the_plan,
+            "folds": inputs.folds.chosen.iter().map(|(s, (a, b, c))| json!({"site": format!("{s:?}"), "alpha": a, "error_before": b, "error_after": c})).collect::<Vec<_>>(),
+            "eval": eval,
+        });
+        super::write_json(p, &v).with_context(|| format!("{}: cannot write", p.display()))?;
+    }
+    Ok(())
+}

@@ -1,0 +1,63 @@
+//! Quantized GGUF output: each planned tensor is read in Hugging Face layout, folded (if the
+//! policy says so), converted to llama.cpp's conventions, quantized and streamed to the file.
+
+use super::Progress;
+use crate::error::Result;
+use crate::io::gguf::{GgufWriter, MetaValue, PlannedGgufTensor};
+use crate::model::{convert, Model, Role};
+use crate::plan::TensorPlan;
+use crate::quant::formats::quantize_rows;
+use crate::transform::fold::{self, Folds};
+use std::collections::BTreeMap;
+use std::path::Path;
+
+/// Calibration-derived inputs of the quantizers.
+#[derive(Default)]
+pub struct QuantInputs {
+    /// Mean squared input per column, for each matrix that has calibration statistics.
+    pub importance: BTreeMap<Role, Vec<f32>>,
+    pub folds: Folds,
+}
+
+impl QuantInputs {
+    /// The column weights `role`'s quantizer uses, after any fold.
+    pub fn weights_for(&self, role: Role) -> Option<Vec<f32>> {
+        let imp = self.importance.get(&role)?;
+        Some(fold::folded_importance(&self.folds, role, imp).unwrap_or_else(|| imp.clone()))
+    }
+}
+
+/// One tensor ready to be written: read, folded, converted and quantized.
+pub fn quantized_tensor(model: &Model, t: &TensorPlan, inputs: &QuantInputs) -> Result<Vec<u8>> {
+    let (shape, mut data) = model.read_canonical(t.role)?;
+    fold::apply(&inputs.folds, &model.hparams, t.role, &shape, &mut data);
+    let data = convert::hf_to_gguf(&model.hparams, t.role, &shape, data);
+    let cols = *shape.last().unwrap_or(&1);
+    let mut out = vec![0u8; t.nbytes()];
+    let weights = inputs.weights_for(t.role);
+    quantize_rows(t.ty, &data, cols, weights.as_deref(), &mut out);
+    Ok(out)
+}
+
+/// Writes the planned tensors of `model` as a GGUF at `out`, atomically.
+pub fn write(
+    model: &Model,
+    plan: &[TensorPlan],
+    metadata: &[(String, MetaValue)],
+    inputs: &QuantInputs,
+    out: &Path,
+    progress: &mut dyn FnMut(Progress),
+) -> Result<u64> {
+    let planned: Vec<PlannedGgufTensor> =
+        plan.iter().map(|t| PlannedGgufTensor { name: t.name.clone(), shape: t.shape.clone(), ty: t.ty }).collect();
+    let total: u64 = plan.iter().map(|t| t.nbytes() as u64).sum();
+    progress(Progress::Start { tensors: plan.len(), bytes: total });
+    let mut w = GgufWriter::create(out, metadata, planned)?;
+    for t in plan {
+        let bytes = quantized_tensor(model, t, inputs)?;
+        w.write(&t.name, &bytes)?;
+        progress(Progress::Tensor { name: &t.name, bytes: bytes.len() as u64 });
+    }
+    w.finish()?;
+    Ok(std::fs::metadata(out).map(|m| m.len()).unwrap_or(total))
+}

@@ -1,0 +1,491 @@
+//! compressed-tensors' `pack-quantized` format (what llm-compressor writes and vLLM loads) for
+//! int4 and int8 weights, per output channel or per group of input columns.
+//!
+//! Layout, as compressed-tensors 0.20.0 writes and reads it
+//! (`compressors/pack_quantized/{base,helpers}.py`, `quantization/lifecycle/forward.py`):
+//! - `weight_packed`: I32 `[rows, ceil(cols * bits / 32)]`. Each value `q` in `[qmin, qmax]`
+//!   (`-8..=7` for 4 bits, `-128..=127` for 8) is stored as `q + 2^(bits-1)`; element `j` of a
+//!   row occupies bits `j * bits .. (j + 1) * bits` of the row's bit stream, counted from the
+//!   least significant bit of word 0 (for 4 bits: word `j / 8`, nibble `j % 8`, low nibble
+//!   first). Padding bits are 0.
+//! - `weight_scale`: the model's dtype (BF16 for a BF16 model), `[rows, 1]` per channel,
+//!   `[rows, cols / group_size]` per group.
+//! - `weight_zero_point` (asymmetric only): int8 values packed like the weights but along the
+//!   rows: I32 `[ceil(rows * bits / 32), n_groups]`.
+//! - `weight_shape`: I64 `[2]` = `[rows, cols]`.
+//!
+//! Dequantization is `(q - zp) * scale` computed in the scale's dtype (so the product is rounded
+//! to BF16 for a BF16 scale). Quantization is `clamp(round_half_even(x / scale) + zp, qmin, qmax)`
+//! with compressed-tensors' min-max parameters: symmetric `scale = absmax / ((qmax - qmin) / 2)`
+//! (absmax / 7.5 for 4 bits), asymmetric `scale = (max - min) / (qmax - qmin)`,
+//! `zp = round(clamp(qmin - min / scale, qmin, qmax))`, range widened to include 0, and a zero
+//! scale replaced by the scale dtype's epsilon.
+
+use crate::error::{Error, Result};
+use half::bf16;
+use rayon::prelude::*;
+
+/// How a matrix is quantized: bits per weight, group of input columns sharing one scale
+/// (`None`: one scale per output channel), and whether a zero point is stored.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Scheme {
+    /// 4 or 8.
+    pub bits: u8,
+    /// Input columns per scale; `None` = one scale per output channel (row).
+    pub group_size: Option<usize>,
+    pub symmetric: bool,
+}
+
+/// One quantized matrix, as stored in the checkpoint (scales in BF16, compressed-tensors'
+/// choice for a BF16 model).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Packed {
+    /// `rows x packed_cols` words, row-major (`weight_packed`).
+    pub packed: Vec<i32>,
+    /// `rows x n_groups` scales, row-major (`weight_scale`).
+    pub scale: Vec<bf16>,
+    /// `rows x n_groups` zero points, row-major, unpacked; packed along the rows on writing
+    /// (`weight_zero_point`). `None` for a symmetric scheme.
+    pub zero_point: Option<Vec<i8>>,
+    pub rows: usize,
+    pub cols: usize,
+}
+
+/// The dtype a scale is stored in: dequantization rounds `(q - zp) * scale` to it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ScaleDtype {
+    Bf16,
+    F16,
+    F32,
+}
+
+impl ScaleDtype {
+    /// Rounds an f32 to this dtype (to nearest, ties to even) and back.
+    pub fn round(self, x: f32) -> f32 {
+        match self {
+            ScaleDtype::Bf16 => bf16::from_f32(x).to_f32(),
+            ScaleDtype::F16 => half::f16::from_f32(x).to_f32(),
+            ScaleDtype::F32 => x,
+        }
+    }
+
+    /// `torch.finfo(dtype).eps`: what compressed-tensors stores for a zero scale.
+    pub fn eps(self) -> f32 {
+        match self {
+            ScaleDtype::Bf16 => bf16::EPSILON.to_f32(),
+            ScaleDtype::F16 => half::f16::EPSILON.to_f32(),
+            ScaleDtype::F32 => f32::EPSILON,
+        }
+    }
+}
+
+impl Scheme {
+    pub fn qmin(&self) -> i32 {
+        -(1 << (self.bits - 1))
+    }
+
+    pub fn qmax(&self) -> i32 {
+        (1 << (self.bits - 1)) - 1
+    }
+
+    /// Columns that share one scale in a row of `cols`.
+    pub fn group_len(&self, cols: usize) -> usize {
+        self.group_size.unwrap_or(cols)
+    }
+
+    /// Scales per row.
+    pub fn n_groups(&self, cols: usize) -> usize {
+        match self.group_size {
+            Some(g) => cols / g,
+            None => 1,
+        }
+    }
+
+    /// `weight_packed` words per row.
+    pub fn packed_cols(&self, cols: usize) -> usize {
+        (cols * self.bits as usize).div_ceil(32)
+    }
+
+    /// Rows of the packed `weight_zero_point`.
+    pub fn packed_zp_rows(&self, rows: usize) -> usize {
+        (rows * self.bits as usize).div_ceil(32)
+    }
+
+    /// Whether a `rows x cols` matrix can be stored with this scheme (vLLM's kernels take 4 and
+    /// 8 bits; compressed-tensors requires groups to divide the row).
+    pub fn check(&self, rows: usize, cols: usize) -> Result<()> {
+        if self.bits != 4 && self.bits != 8 {
+            return Err(Error::Invalid(format!("compressed-tensors: {} bits (supported: 4, 8)", self.bits)));
+        }
+        if rows == 0 || cols == 0 {
+            return Err(Error::Invalid(format!("compressed-tensors: empty matrix {rows}x{cols}")));
+        }
+        if let Some(g) = self.group_size {
+            if g == 0 || cols % g != 0 {
+                return Err(Error::Invalid(format!(
+                    "compressed-tensors: group size {g} does not divide the {cols} columns"
+                )));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// compressed-tensors' min-max scale and zero point for values in `[mn, mx]` (the range is
+/// first widened to include 0), with the scale rounded to BF16 as stored.
+fn qparams(mn: f32, mx: f32, s: &Scheme) -> (f32, i32) {
+    let (mn, mx) = (mn.min(0.0), mx.max(0.0));
+    let (qmin, qmax) = (s.qmin() as f32, s.qmax() as f32);
+    let bf = ScaleDtype::Bf16;
+    if s.symmetric {
+        let scale = bf.round(mn.abs().max(mx.abs()) / ((qmax - qmin) / 2.0));
+        (if scale == 0.0 { bf.eps() } else { scale }, 0)
+    } else {
+        let scale = bf.round((mx - mn) / (qmax - qmin));
+        if scale == 0.0 {
+            return (bf.eps(), 0);
+        }
+        let zp = (qmin - mn / scale).clamp(qmin, qmax).round_ties_even();
+        (scale, zp as i32)
+    }
+}
+
+#[inline]
+fn quantize_one(x: f32, scale: f32, zp: i32, qmin: i32, qmax: i32) -> i32 {
+    // NaN becomes 0 (the zero point) through the saturating cast, never out of range.
+    ((x / scale).round_ties_even() as i32).saturating_add(zp).clamp(qmin, qmax)
+}
+
+#[inline]
+fn dequantize_one(q: i32, zp: i32, scale: f32, dt: ScaleDtype) -> f32 {
+    dt.round((q - zp) as f32 * scale)
+}
+
+/// `sum_i importance[i] * (x_i - x'_i)^2` for one group quantized with `(scale, zp)`.
+fn weighted_error(x: &[f32], imp: &[f32], scale: f32, zp: i32, s: &Scheme) -> f64 {
+    let (qmin, qmax) = (s.qmin(), s.qmax());
+    x.iter()
+        .zip(imp)
+        .map(|(&v, &w)| {
+            let d = v - dequantize_one(quantize_one(v, scale, zp, qmin, qmax), zp, scale, ScaleDtype::Bf16);
+            w as f64 * (d as f64) * (d as f64)
+        })
+        .sum()
+}
+
+/// Candidate ranges for the importance search, as factors of the min-max range. Symmetric: from
+/// 0.8 up to `qmax_div / qmax` (absmax / 7 for 4 bits, where +absmax no longer clips); asymmetric:
+/// 0.8 to 1.
+fn candidate_factors(s: &Scheme) -> Vec<f32> {
+    const N: usize = 24;
+    let hi = if s.symmetric { (s.qmax() - s.qmin()) as f32 / 2.0 / s.qmax() as f32 } else { 1.0 };
+    let mut f: Vec<f32> = (0..N).map(|k| 0.8 + (hi - 0.8) * k as f32 / (N - 1) as f32).collect();
+    f.push(1.0);
+    f
+}
+
+/// Scale and zero point of one group: min-max, or with `importance`, the candidate range whose
+/// stored scale gives the least importance-weighted squared error (min-max on ties).
+fn group_params(x: &[f32], importance: Option<&[f32]>, s: &Scheme) -> (f32, i32) {
+    let (mn, mx) = x.iter().fold((0f32, 0f32), |(a, b), &v| if v.is_finite() { (a.min(v), b.max(v)) } else { (a, b) });
+    let plain = qparams(mn, mx, s);
+    let Some(imp) = importance else { return plain };
+    let mut best = plain;
+    let mut best_err = weighted_error(x, imp, plain.0, plain.1, s);
+    for f in candidate_factors(s) {
+        let c = qparams(mn * f, mx * f, s);
+        if c == best {
+            continue;
+        }
+        let err = weighted_error(x, imp, c.0, c.1, s);
+        if err < best_err {
+            (best, best_err) = (c, err);
+        }
+    }
+    best
+}
+
+/// Quantizes a row-major `rows x cols` matrix. `importance` (one weight per input column, e.g.
+/// the mean squared activation) switches from min-max scales to a per-group search that
+/// minimises the importance-weighted squared error of the stored result.
+pub fn quantize(w: &[f32], rows: usize, cols: usize, scheme: &Scheme, importance: Option<&[f32]>) -> Result<Packed> {
+    scheme.check(rows, cols)?;
+    if w.len() != rows * cols {
+        return Err(Error::Invalid(format!("compressed-tensors: {} values for a {rows}x{cols} matrix", w.len())));
+    }
+    if let Some(imp) = importance {
+        if imp.len() != cols {
+            return Err(Error::Invalid(format!(
+                "compressed-tensors: {} importance values for {cols} columns",
+                imp.len()
+            )));
+        }
+    }
+    let (gl, ng, pc) = (scheme.group_len(cols), scheme.n_groups(cols), scheme.packed_cols(cols));
+    let (qmin, qmax) = (scheme.qmin(), scheme.qmax());
+    let mut packed = vec![0i32; rows * pc];
+    let mut scale = vec![bf16::ZERO; rows * ng];
+    let mut zero = vec![0i8; rows * ng];
+    packed
+        .par_chunks_mut(pc)
+        .zip(scale.par_chunks_mut(ng))
+        .zip(zero.par_chunks_mut(ng))
+        .zip(w.par_chunks(cols))
+        .for_each_init(
+            || vec![0i8; cols],
+            |q, (((prow, srow), zrow), x)| {
+                for g in 0..ng {
+                    let r = g * gl..(g + 1) * gl;
+                    let (s, zp) = group_params(&x[r.clone()], importance.map(|i| &i[r.clone()]), scheme);
+                    srow[g] = bf16::from_f32(s);
+                    zrow[g] = zp as i8;
+                    for (d, &v) in q[r.clone()].iter_mut().zip(&x[r]) {
+                        *d = quantize_one(v, s, zp, qmin, qmax) as i8;
+                    }
+                }
+                pack_row(q, scheme.bits, prow);
+            },
+        );
+    let zero_point = (!scheme.symmetric).then_some(zero);
+    Ok(Packed { packed, scale, zero_point, rows, cols })
+}
+
+/// Packs one row of signed `bits`-bit values (offset by `2^(bits-1)`) into `out`, which must be
+/// zeroed and hold `ceil(len * bits / 32)` words.
+fn pack_row(q: &[i8], bits: u8, out: &mut [i32]) {
+    let bits = bits as usize;
+    let (offset, mask) = (1i32 << (bits - 1), (1u32 << bits) - 1);
+    for (j, &v) in q.iter().enumerate() {
+        let u = ((v as i32 + offset) as u32) & mask;
+        let (word, shift) = (j * bits / 32, j * bits % 32);
+        out[word] |= (u << shift) as i32;
+        if shift + bits > 32 {
+            out[word + 1] |= (u >> (32 - shift)) as i32;
+        }
+    }
+}
+
+/// Inverse of `pack_row` for `out.len()` values.
+fn unpack_row(words: &[i32], bits: u8, out: &mut [i8]) {
+    let bits = bits as usize;
+    let (offset, mask) = (1i32 << (bits - 1), (1u32 << bits) - 1);
+    for (j, d) in out.iter_mut().enumerate() {
+        let (word, shift) = (j * bits / 32, j * bits % 32);
+        let mut u = (words[word] as u32) >> shift;
+        if shift + bits > 32 {
+            u |= (words[word + 1] as u32) << (32 - shift);
+        }
+        *d = ((u & mask) as i32 - offset) as i8;
+    }
+}
+
+/// Packs a row-major `rows x cols` matrix of `bits`-bit values along its rows
+/// (compressed-tensors' `pack_to_int32(.., packed_dim=1)`): `rows x ceil(cols * bits / 32)`.
+pub fn pack(q: &[i8], rows: usize, cols: usize, bits: u8) -> Vec<i32> {
+    assert!((1..=8).contains(&bits) && q.len() == rows * cols);
+    let pc = (cols * bits as usize).div_ceil(32);
+    let mut out = vec![0i32; rows * pc];
+    if pc > 0 {
+        out.par_chunks_mut(pc).zip(q.par_chunks(cols)).for_each(|(o, r)| pack_row(r, bits, o));
+    }
+    out
+}
+
+/// Inverse of `pack`.
+pub fn unpack(packed: &[i32], rows: usize, cols: usize, bits: u8) -> Vec<i8> {
+    let pc = (cols * bits as usize).div_ceil(32);
+    assert!((1..=8).contains(&bits) && packed.len() == rows * pc);
+    let mut out = vec![0i8; rows * cols];
+    if cols > 0 {
+        out.par_chunks_mut(cols).zip(packed.par_chunks(pc)).for_each(|(o, w)| unpack_row(w, bits, o));
+    }
+    out
+}
+
+fn transpose<T: Copy + Default>(x: &[T], rows: usize, cols: usize) -> Vec<T> {
+    let mut out = vec![T::default(); x.len()];
+    for r in 0..rows {
+        for c in 0..cols {
+            out[c * rows + r] = x[r * cols + c];
+        }
+    }
+    out
+}
+
+/// Packs `rows x groups` zero points along the rows (`pack_to_int32(.., packed_dim=0)`):
+/// `ceil(rows * bits / 32) x groups`.
+pub fn pack_zero_points(zp: &[i8], rows: usize, groups: usize, bits: u8) -> Vec<i32> {
+    let t = pack(&transpose(zp, rows, groups), groups, rows, bits);
+    transpose(&t, groups, (rows * bits as usize).div_ceil(32))
+}
+
+/// Inverse of `pack_zero_points`.
+pub fn unpack_zero_points(packed: &[i32], rows: usize, groups: usize, bits: u8) -> Vec<i8> {
+    let pr = (rows * bits as usize).div_ceil(32);
+    let t = unpack(&transpose(packed, pr, groups), groups, rows, bits);
+    transpose(&t, groups, rows)
+}
+
+/// What compressed-tensors' decompression computes, as f32: `(q - zp) * scale` rounded to
+/// `dtype`. `scale` (and `zero_point`, unpacked) are `rows x n_groups`.
+pub fn dequantize_with(
+    packed: &[i32],
+    rows: usize,
+    cols: usize,
+    scheme: &Scheme,
+    scale: &[f32],
+    zero_point: Option<&[i8]>,
+    dtype: ScaleDtype,
+) -> Vec<f32> {
+    let (gl, ng, pc) = (scheme.group_len(cols), scheme.n_groups(cols), scheme.packed_cols(cols));
+    assert!(packed.len() == rows * pc && scale.len() == rows * ng);
+    assert!(zero_point.is_none_or(|z| z.len() == rows * ng));
+    let mut out = vec![0f32; rows * cols];
+    out.par_chunks_mut(cols).enumerate().for_each_init(
+        || vec![0i8; cols],
+        |q, (r, dst)| {
+            unpack_row(&packed[r * pc..(r + 1) * pc], scheme.bits, q);
+            for (j, (d, &v)) in dst.iter_mut().zip(q.iter()).enumerate() {
+                let g = r * ng + j / gl;
+                let zp = zero_point.map_or(0, |z| z[g] as i32);
+                *d = dequantize_one(v as i32, zp, scale[g], dtype);
+            }
+        },
+    );
+    out
+}
+
+/// The f32 matrix a checkpoint holding `p` decompresses to.
+pub fn dequantize(p: &Packed, scheme: &Scheme) -> Vec<f32> {
+    let scale: Vec<f32> = p.scale.iter().map(|s| s.to_f32()).collect();
+    dequantize_with(&p.packed, p.rows, p.cols, scheme, &scale, p.zero_point.as_deref(), ScaleDtype::Bf16)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn values(seed: u64, n: usize) -> Vec<f32> {
+        let mut s = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        (0..n)
+            .map(|_| {
+                s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                ((s >> 40) as f32 / (1u64 << 24) as f32 - 0.5) * 0.2
+            })
+            .collect()
+    }
+
+    const SCHEMES: [Scheme; 6] = [
+        Scheme { bits: 4, group_size: Some(32), symmetric: true },
+        Scheme { bits: 4, group_size: None, symmetric: true },
+        Scheme { bits: 8, group_size: Some(32), symmetric: true },
+        Scheme { bits: 8, group_size: None, symmetric: true },
+        Scheme { bits: 4, group_size: Some(32), symmetric: false },
+        Scheme { bits: 8, group_size: None, symmetric: false },
+    ];
+
+    /// Every value comes back within half a step of its group's scale, except values that clip
+    /// at +absmax (one step for the symmetric range of absmax / ((qmax - qmin) / 2)), plus the
+    /// BF16 rounding of the product.
+    #[test]
+    fn roundtrip_bound() {
+        let (rows, cols) = (16, 96);
+        let w = values(1, rows * cols);
+        for s in SCHEMES {
+            let p = quantize(&w, rows, cols, &s, None).unwrap();
+            assert_eq!(p.packed.len(), rows * cols * s.bits as usize / 32);
+            assert_eq!(p.zero_point.is_none(), s.symmetric);
+            let d = dequantize(&p, &s);
+            let gl = s.group_len(cols);
+            for r in 0..rows {
+                for c in 0..cols {
+                    let scale = p.scale[r * s.n_groups(cols) + c / gl].to_f32();
+                    let (x, y) = (w[r * cols + c], d[r * cols + c]);
+                    let bound = scale * if s.symmetric { 1.0 } else { 0.5 } + x.abs() / 128.0 + 1e-7;
+                    assert!((x - y).abs() <= bound, "{s:?} [{r},{c}] {x} -> {y} (scale {scale})");
+                }
+            }
+        }
+    }
+
+    /// The symmetric scale is compressed-tensors' absmax / ((qmax - qmin) / 2), rounded to BF16.
+    #[test]
+    fn minmax_scale_matches_compressed_tensors() {
+        let w = [0.3f32, -0.75, 0.5, 0.0, 0.1, 0.2, -0.1, 0.05];
+        let p = quantize(&w, 1, 8, &Scheme { bits: 4, group_size: None, symmetric: true }, None).unwrap();
+        assert_eq!(p.scale[0], bf16::from_f32(0.75 / 7.5));
+        let p = quantize(&w, 1, 8, &Scheme { bits: 8, group_size: None, symmetric: true }, None).unwrap();
+        assert_eq!(p.scale[0], bf16::from_f32(0.75 / 127.5));
+        // Asymmetric: (max - min) / 15, zp = round(-8 - min / scale).
+        let p = quantize(&w, 1, 8, &Scheme { bits: 4, group_size: None, symmetric: false }, None).unwrap();
+        let s = bf16::from_f32(1.25 / 15.0);
+        assert_eq!(p.scale[0], s);
+        assert_eq!(p.zero_point.as_ref().unwrap()[0] as f32, (-8.0 + 0.75 / s.to_f32()).round_ties_even());
+        // An all-zero row gets the BF16 epsilon, and dequantizes to zeros.
+        let z = quantize(&[0.0; 8], 1, 8, &SCHEMES[1], None).unwrap();
+        assert_eq!(z.scale[0], bf16::EPSILON);
+        assert_eq!(dequantize(&z, &SCHEMES[1]), vec![0.0; 8]);
+    }
+
+    /// Hand-computed words, as compressed-tensors' pack_to_int32 writes them.
+    #[test]
+    fn pack_layout() {
+        // 4 bits: q + 8, element j in nibble j (low nibble first).
+        let q: Vec<i8> = vec![-8, -7, 0, 7, 1, 2, 3, -1, 5];
+        let words = pack(&q, 1, 9, 4);
+        // nibbles 0,1,8,15,9,10,11,7 -> 0x7BA9F810; then 13 -> 0x0000000D
+        assert_eq!(words, vec![0x7BA9_F810u32 as i32, 0xD]);
+        assert_eq!(unpack(&words, 1, 9, 4), q);
+        // 8 bits: q + 128, element j in byte j.
+        let q: Vec<i8> = vec![-128, 127, 0, -1, 5];
+        let words = pack(&q, 1, 5, 8);
+        assert_eq!(words, vec![0x7F_80_FF_00u32 as i32, 0x85]);
+        assert_eq!(unpack(&words, 1, 5, 8), q);
+        // Zero points are packed down the rows: 8 rows x 2 groups -> 1 x 2 words.
+        let zp: Vec<i8> = (0..16).map(|i| (i % 16) as i8 - 8).collect(); // row r: [2r-8, 2r-7]
+        let pz = pack_zero_points(&zp, 8, 2, 4);
+        assert_eq!(pz, vec![0xECA8_6420u32 as i32, 0xFDB9_7531u32 as i32]);
+        assert_eq!(unpack_zero_points(&pz, 8, 2, 4), zp);
+        // Dense packing straddles words for widths that do not divide 32.
+        let q: Vec<i8> = (0..40).map(|i| (i % 8) as i8 - 4).collect();
+        assert_eq!(unpack(&pack(&q, 2, 20, 3), 2, 20, 3), q);
+    }
+
+    #[test]
+    fn importance_lowers_weighted_error() {
+        let (rows, cols) = (32, 128);
+        let mut w = values(7, rows * cols);
+        // A few large weights per row make min-max scales coarse for the rest.
+        for r in 0..rows {
+            w[r * cols + (r * 5) % cols] *= 6.0;
+        }
+        let imp: Vec<f32> = (0..cols).map(|c| if c % 7 == 0 { 20.0 } else { 0.5 + (c % 3) as f32 }).collect();
+        let err = |d: &[f32]| -> f64 {
+            d.iter().zip(&w).enumerate().map(|(i, (y, x))| imp[i % cols] as f64 * ((x - y) as f64).powi(2)).sum()
+        };
+        for s in SCHEMES {
+            let plain = dequantize(&quantize(&w, rows, cols, &s, None).unwrap(), &s);
+            let best = dequantize(&quantize(&w, rows, cols, &s, Some(&imp)).unwrap(), &s);
+            let (a, b) = (err(&plain), err(&best));
+            assert!(b <= a, "{s:?}: {b} > {a}");
+            if s.bits == 4 {
+                assert!(b < 0.95 * a, "{s:?}: {b} vs {a}");
+            }
+        }
+    }
+
+    #[test]
+    fn rejects_bad_schemes() {
+        let w = vec![0.0; 64];
+        for (s, want) in [
+            (Scheme { bits: 3, group_size: None, symmetric: true }, "3 bits"),
+            (Scheme { bits: 4, group_size: Some(48), symmetric: true }, "does not divide"),
+            (Scheme { bits: 4, group_size: Some(0), symmetric: true }, "does not divide"),
+        ] {
+            let e = quantize(&w, 2, 32, &s, None).unwrap_err().to_string();
+            assert!(e.contains(want), "{e}");
+        }
+        assert!(quantize(&w, 2, 32, &SCHEMES[0], Some(&[1.0; 3])).is_err());
+        assert!(quantize(&w, 3, 32, &SCHEMES[0], None).is_err());
+    }
+}

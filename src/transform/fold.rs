@@ -1,0 +1,199 @@
+//! `--outliers fold`: per-channel scales moved out of the quantized matrices into the
+//! full-precision norm weights (and, for the down projection, into the up projection's rows),
+//! an exact equivalence transform in full precision:
+//!
+//! - `attn_norm` gain `g` -> `g / s`, and the columns of Q, K, V -> `W diag(s)`;
+//! - `ffn_norm` gain -> `g / s`, and the columns of gate and up -> `W diag(s)`;
+//! - the rows of up -> `diag(1/s) W`, and the columns of down -> `W diag(s)`
+//!   (`act(gate x) * (up x)` is linear in `up x`).
+//!
+//! `s` is chosen per site from the calibration statistics as `mean(x_c^2)^(alpha/2)` (the
+//! activation-aware scaling of AWQ), with `alpha` searched on a sample of rows to minimise the
+//! quantization error measured in the layer's output space, `sum_c E[x_c^2] (dW_c / s_c)^2`.
+//! `alpha = 0` (no scaling) is always a candidate, so folding never raises that error.
+
+use crate::error::Result;
+use crate::model::{Arch, HParams, LayerTensor, Model, Role};
+use crate::plan::TensorPlan;
+use crate::quant::formats::{dequantize, quantize_rows, GgmlType};
+use std::collections::BTreeMap;
+
+/// The exponents tried.
+pub const ALPHAS: [f32; 6] = [0.0, 0.1, 0.2, 0.3, 0.4, 0.5];
+
+/// Where a scale vector applies.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Site {
+    /// attn_norm -> Q, K, V.
+    Attn(usize),
+    /// ffn_norm -> gate, up.
+    Ffn(usize),
+    /// up rows -> down columns.
+    Down(usize),
+}
+
+impl Site {
+    /// The matrices whose columns are multiplied by the scale.
+    pub fn consumers(self) -> Vec<Role> {
+        use LayerTensor::*;
+        match self {
+            Site::Attn(l) => vec![Role::Layer(l, AttnQ), Role::Layer(l, AttnK), Role::Layer(l, AttnV)],
+            Site::Ffn(l) => vec![Role::Layer(l, FfnGate), Role::Layer(l, FfnUp)],
+            Site::Down(l) => vec![Role::Layer(l, FfnDown)],
+        }
+    }
+
+    /// The full-precision parameter that absorbs `1/s`.
+    pub fn producer(self) -> Role {
+        use LayerTensor::*;
+        match self {
+            Site::Attn(l) => Role::Layer(l, AttnNorm),
+            Site::Ffn(l) => Role::Layer(l, FfnNorm),
+            Site::Down(l) => Role::Layer(l, FfnUp),
+        }
+    }
+
+    pub fn all(n_layers: usize) -> Vec<Site> {
+        (0..n_layers).flat_map(|l| [Site::Attn(l), Site::Ffn(l), Site::Down(l)]).collect()
+    }
+}
+
+/// The chosen scales, and what each choice measured.
+#[derive(Default)]
+pub struct Folds {
+    pub scales: BTreeMap<Site, Vec<f32>>,
+    /// Per site: chosen alpha, output-space error at alpha 0 and at the chosen alpha.
+    pub chosen: BTreeMap<Site, (f32, f64, f64)>,
+}
+
+/// Candidate scales for `alpha`, normalised to a geometric mean of 1 so that magnitudes stay
+/// in range; channels never seen (zero statistics) keep scale 1.
+pub fn scales_for(mean_sq: &[f32], alpha: f32) -> Vec<f32> {
+    let raw: Vec<f32> = mean_sq.iter().map(|&m| if m > 0.0 { m.powf(alpha / 2.0) } else { 1.0 }).collect();
+    let log_mean = raw.iter().map(|x| (*x as f64).ln()).sum::<f64>() / raw.len().max(1) as f64;
+    let norm = (-log_mean).exp() as f32;
+    raw.iter().map(|x| (x * norm).clamp(1e-4, 1e4)).collect()
+}
+
+/// Output-space quantization error of the rows `w` (each `cols` long) of a matrix whose columns
+/// are scaled by `s`: `sum_rows sum_c mean_sq_c (W_c s_c - Q(W s)_c)^2 / s_c^2`.
+pub fn scaled_error(ty: GgmlType, w: &[f32], cols: usize, mean_sq: &[f32], s: &[f32]) -> f64 {
+    let rows = w.len() / cols;
+    let scaled: Vec<f32> = w.chunks_exact(cols).flat_map(|r| r.iter().zip(s).map(|(x, s)| x * s)).collect();
+    let imp: Vec<f32> = mean_sq.iter().zip(s).map(|(m, s)| m / (s * s)).collect();
+    let mut q = vec![0u8; ty.row_bytes(cols).expect("type fits") * rows];
+    quantize_rows(ty, &scaled, cols, Some(&imp), &mut q);
+    let mut back = vec![0f32; scaled.len()];
+    dequantize(ty, &q, &mut back);
+    scaled
+        .chunks_exact(cols)
+        .zip(back.chunks_exact(cols))
+        .map(|(a, b)| a.iter().zip(b).zip(&imp).map(|((a, b), i)| (*i as f64) * ((a - b) as f64).powi(2)).sum::<f64>())
+        .sum()
+}
+
+/// Every `step`-th row of a row-major matrix (at most `max_rows` rows).
+pub fn sample_rows(w: &[f32], cols: usize, max_rows: usize) -> Vec<f32> {
+    let rows = w.len() / cols;
+    let step = rows.div_ceil(max_rows).max(1);
+    w.chunks_exact(cols).step_by(step).flatten().copied().collect()
+}
+
+/// Picks alpha for one site from its consumers' (sampled rows, type) and input statistics.
+pub fn choose(consumers: &[(Vec<f32>, GgmlType)], cols: usize, mean_sq: &[f32]) -> (f32, Vec<f32>, f64, f64) {
+    let mut best: Option<(f32, Vec<f32>, f64)> = None;
+    let mut base = 0.0;
+    for &alpha in &ALPHAS {
+        let s = scales_for(mean_sq, alpha);
+        let err: f64 = consumers.iter().map(|(w, ty)| scaled_error(*ty, w, cols, mean_sq, &s)).sum();
+        if alpha == 0.0 {
+            base = err;
+        }
+        if best.as_ref().is_none_or(|b| err < b.2) {
+            best = Some((alpha, s, err));
+        }
+    }
+    let (alpha, s, err) = best.expect("at least one alpha");
+    (alpha, s, base, err)
+}
+
+/// Chooses the scales of every site of `model` from its consumers' planned types and the
+/// calibration statistics; sites without statistics or whose best alpha is 0 are left out.
+pub fn choose_all(
+    model: &Model,
+    plan: &[TensorPlan],
+    importance: &BTreeMap<Role, Vec<f32>>,
+    progress: &mut dyn FnMut(usize),
+) -> Result<Folds> {
+    let mut folds = Folds::default();
+    let sites = Site::all(model.hparams.n_layers);
+    for (done, site) in sites.iter().enumerate() {
+        let consumers = site.consumers();
+        let Some(stats) = importance.get(&consumers[0]) else { continue };
+        let mut samples = Vec::new();
+        for role in &consumers {
+            let Some(t) = plan.iter().find(|t| t.role == *role) else { continue };
+            if !t.ty.is_quantized() {
+                continue;
+            }
+            let (shape, w) = model.read_canonical(*role)?;
+            samples.push((sample_rows(&w, shape[1], SAMPLE_ROWS), t.ty));
+        }
+        if !samples.is_empty() {
+            let (alpha, s, before, after) = choose(&samples, stats.len(), stats);
+            folds.chosen.insert(*site, (alpha, before, after));
+            if alpha > 0.0 {
+                folds.scales.insert(*site, s);
+            }
+        }
+        progress(done + 1);
+    }
+    Ok(folds)
+}
+
+/// Rows of each consumer used to choose alpha.
+pub const SAMPLE_ROWS: usize = 128;
+
+/// Applies the folds to one tensor's f32 values (Hugging Face layout), in place.
+pub fn apply(folds: &Folds, hp: &HParams, role: Role, shape: &[usize], data: &mut [f32]) {
+    let cols = *shape.last().unwrap_or(&1);
+    for (site, s) in &folds.scales {
+        if site.consumers().contains(&role) {
+            for row in data.chunks_exact_mut(cols) {
+                row.iter_mut().zip(s).for_each(|(x, s)| *x *= s);
+            }
+        }
+        if site.producer() == role {
+            match site {
+                Site::Down(_) => {
+                    for (row, s) in data.chunks_exact_mut(cols).zip(s) {
+                        row.iter_mut().for_each(|x| *x /= s);
+                    }
+                }
+                // Gemma's norms multiply by (1 + w).
+                _ if hp.arch == Arch::Gemma3 => data.iter_mut().zip(s).for_each(|(w, s)| *w = (1.0 + *w) / s - 1.0),
+                _ => data.iter_mut().zip(s).for_each(|(w, s)| *w /= s),
+            }
+        }
+    }
+}
+
+/// The statistics a consumer's quantizer should weight by after folding: `mean_sq / s^2`.
+pub fn folded_importance(folds: &Folds, role: Role, mean_sq: &[f32]) -> Option<Vec<f32>> {
+    let (_, s) = folds.scales.iter().find(|(site, _)| site.consumers().contains(&role))?;
+    Some(mean_sq.iter().zip(s).map(|(m, s)| m / (s * s)).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scales_are_normalised_and_monotone() {
+        let s = scales_for(&[1.0, 4.0, 16.0, 0.0], 0.5);
+        let gm: f32 = s.iter().map(|x| x.ln()).sum::<f32>() / 4.0;
+        assert!(gm.abs() < 1e-5);
+        assert!(s[0] < s[1] && s[1] < s[2]);
+        assert_eq!(scales_for(&[1.0, 9.0], 0.0), vec![1.0, 1.0]);
+    }
+}

@@ -1,0 +1,3 @@
+//! Exact equivalence transforms applied to weights before quantization.
+
+pub mod fold;

@@ -1,0 +1,182 @@
+//! The quantize command on tiny synthetic models: the GGUF writer round-trips, folding is exact
+//! in full precision, quantized outputs stay close to their source, bad input fails cleanly.
+
+use crate::util::*;
+use sinkquant::forward::Transformer;
+use sinkquant::io::gguf::{GgufFile, GgufWriter, MetaValue, PlannedGgufTensor};
+use sinkquant::model::Model;
+use sinkquant::output::{self, gguf::QuantInputs, gguf_meta::Provenance};
+use sinkquant::plan::{self, OutlierPolicy, PlanOptions, Preset, Protected};
+use sinkquant::quant::formats::GgmlType;
+use sinkquant::tokenizer::GgufVocab;
+use sinkquant::transform::fold::{self, Site};
+use std::path::Path;
+
+const TOKENS: [u32; 12] = [5, 70, 256, 3, 100, 17, 42, 9, 200, 11, 8, 1];
+
+fn logits(path: &Path) -> Vec<Vec<f32>> {
+    let m = Model::open(path).unwrap();
+    let t = Transformer::load(&m, 16).unwrap();
+    t.forward(&TOKENS, 0, None).unwrap().to_vec2().unwrap()
+}
+
+fn max_rel_diff(a: &[Vec<f32>], b: &[Vec<f32>]) -> f32 {
+    let scale = a.iter().flatten().fold(0f32, |m, x| m.max(x.abs()));
+    a.iter().flatten().zip(b.iter().flatten()).fold(0f32, |m, (x, y)| m.max((x - y).abs())) / scale
+}
+
+#[test]
+fn gguf_writer_round_trips() {
+    let dir = tempdir();
+    let p = dir.path().join("w.gguf");
+    let meta = vec![
+        ("general.architecture".to_string(), MetaValue::String("llama".into())),
+        ("x.list".to_string(), MetaValue::Array(4, vec![MetaValue::U32(3), MetaValue::U32(9)])),
+    ];
+    let plan = vec![
+        PlannedGgufTensor { name: "a".into(), shape: vec![2, 3], ty: GgmlType::F32 },
+        PlannedGgufTensor { name: "b".into(), shape: vec![1, 32], ty: GgmlType::Q8_0 },
+    ];
+    let mut w = GgufWriter::create(&p, &meta, plan).unwrap();
+    let a: Vec<f32> = (0..6).map(|x| x as f32).collect();
+    w.write("a", bytemuck::cast_slice(&a)).unwrap();
+    assert!(w.write("c", &[0u8; 34]).is_err(), "names must follow the plan");
+    w.write("b", &[7u8; 34]).unwrap();
+    w.finish().unwrap();
+    let g = GgufFile::open(&p).unwrap();
+    assert_eq!(g.version, 3);
+    assert_eq!(g.get("x.list"), Some(&meta[1].1));
+    assert_eq!(g.store.read_f32(g.store.get("a").unwrap()).unwrap(), a);
+    assert_eq!(g.store.get("b").unwrap().shape, vec![1, 32]);
+    assert_eq!(std::fs::metadata(&p).unwrap().len() % 32, 0, "data padded to the alignment");
+
+    // An unfinished writer leaves nothing behind.
+    let q = dir.path().join("unfinished.gguf");
+    let w =
+        GgufWriter::create(&q, &meta, vec![PlannedGgufTensor { name: "a".into(), shape: vec![4], ty: GgmlType::F32 }])
+            .unwrap();
+    assert!(w.finish().is_err());
+    assert!(!q.exists());
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1, "no temporary files left");
+}
+
+/// Random scales at every site, written in F32: the folded model computes the same logits.
+#[test]
+fn folding_is_exact_in_full_precision() {
+    for arch in ["llama", "qwen2", "gemma3"] {
+        let dir = tempdir();
+        let src = tiny_model(arch).write(&dir.path().join("src.gguf"));
+        let model = Model::open(&src).unwrap();
+        let opts = PlanOptions {
+            preset: Preset::parse("f32").unwrap(),
+            overrides: vec![],
+            output_type: None,
+            embedding_type: None,
+            has_imatrix: false,
+            outliers: OutlierPolicy::Fold,
+        };
+        let p = plan::plan(&model, &opts, &Protected::default());
+        assert!(p.iter().all(|t| t.ty == GgmlType::F32));
+        let mut inputs = QuantInputs::default();
+        let hp = &model.hparams;
+        for site in Site::all(hp.n_layers) {
+            let n = if matches!(site, Site::Down(_)) { hp.d_ff } else { hp.d_model };
+            let s: Vec<f32> = values(n as u64 + 7, n, 1.0).iter().map(|x| (2.0 * x).exp()).collect();
+            inputs.folds.scales.insert(site, s);
+        }
+        let vocab = GgufVocab::from_gguf(model.gguf().unwrap()).unwrap();
+        let prov =
+            Provenance { preset: "f32".into(), outliers: "fold".into(), calibration: None, massive_dims: vec![] };
+        let meta = output::gguf_meta::metadata(&model, &vocab, 0, &prov);
+        let out = dir.path().join("folded.gguf");
+        output::gguf::write(&model, &p, &meta, &inputs, &out, &mut |_| {}).unwrap();
+        let (a, b) = (logits(&src), logits(&out));
+        let d = max_rel_diff(&a, &b);
+        assert!(d < 1e-4, "{arch}: folded logits differ by {d}");
+        // The weights did change (the test would pass trivially otherwise).
+        let folded = Model::open(&out).unwrap();
+        let role = sinkquant::model::Role::Layer(0, sinkquant::model::LayerTensor::FfnDown);
+        assert_ne!(model.read_canonical(role).unwrap().1, folded.read_canonical(role).unwrap().1);
+        // The scale is actually chosen from statistics when asked: alpha = 0 keeps weights.
+        assert_eq!(fold::scales_for(&[1.0, 4.0], 0.0), vec![1.0, 1.0]);
+    }
+}
+
+#[test]
+fn quantize_cli_writes_gguf_close_to_source() {
+    for arch in ["llama", "qwen2", "gemma3"] {
+        let dir = tempdir();
+        let src = tiny_model(arch).write(&dir.path().join("src.gguf"));
+        let text = tiny_text(&dir.path().join("calib.txt"), 3000);
+        let ref_logits = logits(&src);
+        // Max |logit difference| relative to the largest logit, per type, policy "none".
+        let mut err = std::collections::BTreeMap::new();
+        for (ty, bound) in [("q8_0", 0.15), ("q4_0", 1.5)] {
+            for outliers in ["none", "keep", "fold"] {
+                let out = dir.path().join(format!("{ty}-{outliers}.gguf"));
+                let o = quantize(&[
+                    "--calib",
+                    text.to_str().unwrap(),
+                    "--calib-chunks",
+                    "4",
+                    "--calib-ctx",
+                    "32",
+                    "--type",
+                    ty,
+                    "--outliers",
+                    outliers,
+                    src.to_str().unwrap(),
+                    out.to_str().unwrap(),
+                ]);
+                assert!(o.status.success(), "{arch} {ty} {outliers}: {}", stderr(&o));
+                let d = max_rel_diff(&ref_logits, &logits(&out));
+                assert!(d < bound, "{arch} {ty} {outliers}: logits differ by {d}");
+                assert!(d > 0.0, "{arch} {ty}: quantization changed nothing");
+                let g = GgufFile::open(&out).unwrap();
+                assert_eq!(g.get("sinkquant.outliers").and_then(|v| v.as_str()), Some(outliers));
+                assert!(g.get("tokenizer.ggml.tokens").is_some());
+                if outliers == "none" {
+                    err.insert(ty, d);
+                }
+            }
+        }
+        assert!(err["q8_0"] * 3.0 < err["q4_0"], "{arch}: 8 bits must be much closer than 4: {err:?}");
+    }
+}
+
+#[test]
+fn quantize_cli_rejects_bad_input() {
+    let dir = tempdir();
+    let src = tiny_model("llama").write(&dir.path().join("src.gguf"));
+    let text = tiny_text(&dir.path().join("calib.txt"), 3000);
+    let missing_dir = dir.path().join("no/such/dir/out.gguf");
+    let o = quantize(&[
+        "--calib",
+        text.to_str().unwrap(),
+        "--calib-ctx",
+        "32",
+        src.to_str().unwrap(),
+        missing_dir.to_str().unwrap(),
+    ]);
+    assert_clean_error(&o, &["out.gguf"]);
+    let o = quantize(&["--type", "q9_9", src.to_str().unwrap(), dir.path().join("x.gguf").to_str().unwrap()]);
+    assert!(!o.status.success() && stderr(&o).contains("q4_k_m"));
+    let empty = dir.path().join("empty.txt");
+    std::fs::write(&empty, "").unwrap();
+    let o = quantize(&[
+        "--calib",
+        empty.to_str().unwrap(),
+        src.to_str().unwrap(),
+        dir.path().join("y.gguf").to_str().unwrap(),
+    ]);
+    assert_clean_error(&o, &["empty.txt"]);
+    let o = quantize(&[
+        "--calib",
+        text.to_str().unwrap(),
+        dir.path().join("nope.gguf").to_str().unwrap(),
+        dir.path().join("z.gguf").to_str().unwrap(),
+    ]);
+    assert_clean_error(&o, &["nope.gguf"]);
+    let names: Vec<_> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+    assert_eq!(names.len(), 3, "no partial outputs: {names:?}");
+}

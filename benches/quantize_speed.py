@@ -72,6 +72,8 @@ def main():
     try:
         for i in range(1, a.repeat + 1):
             rep = f" (run {i}/{a.repeat})" if a.repeat > 1 else ""
+            for f in (imatrix, llama_out, sq_out, sq_json):  # every run writes from scratch
+                f.unlink(missing_ok=True)
             log(f"llama-imatrix: {a.calib_chunks} chunks{rep}")
             _, secs, rss = run(im_cmd, d / "imatrix.log", cx.env, timed=True)
             im_runs.append(dict(seconds=secs, peak_rss=rss))

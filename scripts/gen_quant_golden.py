@@ -52,7 +52,7 @@ def ggml_quantize(ty, src, imatrix=None):
 
 
 def rows_512(rng):
-    """Three rows of 512: outliers, an all-zero super-block, tiny/constant/odd blocks."""
+    """Three rows of 512: outliers, an all-zero super-block, tiny/subnormal/constant/odd blocks."""
     x = rng.standard_normal((3, 512)).astype(np.float32) * 0.02
     x[0, [5, 77, 300, 301]] *= 100                       # massive outliers
     x[0, 400] = -3.0
@@ -66,6 +66,9 @@ def rows_512(rng):
     r[128:160] = 0
     r[140] = 0.5                                         # one non-zero
     r[160:192] = np.abs(r[160:192]) + 1.0                # all positive with an offset
+    r[192:224] = np.float32(3e-39)                       # subnormal: 1/scale overflows to inf
+    r[200] = np.float32(-3.1e-39)
+    r[224:256] = np.float32(1e-41) * np.arange(32)       # subnormal ramp
     r[256:512] = rng.uniform(-1, 1, 256)                 # uniform
     r[300] = 60.0
     return x
@@ -93,7 +96,8 @@ def check_gguf_py(rng, cases):
         x = x.astype(np.float32)
         for ty in GGUF_PY_TYPES:
             want = ggml_quantize(ty, x)
-            got = gguf_quantize(x, ty).tobytes()
+            with np.errstate(all="ignore"):  # subnormal blocks overflow 1/d, as in C
+                got = gguf_quantize(x, ty).tobytes()
             assert got == want, f"gguf-py and libggml disagree on {ty.name} ({name})"
     print("gguf-py agrees with libggml on", [t.name for t in GGUF_PY_TYPES])
 

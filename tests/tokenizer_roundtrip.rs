@@ -102,7 +102,12 @@ fn metadata_of_gguf_vocabularies_reproduces_the_files() {
         let spm = g.get("tokenizer.ggml.model").and_then(|v| v.as_str()) == Some("llama");
         for (key, value) in g.metadata().iter().filter(|(k, _)| k.starts_with("tokenizer.")) {
             match ours.iter().find(|(k, _)| k == key) {
-                Some((_, v)) => assert!(v == value, "{name}: {key} = {v} but the file holds {value}"),
+                Some((_, v)) => assert!(
+                    v == value,
+                    "{name}: {key} = {v} (type {}) but the file holds {value} (type {})",
+                    v.type_id(),
+                    value.type_id()
+                ),
                 // The one key llama.cpp reads that GgufVocab does not keep: BERT's separator.
                 None => assert_eq!(key, "tokenizer.ggml.add_sep_token", "{name}: {key} is not written"),
             }

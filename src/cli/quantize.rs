@@ -145,7 +145,14 @@ pub fn run(a: Args) -> Result<()> {
         has_imatrix: !a.no_imatrix,
         outliers: a.outliers,
     };
-    let the_plan = plan::plan(&model, &opts, &protected);
+    let mut the_plan = plan::plan(&model, &opts, &protected);
+    // The class names a size: llama.cpp's mixture for this model, less room for our metadata.
+    let user_types = !a.overrides.is_empty() || a.output_type.is_some() || a.embedding_type.is_some();
+    if !a.preset.mixture.is_float() && !user_types {
+        let llama = PlanOptions { outliers: OutlierPolicy::None, overrides: vec![], ..opts };
+        let budget = plan::size(&plan::plan(&model, &llama, &Protected::default())).0 - plan::budget::METADATA_HEADROOM;
+        plan::budget::fit(&model, &mut the_plan, budget, &inputs.importance)?;
+    }
     print_plan(&the_plan);
     let (planned_bytes, planned_bpw) = plan::size(&the_plan);
     println!("planned: {} ({planned_bpw:.2} bpw)", format::bytes(planned_bytes));

@@ -473,7 +473,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         write_fixture(dir.path(), &SCHEMES[0]);
         let d = dir.path();
-        let cases: Vec<(Box<dyn Fn(&mut Value)>, &str)> = vec![
+        type Edit = Box<dyn Fn(&mut Value)>;
+        let cases: Vec<(Edit, &str)> = vec![
             (
                 Box::new(|c| c["quantization_config"]["config_groups"]["group_0"]["weights"]["num_bits"] = 3.into()),
                 "3-bit",

@@ -4,6 +4,7 @@
 //! outlier policy ([`outliers`]), then the user's overrides, then the block-size fallback. Norms
 //! and other 1-D tensors stay F32.
 
+pub mod budget;
 pub mod llama_mix;
 pub mod outliers;
 pub mod preset;
@@ -46,6 +47,7 @@ impl TensorPlan {
 }
 
 /// What the user asked for.
+#[derive(Clone)]
 pub struct PlanOptions {
     pub preset: Preset,
     /// `--tensor-type REGEX=TYPE`, first match wins, matched against GGUF names.

@@ -545,8 +545,7 @@ fn from_hf_files(f: &HfFiles, arch: &str) -> Result<GgufVocab, String> {
                 rank[id as usize].get_or_insert(r);
             }
         }
-        let scores =
-            rank.iter().enumerate().map(|(i, r)| -(r.map_or(pairs.len() + i, |r| pairs.len() - r) as f32)).collect();
+        let scores = rank.iter().enumerate().map(|(i, r)| -(r.unwrap_or(pairs.len() + i) as f32)).collect();
         (scores, Vec::new())
     } else {
         if merge_strings.is_empty() {

@@ -152,7 +152,7 @@ pub fn choose_all(
 }
 
 /// Rows of each consumer used to choose alpha.
-pub const SAMPLE_ROWS: usize = 128;
+pub const SAMPLE_ROWS: usize = 32;
 
 /// Applies the folds to one tensor's f32 values (Hugging Face layout), in place.
 pub fn apply(folds: &Folds, hp: &HParams, role: Role, shape: &[usize], data: &mut [f32]) {

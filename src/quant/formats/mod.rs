@@ -26,9 +26,12 @@ pub mod q8_0;
 
 mod ggml_type;
 #[cfg(test)]
+mod quant_ggml_ffi;
+#[cfg(test)]
 mod quant_tests;
 mod quantize;
 mod search;
+mod search_qkx;
 #[cfg(test)]
 mod tests;
 pub use ggml_type::GgmlType;
@@ -47,6 +50,18 @@ pub(crate) fn f16_le(b: [u8; 2]) -> f32 {
 #[inline]
 pub(crate) fn f16_bytes(f: f32) -> [u8; 2] {
     float::fp32_to_fp16(f).to_le_bytes()
+}
+
+/// C's float-to-int conversion as ggml's x86-64 build performs it (`cvttss2si`): truncation
+/// toward zero, and `INT_MIN` for NaN and out-of-range values, where Rust's `as` would saturate.
+/// Reachable with subnormal blocks, whose inverse scale overflows to infinity.
+#[inline(always)]
+pub(crate) fn c_trunc(v: f32) -> i32 {
+    if v >= -2147483648.0 && v < 2147483648.0 {
+        v as i32
+    } else {
+        i32::MIN
+    }
 }
 
 /// `sum(x*x) / n_per_row`, the row variance term of the legacy `quantize_row_*_impl`.

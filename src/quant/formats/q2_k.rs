@@ -1,7 +1,8 @@
 //! Q2_K: 256-weight super-block of 16 sub-blocks of 16; 4-bit sub-block scales and mins
 //! against fp16 super-scales, 2-bit codes (2.625 bpw).
 
-use super::search::{make_qkx_quants, make_qp_quants, nearest_int};
+use super::search::{make_qp_quants, nearest_int};
+use super::search_qkx::make_qkx_quants;
 use super::{f16_bytes, f16_le, sub, sub_mut, QK_K};
 use bytemuck::{Pod, Zeroable};
 

@@ -1,7 +1,7 @@
 //! Q4_1: 32 weights, fp16 scale and min, 4-bit codes (5 bpw).
 
-use super::search::make_qkx_quants;
-use super::{f16_bytes, f16_le, row_sigma2};
+use super::search_qkx::make_qkx_quants;
+use super::{c_trunc, f16_bytes, f16_le, row_sigma2};
 use bytemuck::{Pod, Zeroable};
 
 pub const QK: usize = 32;
@@ -58,8 +58,8 @@ fn quantize_ref(x: &[f32], out: &mut [BlockQ4_1]) {
         b.m = f16_bytes(min);
         for j in 0..QK / 2 {
             // `MIN(15, (int8_t)(x + 0.5f))`: truncation toward zero.
-            let xi0 = 15.min(((x[j] - min) * id + 0.5) as i32 as i8 as i32) as u8;
-            let xi1 = 15.min(((x[QK / 2 + j] - min) * id + 0.5) as i32 as i8 as i32) as u8;
+            let xi0 = 15.min(c_trunc((x[j] - min) * id + 0.5) as i8 as i32) as u8;
+            let xi1 = 15.min(c_trunc((x[QK / 2 + j] - min) * id + 0.5) as i8 as i32) as u8;
             b.qs[j] = xi0 | (xi1 << 4);
         }
     }

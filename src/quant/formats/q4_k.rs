@@ -1,7 +1,8 @@
 //! Q4_K: 256-weight super-block of 8 sub-blocks of 32; 6-bit sub-block scales and mins against
 //! fp16 super-scales, 4-bit codes (4.5 bpw).
 
-use super::search::{make_qkx_quants, make_qp_quants, nearest_int};
+use super::search::{make_qp_quants, nearest_int};
+use super::search_qkx::make_qkx_quants;
 use super::{f16_bytes, f16_le, scale_min_k4, sub, sub_mut, QK_K};
 use bytemuck::{Pod, Zeroable};
 

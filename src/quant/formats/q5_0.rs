@@ -2,7 +2,7 @@
 //! implicit offset of 16 (5.5 bpw).
 
 use super::search::make_qx_quants;
-use super::{f16_bytes, f16_le, row_sigma2};
+use super::{c_trunc, f16_bytes, f16_le, row_sigma2};
 use bytemuck::{Pod, Zeroable};
 
 pub const QK: usize = 32;
@@ -71,7 +71,7 @@ fn quantize_ref(x: &[f32], out: &mut [BlockQ5_0]) {
         let mut l = [0u8; QK];
         for j in 0..QK {
             // `MIN(31, (int8_t)(x + 16.5f))`: truncation toward zero.
-            l[j] = 31.min((x[j] * id + 16.5) as i32 as i8 as i32) as u8;
+            l[j] = 31.min(c_trunc(x[j] * id + 16.5) as i8 as i32) as u8;
         }
         pack(&l, b);
     }

@@ -1,7 +1,7 @@
 //! Q5_1: 32 weights, fp16 scale and min, 5-bit codes (6 bpw).
 
-use super::search::make_qkx_quants;
-use super::{f16_bytes, f16_le, row_sigma2};
+use super::search_qkx::make_qkx_quants;
+use super::{c_trunc, f16_bytes, f16_le, row_sigma2};
 use bytemuck::{Pod, Zeroable};
 
 pub const QK: usize = 32;
@@ -75,7 +75,7 @@ fn quantize_ref(x: &[f32], out: &mut [BlockQ5_1]) {
         let mut l = [0u8; QK];
         for j in 0..QK {
             // `(uint8_t)(x + 0.5f)`: truncation toward zero.
-            l[j] = ((x[j] - min) * id + 0.5) as i32 as u8;
+            l[j] = c_trunc((x[j] - min) * id + 0.5) as u8;
         }
         pack(&l, b);
     }

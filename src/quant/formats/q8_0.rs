@@ -1,6 +1,6 @@
 //! Q8_0: 32 weights, fp16 scale, signed 8-bit codes (8.5 bpw).
 
-use super::{f16_bytes, f16_le};
+use super::{c_trunc, f16_bytes, f16_le};
 use bytemuck::{Pod, Zeroable};
 
 pub const QK: usize = 32;
@@ -37,7 +37,7 @@ pub fn quantize(x: &[f32], _imatrix: Option<&[f32]>, out: &mut [BlockQ8_0]) {
         let id = if d != 0.0 { 1.0 / d } else { 0.0 };
         b.d = f16_bytes(d);
         for j in 0..QK {
-            b.qs[j] = (x[j] * id).round() as i8 as u8;
+            b.qs[j] = c_trunc((x[j] * id).round()) as u8;
         }
     }
 }

@@ -80,24 +80,24 @@ fn quantize_matches_libggml_bit_for_bit() {
     assert_eq!(checked, GgmlType::ALL.len() * 2 * 2);
 }
 
-/// Relative RMS error of quantize-then-dequantize on Gaussian rows, and the bound it must stay
-/// under (about 1.25x what it is).
+/// Relative RMS error of quantize-then-dequantize (mean over Gaussian rows with 20x outliers) and
+/// the bound it must stay under (about 1.25x what it is).
 #[test]
 fn round_trip_error_is_small() {
     let bounds = [
         (GgmlType::F32, 0.0),
-        (GgmlType::F16, 0.0004),
-        (GgmlType::BF16, 0.003),
-        (GgmlType::Q8_0, 0.06),
-        (GgmlType::Q6_K, 0.025),
-        (GgmlType::Q5_1, 0.05),
-        (GgmlType::Q5_0, 0.05),
-        (GgmlType::Q5_K, 0.045),
-        (GgmlType::Q4_1, 0.1),
-        (GgmlType::Q4_0, 0.12),
-        (GgmlType::Q4_K, 0.09),
-        (GgmlType::Q3_K, 0.2),
-        (GgmlType::Q2_K, 0.4),
+        (GgmlType::F16, 0.00025),
+        (GgmlType::BF16, 0.002),
+        (GgmlType::Q8_0, 0.0095),
+        (GgmlType::Q6_K, 0.028),
+        (GgmlType::Q5_1, 0.053),
+        (GgmlType::Q5_0, 0.073),
+        (GgmlType::Q5_K, 0.05),
+        (GgmlType::Q4_1, 0.11),
+        (GgmlType::Q4_0, 0.135),
+        (GgmlType::Q4_K, 0.1),
+        (GgmlType::Q3_K, 0.19),
+        (GgmlType::Q2_K, 0.36),
     ];
     let n_per_row = 1024;
     let x = Rng(7).weights(64 * n_per_row, n_per_row);
@@ -112,8 +112,7 @@ fn round_trip_error_is_small() {
             total += err / norm;
         }
         let rel = (total / (x.len() / n_per_row) as f64).sqrt();
-        eprintln!("TMP {ty} {rel:.5}");
-        assert!(rel <= bound + 1.0, "{ty}: relative RMS error {rel:.5} above {bound}");
+        assert!(rel <= bound, "{ty}: relative RMS error {rel:.5} above {bound}");
     }
 }
 

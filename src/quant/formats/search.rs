@@ -6,10 +6,8 @@
 //! Block lengths are const generics so the loops compile without bounds checks; all scratch is on
 //! the stack. Specialisations, each equivalent to ggml for every argument it is called with:
 //! `make_qx_quants` only has `rmse_type == 1` (the only value ggml passes for these types);
-//! `make_q3_quants` only has `do_rmse == true`; `make_qkx_quants` stands for both
-//! `make_qkx2_quants` and `make_qkx3_quants`, which differ only in `max == min` versus
-//! `max <= min` (the same test, since `min <= max` whenever both are numbers, and both false when
-//! NaN) and in `make_qkx3_quants` accepting NULL weights, which no caller passes.
+//! `make_q3_quants` only has `do_rmse == true`. `make_qkx2_quants`/`make_qkx3_quants` are in
+//! `search_qkx.rs`.
 
 /// Below this a group counts as all zero (`GROUP_MAX_EPS`).
 pub(crate) const GROUP_MAX_EPS: f32 = 1e-15;
@@ -49,7 +47,7 @@ pub(crate) fn make_qx_quants<const N: usize>(
         Some(q) => *q,
         None => x.map(|v| v * v),
     };
-    let mut iscale = -nmax as f32 / max;
+    let iscale = -nmax as f32 / max;
     let mut sumlx = 0f32;
     let mut suml2 = 0f32;
     for i in 0..N {
@@ -61,28 +59,52 @@ pub(crate) fn make_qx_quants<const N: usize>(
     }
     let mut scale = if suml2 != 0.0 { sumlx / suml2 } else { 0.0 };
     let mut best = scale * sumlx;
-    for is in -9..=9 {
-        if is == 0 {
-            continue;
+    // ggml tries `is = -9..=9` (skipping 0) one after the other. The sums of a candidate do not
+    // depend on earlier ones, so all 18 are accumulated together, lane by lane (each lane does
+    // ggml's scalar operations in ggml's order), and only the selection runs in ggml's order.
+    const NC: usize = 18;
+    let iscales: [f32; NC] = std::array::from_fn(|k| {
+        let is = if k < 9 { k as i32 - 9 } else { k as i32 - 8 };
+        -(nmax as f32 + 0.1 * is as f32) / max
+    });
+    let (lo, hi) = (-nmax as f32, (nmax - 1) as f32);
+    let mut sumlx = [0f32; NC];
+    let mut suml2 = [0f32; NC];
+    for i in 0..N {
+        let (wx, wi, xi) = (w[i] * x[i], w[i], x[i]);
+        for k in 0..NC {
+            // Clamping the rounded value as a float gives the same float as clamping the int.
+            let lf = clamp_f(nearest_int(iscales[k] * xi) as f32, lo, hi);
+            sumlx[k] += wx * lf;
+            suml2[k] += wi * lf * lf;
         }
-        iscale = -(nmax as f32 + 0.1 * is as f32) / max;
-        sumlx = 0.0;
-        suml2 = 0.0;
+    }
+    let mut winner = None;
+    for k in 0..NC {
+        if suml2[k] > 0.0 && sumlx[k] * sumlx[k] > best * suml2[k] {
+            scale = sumlx[k] / suml2[k];
+            best = scale * sumlx[k];
+            winner = Some(iscales[k]);
+        }
+    }
+    if let Some(iscale) = winner {
         for i in 0..N {
-            let lf = nearest_int(iscale * x[i]).clamp(-nmax, nmax - 1) as f32;
-            sumlx += w[i] * x[i] * lf;
-            suml2 += w[i] * lf * lf;
-        }
-        if suml2 > 0.0 && sumlx * sumlx > best * suml2 {
-            for i in 0..N {
-                let l = nearest_int(iscale * x[i]);
-                l_out[i] = (nmax + l.clamp(-nmax, nmax - 1)) as i8;
-            }
-            scale = sumlx / suml2;
-            best = scale * sumlx;
+            let l = nearest_int(iscale * x[i]);
+            l_out[i] = (nmax + l.clamp(-nmax, nmax - 1)) as i8;
         }
     }
     scale
+}
+
+/// `MAX(lo, MIN(hi, v))` for integer-valued floats, branch-free so it vectorizes.
+#[inline(always)]
+pub(crate) fn clamp_f(v: f32, lo: f32, hi: f32) -> f32 {
+    let v = if v > hi { hi } else { v };
+    if v < lo {
+        lo
+    } else {
+        v
+    }
 }
 
 /// `make_q3_quants(n, nmax, x, L, do_rmse = true)`: symmetric codes refined by coordinate descent
@@ -146,96 +168,6 @@ pub(crate) fn make_q3_quants<const N: usize>(nmax: i32, x: &[f32; N], l_out: &mu
     } else {
         0.0
     }
-}
-
-/// `make_qkx2_quants` / `make_qkx3_quants`: asymmetric codes `L` in `0..=nmax` with a scale and
-/// a min, searched over `nstep + 1` candidate scales `(rmin + rdelta*is + nmax) / (max - min)`
-/// with a weighted least-squares fit of (scale, min) for each; the error is absolute (`use_mad`)
-/// or squared. Returns `(scale, the_min)` where the block decodes as `scale * L - the_min`.
-#[allow(clippy::too_many_arguments)]
-#[inline]
-pub(crate) fn make_qkx_quants<const N: usize>(
-    nmax: i32,
-    x: &[f32; N],
-    weights: &[f32; N],
-    l_out: &mut [u8; N],
-    rmin: f32,
-    rdelta: f32,
-    nstep: i32,
-    use_mad: bool,
-) -> (f32, f32) {
-    let mut min = x[0];
-    let mut max = x[0];
-    let mut sum_w = weights[0];
-    let mut sum_x = sum_w * x[0];
-    for i in 1..N {
-        if x[i] < min {
-            min = x[i];
-        }
-        if x[i] > max {
-            max = x[i];
-        }
-        let w = weights[i];
-        sum_w += w;
-        sum_x += w * x[i];
-    }
-    if min > 0.0 {
-        min = 0.0;
-    }
-    if max == min {
-        *l_out = [0; N];
-        return (0.0, -min);
-    }
-    let err = |d: f32| if use_mad { d.abs() } else { d * d };
-    let mut iscale = nmax as f32 / (max - min);
-    let mut scale = 1.0 / iscale;
-    let mut best_error = 0f32;
-    for i in 0..N {
-        let l = nearest_int(iscale * (x[i] - min));
-        l_out[i] = l.clamp(0, nmax) as u8;
-        let diff = scale * l_out[i] as f32 + min - x[i];
-        best_error += weights[i] * err(diff);
-    }
-    if nstep < 1 {
-        return (scale, -min);
-    }
-    let mut laux = [0u8; N];
-    for is in 0..=nstep {
-        iscale = (rmin + rdelta * is as f32 + nmax as f32) / (max - min);
-        let mut sum_l = 0f32;
-        let mut sum_l2 = 0f32;
-        let mut sum_xl = 0f32;
-        for i in 0..N {
-            let l = nearest_int(iscale * (x[i] - min)).clamp(0, nmax);
-            laux[i] = l as u8;
-            let w = weights[i];
-            let lf = l as f32;
-            sum_l += w * lf;
-            sum_l2 += w * lf * lf;
-            sum_xl += w * lf * x[i];
-        }
-        let d = sum_w * sum_l2 - sum_l * sum_l;
-        if d > 0.0 {
-            let mut this_scale = (sum_w * sum_xl - sum_x * sum_l) / d;
-            let mut this_min = (sum_l2 * sum_x - sum_l * sum_xl) / d;
-            if this_min > 0.0 {
-                this_min = 0.0;
-                this_scale = sum_xl / sum_l2;
-            }
-            let mut cur_error = 0f32;
-            for i in 0..N {
-                let diff = this_scale * laux[i] as f32 + this_min - x[i];
-                cur_error += weights[i] * err(diff);
-            }
-            if cur_error < best_error {
-                *l_out = laux;
-                best_error = cur_error;
-                scale = this_scale;
-                min = this_min;
-            }
-        }
-    }
-    (scale, -min)
 }
 
 /// `make_qp_quants`: codes `L` in `0..=nmax` for non-negative values (sub-block scales or mins)

@@ -1,0 +1,107 @@
+//! Fitting a plan into a size budget. A preset names a file size: llama.cpp's mixture for the
+//! model. When the outlier policy raises some tensors (`keep`) or the provenance metadata needs
+//! room, other tensors are lowered one type at a time, cheapest first: the tensor whose
+//! relative output-space error grows least per byte saved, measured by quantizing a sample of
+//! its rows with the calibration importance.
+
+use super::TensorPlan;
+use crate::error::Result;
+use crate::model::Model;
+use crate::quant::formats::GgmlType;
+use crate::model::Role;
+use crate::transform::fold;
+use std::collections::BTreeMap;
+
+/// Bytes kept free for metadata sinkquant adds beyond llama.cpp's (provenance keys).
+pub const METADATA_HEADROOM: u64 = 1024;
+
+/// The next smaller type that fits rows of `cols`, if any.
+pub fn lower(ty: GgmlType, cols: usize) -> Option<GgmlType> {
+    use GgmlType as T;
+    let ladder = [T::Q8_0, T::Q6_K, T::Q5_1, T::Q5_K, T::Q5_0, T::Q4_1, T::Q4_K, T::Q4_0, T::Q3_K, T::Q2_K];
+    ladder
+        .iter()
+        .filter(|t| t.bits_per_weight() < ty.bits_per_weight() && cols % t.block_size() == 0)
+        .max_by(|a, b| a.bits_per_weight().total_cmp(&b.bits_per_weight()))
+        .copied()
+}
+
+/// Relative output-space error of quantizing the sampled rows `w` to `ty`.
+fn rel_error(ty: GgmlType, w: &[f32], cols: usize, imp: &[f32]) -> f64 {
+    let ones = vec![1f32; cols];
+    let signal: f64 =
+        w.chunks_exact(cols).map(|r| r.iter().zip(imp).map(|(x, i)| (*i as f64) * (*x as f64).powi(2)).sum::<f64>()).sum();
+    fold::scaled_error(ty, w, cols, imp, &ones) / signal.max(f64::MIN_POSITIVE)
+}
+
+/// Lowers tensors of `plan` until its bytes are at most `budget`. Tensors without calibration
+/// statistics weight every column equally. Returns the number of tensors lowered.
+pub fn fit(
+    model: &Model,
+    plan: &mut [TensorPlan],
+    budget: u64,
+    importance: &BTreeMap<Role, Vec<f32>>,
+) -> Result<usize> {
+    let mut bytes: u64 = plan.iter().map(|t| t.nbytes() as u64).sum();
+    if bytes <= budget {
+        return Ok(0);
+    }
+    // Candidates: quantized matrices, with their sampled rows and current error.
+    let mut cands: Vec<(usize, Vec<f32>, Vec<f32>, f64)> = Vec::new();
+    for (i, t) in plan.iter().enumerate() {
+        // The output head (and tied embeddings) is never lowered: its error reaches the logits
+        // directly, which a per-tensor relative error does not capture.
+        let head = matches!(t.role, Role::Output | Role::TokenEmbd);
+        if !t.ty.is_quantized() || t.shape.len() != 2 || head {
+            continue;
+        }
+        let cols = t.shape[1];
+        let (_, w) = model.read_canonical(t.role)?;
+        let sample = fold::sample_rows(&w, cols, fold::SAMPLE_ROWS);
+        let imp = importance.get(&t.role).cloned().unwrap_or_else(|| vec![1.0; cols]);
+        let err = rel_error(t.ty, &sample, cols, &imp);
+        cands.push((i, sample, imp, err));
+    }
+    let mut lowered = 0;
+    while bytes > budget {
+        // Cost per byte of lowering each candidate one step.
+        let best = cands
+            .iter()
+            .filter_map(|(i, w, imp, err)| {
+                let t = &plan[*i];
+                let lo = lower(t.ty, t.shape[1])?;
+                let saved = (t.nbytes() - lowered_bytes(t, lo)) as f64;
+                let new_err = rel_error(lo, w, t.shape[1], imp);
+                Some((*i, lo, new_err, (new_err - err) / saved.max(1.0)))
+            })
+            .min_by(|a, b| a.3.total_cmp(&b.3));
+        let Some((i, lo, new_err, _)) = best else { break };
+        let t = &mut plan[i];
+        bytes -= (t.nbytes() - lowered_bytes(t, lo)) as u64;
+        t.reason = format!("{}; lowered {} -> {lo} to fit the size of the class", t.reason, t.ty);
+        t.ty = lo;
+        if let Some(c) = cands.iter_mut().find(|c| c.0 == i) {
+            c.3 = new_err;
+        }
+        lowered += 1;
+    }
+    Ok(lowered)
+}
+
+fn lowered_bytes(t: &TensorPlan, ty: GgmlType) -> usize {
+    ty.row_bytes(t.shape[1]).expect("fits") * t.shape[0]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lowering_follows_bits_and_block_fit() {
+        assert_eq!(lower(GgmlType::Q8_0, 576), Some(GgmlType::Q5_1));
+        assert_eq!(lower(GgmlType::Q8_0, 1536), Some(GgmlType::Q6_K));
+        assert_eq!(lower(GgmlType::Q6_K, 1536), Some(GgmlType::Q5_1));
+        assert_eq!(lower(GgmlType::Q4_0, 576), None);
+        assert_eq!(lower(GgmlType::Q4_0, 1536), Some(GgmlType::Q3_K));
+    }
+}

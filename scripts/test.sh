@@ -8,6 +8,10 @@
 #                                     llama-tokenize; its perplexity matches llama-perplexity
 #        scripts/check_eval.py        quantize ppl / compare vs llama-perplexity (PPL, KLD);
 #                                     llama-quantize loads the imatrix of quantize scan
+#        scripts/check_quantize.py    llama.cpp loads and runs sinkquant's Q8_0/Q4_0/Q4_K_M
+#                                     GGUFs of the three models; same token ids as the source
+#        scripts/check_compressed_tensors.py  the compressed-tensors package reads the int4
+#                                     and int8 safetensors outputs; weights match ours
 #   4. runs the Rust tests (unit, hostile files, synthetic models, real models), optimised.
 # Usage: scripts/test.sh [--quick]   (--quick: Rust tests only, still on the real models)
 set -euo pipefail
@@ -31,6 +35,8 @@ if [ "$quick" = 0 ]; then
   python3 scripts/check_hf_export.py --models "$SINKQUANT_MODELS" --llama-bin "$llama_bin" --f32-ref --tol 0.01 --json target/check_hf_export.json
   step "quantize ppl / compare / scan vs llama.cpp (PPL 8 x 512, KLD of Q8_0 and Q4_K_M 20 x 512, imatrix)"
   python3 scripts/check_eval.py --models "$SINKQUANT_MODELS" --llama-bin "$llama_bin" --json target/check_eval.json
+  step "quantized GGUFs in llama.cpp (3 models x Q8_0, Q4_0, Q4_K_M; PPL 4 x 512, token ids)"
+  python3 scripts/check_quantize.py --models "$SINKQUANT_MODELS" --llama-bin "$llama_bin" --json target/check_quantize.json
 fi
 step "Rust tests"
 cargo test --release --lib --bins --tests

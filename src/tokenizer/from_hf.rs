@@ -317,9 +317,12 @@ fn is_byte_token(t: &str) -> bool {
         && b[3..5].iter().all(|c| c.is_ascii_digit() || (b'A'..=b'F').contains(c))
 }
 
-/// The merges as pairs, and as llama.cpp's `"a b"` strings (two-element arrays encode their
-/// spaces as U+0120, as gguf-py does).
-fn merges(model: &Value) -> Result<(Vec<(String, String)>, Vec<String>), String> {
+/// Merges as pairs, and as llama.cpp's `"a b"` strings.
+type Merges = (Vec<(String, String)>, Vec<String>);
+
+/// The model's merges: `"a b"` strings or `["a", "b"]` pairs (whose spaces become U+0120 in
+/// the strings, as gguf-py writes them).
+fn merges(model: &Value) -> Result<Merges, String> {
     let items = match model.get("merges") {
         None | Some(Value::Null) => return Ok((Vec::new(), Vec::new())),
         Some(Value::Array(items)) => items,
@@ -845,7 +848,8 @@ mod tests {
         assert!(GgufVocab::from_hf_dir(empty.path(), "llama").unwrap_err().contains("not valid JSON"));
 
         let good = bpe_json(byte_level(true), json!(["a b"]));
-        let cases: Vec<(Box<dyn Fn(&mut Value)>, Option<Value>, &str)> = vec![
+        type Edit = Box<dyn Fn(&mut Value)>;
+        let cases: Vec<(Edit, Option<Value>, &str)> = vec![
             (Box::new(|t| t["model"]["type"] = json!("Unigram")), None, "model type \"Unigram\""),
             (Box::new(|t| t["model"]["type"] = json!("WordPiece")), None, "model type \"WordPiece\""),
             (Box::new(|t| t["model"] = json!([])), None, "no model object"),

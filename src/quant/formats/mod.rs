@@ -8,9 +8,11 @@
 //! line-by-line port of `dequantize_row_*` in ggml/src/ggml-quants.c (ggml 0.25.3, as vendored in
 //! llama-cpp-python 0.3.36), keeping its order of floating-point operations so results are
 //! bit-identical to llama.cpp's. Next to it, `quantize` ports `quantize_row_*_ref` (no
-//! imatrix) and `quantize_row_*_impl` (with one), with the shared scale searches in `search.rs`
-//! and the row-parallel entry point `quantize_rows` in `quantize.rs`: `ggml_quantize_chunk`'s
-//! output, bit for bit.
+//! imatrix) and `quantize_row_*_impl` (with one); the scale searches they share are in
+//! `search.rs` and `search_qkx.rs`, the legacy types' block scans in `scan.rs`, and the
+//! row-parallel entry point `quantize_rows` in `quantize.rs`. The output is
+//! `ggml_quantize_chunk`'s, bit for bit (`quant_tests.rs`, `quant_ggml_ffi.rs`); where the code
+//! departs from ggml's loops for speed, it says why the result cannot change.
 
 pub mod float;
 pub mod q2_k;
@@ -30,6 +32,7 @@ mod quant_ggml_ffi;
 #[cfg(test)]
 mod quant_tests;
 mod quantize;
+mod scan;
 mod search;
 mod search_qkx;
 #[cfg(test)]
@@ -55,6 +58,7 @@ pub(crate) fn f16_bytes(f: f32) -> [u8; 2] {
 /// C's float-to-int conversion as ggml's x86-64 build performs it (`cvttss2si`): truncation
 /// toward zero, and `INT_MIN` for NaN and out-of-range values, where Rust's `as` would saturate.
 /// Reachable with subnormal blocks, whose inverse scale overflows to infinity.
+#[cfg_attr(target_arch = "x86_64", allow(dead_code))] // x86-64 has the instruction itself
 #[inline(always)]
 pub(crate) fn c_trunc(v: f32) -> i32 {
     if v >= -2147483648.0 && v < 2147483648.0 {
@@ -62,6 +66,37 @@ pub(crate) fn c_trunc(v: f32) -> i32 {
     } else {
         i32::MIN
     }
+}
+
+/// `f` of every element: `<[T; N]>::map` as a loop that always inlines (`map` may not).
+#[inline(always)]
+pub(crate) fn each<const N: usize, T: Copy, U: Copy + Default>(x: &[T; N], f: impl Fn(T) -> U) -> [U; N] {
+    let mut out = [U::default(); N];
+    for i in 0..N {
+        out[i] = f(x[i]);
+    }
+    out
+}
+
+/// `c_trunc` of every element, four at a time with SSE2's `cvttps2dq` (the same instruction) on
+/// x86-64.
+#[inline(always)]
+pub(crate) fn c_trunc_block<const N: usize>(v: &[f32; N]) -> [i32; N] {
+    let mut out = [0i32; N];
+    #[cfg(target_arch = "x86_64")]
+    for (o, v) in out.chunks_exact_mut(4).zip(v.chunks_exact(4)) {
+        use std::arch::x86_64::{_mm_cvttps_epi32, _mm_loadu_ps, _mm_storeu_si128};
+        // SAFETY: SSE2 is part of x86-64; both pointers address 4 elements.
+        #[allow(unused_unsafe)]
+        unsafe {
+            _mm_storeu_si128(o.as_mut_ptr().cast(), _mm_cvttps_epi32(_mm_loadu_ps(v.as_ptr())));
+        }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    for (o, v) in out.iter_mut().zip(v) {
+        *o = c_trunc(*v);
+    }
+    out
 }
 
 /// `sum(x*x) / n_per_row`, the row variance term of the legacy `quantize_row_*_impl`.

@@ -3,7 +3,7 @@
 
 use super::search::{make_qp_quants, nearest_int};
 use super::search_qkx::make_qkx_quants;
-use super::{f16_bytes, f16_le, sub, sub_mut, QK_K};
+use super::{each, f16_bytes, f16_le, sub, sub_mut, QK_K};
 use bytemuck::{Pod, Zeroable};
 
 #[repr(C)]
@@ -70,7 +70,7 @@ fn quantize_block_ref(x: &[f32; QK_K], b: &mut BlockQ2K) {
     let mut max_min = 0f32;
     for j in 0..QK_K / 16 {
         let xs = sub::<16>(x, j);
-        let weights = xs.map(f32::abs);
+        let weights = each(xs, f32::abs);
         let (scale, min) = make_qkx_quants(3, xs, &weights, sub_mut::<16, _>(&mut l, j), -0.5, 0.1, 15, true);
         scales[j] = scale;
         mins[j] = min;

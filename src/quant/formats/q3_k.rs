@@ -3,7 +3,7 @@
 //! (3.4375 bpw).
 
 use super::search::{make_q3_quants, make_qx_quants, nearest_int};
-use super::{f16_bytes, f16_le, sub, sub_mut, QK_K};
+use super::{each, f16_bytes, f16_le, sub, sub_mut, QK_K};
 use bytemuck::{Pod, Zeroable};
 
 #[repr(C)]
@@ -179,7 +179,7 @@ fn requantize_and_pack(x: &[f32; QK_K], l: &mut [i8; QK_K], b: &mut BlockQ3K) {
             l[j] -= 4;
         }
     }
-    let l = l.map(|v| v as u8);
+    let l = each(l, |v| v as u8);
     for j in (0..QK_K).step_by(128) {
         for i in 0..32 {
             b.qs[j / 4 + i] = l[j + i] | (l[j + i + 32] << 2) | (l[j + i + 64] << 4) | (l[j + i + 96] << 6);

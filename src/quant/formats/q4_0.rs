@@ -1,7 +1,8 @@
 //! Q4_0: 32 weights, one fp16 scale, 4-bit codes with an implicit offset of 8 (4.5 bpw).
 
+use super::scan::abs_max;
 use super::search::make_qx_quants;
-use super::{c_trunc, f16_bytes, f16_le, row_sigma2};
+use super::{c_trunc_block, each, f16_bytes, f16_le, row_sigma2};
 use bytemuck::{Pod, Zeroable};
 
 pub const QK: usize = 32;
@@ -41,19 +42,12 @@ pub fn quantize(x: &[f32], imatrix: Option<&[f32]>, out: &mut [BlockQ4_0]) {
 fn quantize_ref(x: &[f32], out: &mut [BlockQ4_0]) {
     for (b, x) in out.iter_mut().zip(x.chunks_exact(QK)) {
         let x: &[f32; QK] = x.try_into().unwrap();
-        let mut amax = 0f32;
-        let mut max = 0f32;
-        for &v in x {
-            if amax < v.abs() {
-                amax = v.abs();
-                max = v;
-            }
-        }
+        let (_, max) = abs_max(x);
         let d = max / -8.0;
         let id = if d != 0.0 { 1.0 / d } else { 0.0 };
         b.d = f16_bytes(d);
         // `MIN(15, (int8_t)(x*id + 8.5f))`.
-        let q = x.map(|v| 15.min(c_trunc(v * id + 8.5) as i8 as i32) as u8);
+        let q = each(&c_trunc_block(&each(x, |v| v * id + 8.5)), |t| 15.min(t as i8 as i32) as u8);
         for j in 0..QK / 2 {
             b.qs[j] = q[j] | (q[j + QK / 2] << 4);
         }

@@ -1,7 +1,8 @@
 //! Q4_1: 32 weights, fp16 scale and min, 4-bit codes (5 bpw).
 
+use super::scan::min_max;
 use super::search_qkx::make_qkx_quants;
-use super::{c_trunc, f16_bytes, f16_le, row_sigma2};
+use super::{c_trunc_block, each, f16_bytes, f16_le, row_sigma2};
 use bytemuck::{Pod, Zeroable};
 
 pub const QK: usize = 32;
@@ -42,25 +43,16 @@ pub fn quantize(x: &[f32], imatrix: Option<&[f32]>, out: &mut [BlockQ4_1]) {
 /// `quantize_row_q4_1_ref`.
 fn quantize_ref(x: &[f32], out: &mut [BlockQ4_1]) {
     for (b, x) in out.iter_mut().zip(x.chunks_exact(QK)) {
-        let mut min = f32::MAX;
-        let mut max = -f32::MAX;
-        for &v in x {
-            if v < min {
-                min = v;
-            }
-            if v > max {
-                max = v;
-            }
-        }
+        let x: &[f32; QK] = x.try_into().unwrap();
+        let (min, max) = min_max(x);
         let d = (max - min) / 15.0;
         let id = if d != 0.0 { 1.0 / d } else { 0.0 };
         b.d = f16_bytes(d);
         b.m = f16_bytes(min);
+        // `MIN(15, (int8_t)((x - min)*id + 0.5f))`.
+        let q = each(&c_trunc_block(&each(x, |v| (v - min) * id + 0.5)), |t| 15.min(t as i8 as i32) as u8);
         for j in 0..QK / 2 {
-            // `MIN(15, (int8_t)(x + 0.5f))`: truncation toward zero.
-            let xi0 = 15.min(c_trunc((x[j] - min) * id + 0.5) as i8 as i32) as u8;
-            let xi1 = 15.min(c_trunc((x[QK / 2 + j] - min) * id + 0.5) as i8 as i32) as u8;
-            b.qs[j] = xi0 | (xi1 << 4);
+            b.qs[j] = q[j] | (q[j + QK / 2] << 4);
         }
     }
 }

@@ -3,7 +3,7 @@
 
 use super::search::{make_qp_quants, nearest_int};
 use super::search_qkx::make_qkx_quants;
-use super::{f16_bytes, f16_le, scale_min_k4, sub, sub_mut, QK_K};
+use super::{each, f16_bytes, f16_le, scale_min_k4, sub, sub_mut, QK_K};
 use bytemuck::{Pod, Zeroable};
 
 #[repr(C)]
@@ -86,7 +86,7 @@ pub(super) fn codes_ref(x: &[f32; QK_K], nmax: i32, rmin: f32, nstep: i32, l: &m
             sum_x2 += v * v;
         }
         let av_x = (sum_x2 / 32.0).sqrt();
-        let weights = xs.map(|v| av_x + v.abs());
+        let weights = each(xs, |v| av_x + v.abs());
         let (scale, min) = make_qkx_quants(nmax, xs, &weights, sub_mut::<32, _>(l, j), rmin, 0.1, nstep, false);
         scales[j] = scale;
         mins[j] = min;

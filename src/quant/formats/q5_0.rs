@@ -1,8 +1,9 @@
 //! Q5_0: 32 weights, fp16 scale, 5-bit codes (4 low bits in `qs`, the fifth in `qh`) with an
 //! implicit offset of 16 (5.5 bpw).
 
+use super::scan::abs_max;
 use super::search::make_qx_quants;
-use super::{c_trunc, f16_bytes, f16_le, row_sigma2};
+use super::{c_trunc_block, each, f16_bytes, f16_le, row_sigma2};
 use bytemuck::{Pod, Zeroable};
 
 pub const QK: usize = 32;
@@ -57,22 +58,13 @@ fn pack(l: &[u8; QK], b: &mut BlockQ5_0) {
 /// `quantize_row_q5_0_ref`.
 fn quantize_ref(x: &[f32], out: &mut [BlockQ5_0]) {
     for (b, x) in out.iter_mut().zip(x.chunks_exact(QK)) {
-        let mut amax = 0f32;
-        let mut max = 0f32;
-        for &v in x {
-            if amax < v.abs() {
-                amax = v.abs();
-                max = v;
-            }
-        }
+        let x: &[f32; QK] = x.try_into().unwrap();
+        let (_, max) = abs_max(x);
         let d = max / -16.0;
         let id = if d != 0.0 { 1.0 / d } else { 0.0 };
         b.d = f16_bytes(d);
-        let mut l = [0u8; QK];
-        for j in 0..QK {
-            // `MIN(31, (int8_t)(x + 16.5f))`: truncation toward zero.
-            l[j] = 31.min(c_trunc(x[j] * id + 16.5) as i8 as i32) as u8;
-        }
+        // `MIN(31, (int8_t)(x*id + 16.5f))`.
+        let l = each(&c_trunc_block(&each(x, |v| v * id + 16.5)), |t| 31.min(t as i8 as i32) as u8);
         pack(&l, b);
     }
 }
@@ -90,6 +82,6 @@ fn quantize_impl(x: &[f32], qw: &[f32], out: &mut [BlockQ5_0]) {
         let mut l = [0i8; QK];
         let d = make_qx_quants(16, xb, &mut l, Some(&weight));
         b.d = f16_bytes(d);
-        pack(&l.map(|v| v as u8), b);
+        pack(&each(&l, |v| v as u8), b);
     }
 }

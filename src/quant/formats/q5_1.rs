@@ -1,7 +1,8 @@
 //! Q5_1: 32 weights, fp16 scale and min, 5-bit codes (6 bpw).
 
+use super::scan::min_max;
 use super::search_qkx::make_qkx_quants;
-use super::{c_trunc, f16_bytes, f16_le, row_sigma2};
+use super::{c_trunc_block, each, f16_bytes, f16_le, row_sigma2};
 use bytemuck::{Pod, Zeroable};
 
 pub const QK: usize = 32;
@@ -58,25 +59,14 @@ fn pack(l: &[u8; QK], b: &mut BlockQ5_1) {
 /// `quantize_row_q5_1_ref`.
 fn quantize_ref(x: &[f32], out: &mut [BlockQ5_1]) {
     for (b, x) in out.iter_mut().zip(x.chunks_exact(QK)) {
-        let mut min = f32::MAX;
-        let mut max = -f32::MAX;
-        for &v in x {
-            if v < min {
-                min = v;
-            }
-            if v > max {
-                max = v;
-            }
-        }
+        let x: &[f32; QK] = x.try_into().unwrap();
+        let (min, max) = min_max(x);
         let d = (max - min) / 31.0;
         let id = if d != 0.0 { 1.0 / d } else { 0.0 };
         b.d = f16_bytes(d);
         b.m = f16_bytes(min);
-        let mut l = [0u8; QK];
-        for j in 0..QK {
-            // `(uint8_t)(x + 0.5f)`: truncation toward zero.
-            l[j] = c_trunc((x[j] - min) * id + 0.5) as u8;
-        }
+        // `(uint8_t)((x - min)*id + 0.5f)`.
+        let l = each(&c_trunc_block(&each(x, |v| (v - min) * id + 0.5)), |t| t as u8);
         pack(&l, b);
     }
 }

@@ -3,7 +3,7 @@
 //! (6.5625 bpw).
 
 use super::search::{make_qx_quants, nearest_int, GROUP_MAX_EPS};
-use super::{f16_bytes, f16_le, sub, sub_mut, QK_K};
+use super::{each, f16_bytes, f16_le, sub, sub_mut, QK_K};
 use bytemuck::{Pod, Zeroable};
 
 #[repr(C)]
@@ -86,7 +86,7 @@ fn quantize_block(x: &[f32; QK_K], qw: Option<&[f32; QK_K]>, b: &mut BlockQ6K) {
             l[16 * j + ii] = (nearest_int(x[16 * j + ii] / d).clamp(-32, 31) + 32) as i8;
         }
     }
-    let l = l.map(|v| v as u8);
+    let l = each(&l, |v| v as u8);
     for (n, l) in l.chunks_exact(128).enumerate() {
         let (ql, qh) = (&mut b.ql[64 * n..64 * n + 64], &mut b.qh[32 * n..32 * n + 32]);
         for i in 0..32 {

@@ -1,6 +1,7 @@
 //! Q8_0: 32 weights, fp16 scale, signed 8-bit codes (8.5 bpw).
 
-use super::{c_trunc, f16_bytes, f16_le};
+use super::scan::amax_q8;
+use super::{c_trunc_block, each, f16_bytes, f16_le};
 use bytemuck::{Pod, Zeroable};
 
 pub const QK: usize = 32;
@@ -28,16 +29,18 @@ pub fn dequantize(blocks: &[BlockQ8_0], y: &mut [f32]) {
 pub fn quantize(x: &[f32], _imatrix: Option<&[f32]>, out: &mut [BlockQ8_0]) {
     assert_eq!(x.len(), out.len() * QK, "quantize Q8_0: length mismatch");
     for (b, x) in out.iter_mut().zip(x.chunks_exact(QK)) {
-        let mut amax = 0f32;
-        for &v in x {
-            let a = v.abs();
-            amax = if amax > a { amax } else { a };
-        }
-        let d = amax / 127.0;
+        let x: &[f32; QK] = x.try_into().unwrap();
+        let d = amax_q8(x) / 127.0;
         let id = if d != 0.0 { 1.0 / d } else { 0.0 };
         b.d = f16_bytes(d);
+        // `(int8_t)roundf(x*id)`: round half away from zero as truncation plus a correction, so it
+        // vectorizes; out of int range (infinite `id` of a subnormal block, NaN) C gives INT_MIN.
+        let v = each(x, |v| v * id);
+        let t = c_trunc_block(&v);
         for j in 0..QK {
-            b.qs[j] = c_trunc((x[j] * id).round()) as u8;
+            let frac = v[j] - t[j] as f32;
+            let r = t[j].wrapping_add((frac >= 0.5) as i32).wrapping_sub((frac <= -0.5) as i32);
+            b.qs[j] = if v[j].abs() < 2147483648.0 { r } else { i32::MIN } as u8;
         }
     }
 }

@@ -79,7 +79,11 @@ fn fuzz_against_libggml() {
                 let want = ggml(f, ty, &x, n_per_row, imatrix);
                 let bad = differing_blocks(ty, &quantize_vec(ty, &x, n_per_row, imatrix), &want);
                 let n = want.len() / ty.type_size();
-                eprintln!("{ty:<5} n_per_row {n_per_row:<5} imatrix {:<5} {}/{n} blocks differ", imatrix.is_some(), bad.len());
+                eprintln!(
+                    "{ty:<5} n_per_row {n_per_row:<5} imatrix {:<5} {}/{n} blocks differ",
+                    imatrix.is_some(),
+                    bad.len()
+                );
                 assert!(bad.is_empty(), "{ty}: blocks {:?} differ", &bad[..bad.len().min(10)]);
             }
         }

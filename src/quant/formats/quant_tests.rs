@@ -189,3 +189,73 @@ fn rows_are_independent_and_parallel_is_deterministic() {
 fn imatrix_must_cover_a_row() {
     quantize_vec(GgmlType::Q4_K, &[0.0; 512], 512, Some(&[1.0; 256]));
 }
+
+/// The vectorized block scans agree with ggml's loops, including signed zeros, NaN and ties.
+#[test]
+fn block_scans_match_ggml_loops() {
+    use super::scan::{abs_max, amax_q8, min_max};
+    let mut rng = Rng(9);
+    let specials = [0.0, -0.0, f32::NAN, 1.0, -1.0, f32::INFINITY, f32::NEG_INFINITY, 1e-40, -2.0, 2.0];
+    for _ in 0..20_000 {
+        let x: [f32; 32] = std::array::from_fn(|_| {
+            let u = rng.uniform();
+            if u < 0.5 {
+                specials[(rng.uniform() * specials.len() as f32) as usize % specials.len()]
+            } else {
+                rng.normal()
+            }
+        });
+        let (mut amax, mut max) = (0f32, 0f32);
+        let (mut q8, mut mn, mut mx) = (0f32, f32::MAX, -f32::MAX);
+        for &v in &x {
+            if amax < v.abs() {
+                amax = v.abs();
+                max = v;
+            }
+            q8 = if q8 > v.abs() { q8 } else { v.abs() };
+            if v < mn {
+                mn = v;
+            }
+            if v > mx {
+                mx = v;
+            }
+        }
+        let same = |a: f32, b: f32| a.to_bits() == b.to_bits() || (a.is_nan() && b.is_nan());
+        let (a, m) = abs_max(&x);
+        assert!(same(a, amax) && same(m, max), "abs_max of {x:?}");
+        assert!(same(amax_q8(&x), q8), "amax_q8 of {x:?}");
+        let (a, b) = min_max(&x);
+        assert!(same(a, mn) && same(b, mx), "min_max of {x:?}");
+    }
+}
+
+/// C's float-to-int conversions on x86-64, including the out-of-range results ggml reaches with
+/// subnormal blocks.
+#[test]
+fn c_conversions_match_x86() {
+    let v = [0.4, -0.6, 8.5, 16.9, -1e10, 3e9, f32::INFINITY, f32::NEG_INFINITY, f32::NAN, 2147483520.0, -2147483648.0];
+    let want = [0, 0, 8, 16, i32::MIN, i32::MIN, i32::MIN, i32::MIN, i32::MIN, 2147483520, i32::MIN];
+    for (v, w) in v.iter().zip(want) {
+        assert_eq!(super::c_trunc(*v), w, "c_trunc({v})");
+    }
+    let block: [f32; 8] = std::array::from_fn(|i| v[i]);
+    assert_eq!(super::c_trunc_block(&block), std::array::from_fn(|i| want[i]));
+}
+
+/// The portable lane loops of the min/scale search give what the AVX2 kernels (the path the
+/// libggml comparisons take on this machine) give.
+#[test]
+fn qkx_search_portable_matches_dispatched() {
+    use super::search_qkx::{make_qkx_quants, search};
+    let mut rng = Rng(13);
+    for case in 0..4000 {
+        let x: [f32; 32] = std::array::from_fn(|_| rng.normal() + if case % 3 == 0 { 1.5 } else { 0.0 });
+        let w: [f32; 32] = std::array::from_fn(|i| x[i].abs() + rng.uniform());
+        let (nmax, rmin, rdelta, nstep, mad) =
+            [(15, -1.0, 0.1, 20, false), (31, -0.9, 0.05, 36, false), (3, -0.5, 0.1, 15, true)][case % 3];
+        let (mut l1, mut l2) = ([0u8; 32], [0u8; 32]);
+        let a = make_qkx_quants(nmax, &x, &w, &mut l1, rmin, rdelta, nstep, mad);
+        let b = search::<32, false>(nmax, &x, &w, &mut l2, rmin, rdelta, nstep, mad);
+        assert_eq!((a.0.to_bits(), a.1.to_bits(), l1), (b.0.to_bits(), b.1.to_bits(), l2), "case {case}");
+    }
+}

@@ -9,6 +9,8 @@
 //! `make_q3_quants` only has `do_rmse == true`. `make_qkx2_quants`/`make_qkx3_quants` are in
 //! `search_qkx.rs`.
 
+use super::each;
+
 /// Below this a group counts as all zero (`GROUP_MAX_EPS`).
 pub(crate) const GROUP_MAX_EPS: f32 = 1e-15;
 
@@ -45,7 +47,7 @@ pub(crate) fn make_qx_quants<const N: usize>(
     }
     let w: [f32; N] = match qw {
         Some(q) => *q,
-        None => x.map(|v| v * v),
+        None => each(x, |v| v * v),
     };
     let iscale = -nmax as f32 / max;
     let mut sumlx = 0f32;

@@ -1,0 +1,101 @@
+#!/usr/bin/env python3
+"""Check sinkquant's quantized GGUFs with stock llama.cpp on the three real models.
+
+For each model, the Hugging Face export (MODELS/hf/NAME, which holds the source GGUF's weights)
+is quantized by `quantize` to Q8_0, Q4_0 and Q4_K_M-class GGUFs (fold policy, calibration on
+CALIB_CHUNKS chunks of the C4 sample). Then, with llama.cpp's tools:
+1. `llama-perplexity` loads and runs each file (CHUNKS x 512 of the Wikipedia sample). The Q8_0
+   must be within 1% of the source GGUF's perplexity (the weights it was made from), the 4-bit
+   files within 15%.
+2. `llama-tokenize` gives the same ids on the output as on the source GGUF (the tokenizer
+   metadata written from tokenizer.json is complete).
+3. The provenance keys are present (gguf-py reads them).
+
+Usage: scripts/check_quantize.py [--models DIR] [--llama-bin DIR] [--quantize BIN]
+                                 [--chunks 4] [--calib-chunks 4] [--json OUT]
+Exit 1 on any failure.
+"""
+import argparse
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+MODELS = ["smollm2-135m", "gemma3-270m", "qwen2.5-coder-0.5b"]
+TYPES = [("q8_0", 0.01), ("q4_0", 0.15), ("q4_k_m", 0.15)]
+
+
+def run(cmd, env=None):
+    p = subprocess.run([str(c) for c in cmd], capture_output=True, text=True, env=env)
+    if p.returncode != 0:
+        sys.exit(f"check_quantize: {' '.join(map(str, cmd))} failed:\n{p.stderr[-3000:]}")
+    return p.stdout + p.stderr
+
+
+def ppl(env, bin_dir, model, text, chunks, threads):
+    out = run([bin_dir / "llama-perplexity", "-m", model, "-f", text, "-c", "512", "--chunks", chunks,
+               "-t", threads], env)
+    m = re.search(r"Final estimate: PPL = ([0-9.]+)", out)
+    if not m:
+        sys.exit(f"check_quantize: no PPL in llama-perplexity output for {model}")
+    return float(m.group(1))
+
+
+def tokens(env, bin_dir, model, prompt_file):
+    out = run([bin_dir / "llama-tokenize", "-m", model, "-f", prompt_file, "--ids", "--log-disable"], env)
+    return out.strip().splitlines()[-1]
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--models", type=Path, default=ROOT / "models")
+    ap.add_argument("--llama-bin", type=Path, default=Path.home() / ".cache" / "llama-cpp-ref" / "bin")
+    ap.add_argument("--quantize", type=Path, default=ROOT / "target" / "release" / "quantize")
+    ap.add_argument("--chunks", type=int, default=4)
+    ap.add_argument("--calib-chunks", type=int, default=4)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--json", type=Path)
+    a = ap.parse_args()
+    env = dict(os.environ, LD_LIBRARY_PATH=str(a.llama_bin))
+    text = a.models / "text" / "wiki.utf8"
+    calib = a.models / "text" / "c4.utf8"
+    import gguf  # gguf-py, installed by scripts/setup-reference.sh
+
+    results, failed = [], False
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        sample = tmp / "sample.txt"
+        sample.write_text(text.read_text(encoding="utf-8")[:4000], encoding="utf-8")
+        for name in MODELS:
+            src = a.models / "gguf" / f"{name}.gguf"
+            base = ppl(env, a.llama_bin, src, text, a.chunks, a.threads)
+            want_ids = tokens(env, a.llama_bin, src, sample)
+            for ty, tol in TYPES:
+                out = tmp / f"{name}-{ty}.gguf"
+                run([a.quantize, "--calib", calib, "--calib-chunks", a.calib_chunks, "--type", ty,
+                     "--outliers", "fold", "--threads", a.threads, a.models / "hf" / name, out])
+                p = ppl(env, a.llama_bin, out, text, a.chunks, a.threads)
+                same_ids = tokens(env, a.llama_bin, out, sample) == want_ids
+                r = gguf.GGUFReader(str(out))
+                prov = all(k in r.fields for k in ["sinkquant.version", "sinkquant.outliers",
+                                                    "sinkquant.calibration.sha256", "sinkquant.massive_dims"])
+                rel = p / base - 1
+                ok = abs(rel) <= tol and same_ids and prov
+                failed |= not ok
+                results.append({"model": name, "type": ty, "ppl_source": base, "ppl": p, "rel": rel,
+                                "same_token_ids": same_ids, "provenance": prov, "bytes": out.stat().st_size,
+                                "ok": ok})
+                print(f"{name:20} {ty:7} llama-perplexity {p:9.4f} vs source {base:9.4f} ({100*rel:+.2f}%, "
+                      f"tol {100*tol:.0f}%), same token ids: {same_ids}, provenance keys: {prov}"
+                      f"  {'OK' if ok else 'FAIL'}")
+    if a.json:
+        a.json.write_text(json.dumps(results, indent=1) + "\n")
+    sys.exit(1 if failed else 0)
+
+
+if __name__ == "__main__":
+    main()

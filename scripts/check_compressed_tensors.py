@@ -32,13 +32,15 @@ Purpose
     their writer; --writer sinkquant runs the ignored unit test
     `model::compressed::tests::write_fixture_dir`, which checks their reader against ours.
     --scheme BITS:GROUP:SYM, e.g. 4:32:sym, 8:channel:sym, 4:128:asym. lm_head is ignored.
+    --from HF_DIR (compressed-tensors writer only) quantizes a real model directory instead
+    (loaded in bfloat16; tokenizer files are copied).
 
 Usage
     scripts/check_compressed_tensors.py DIR [--quantize BIN] [--repo DIR] [--via auto|export|dump]
                                         [--tol 1e-6] [--no-transformers]
                                         [--require-transformers] [--json OUT]
     scripts/check_compressed_tensors.py --make-fixture OUT [--writer compressed-tensors|sinkquant]
-                                        [--scheme 4:32:sym]
+                                        [--scheme 4:32:sym] [--from HF_DIR]
 
 Requires: torch, safetensors, transformers, compressed-tensors (pip install compressed-tensors).
 Verified with compressed-tensors 0.20.0, torch 2.15.0, transformers 5.23.0.
@@ -48,6 +50,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -72,7 +75,7 @@ def cargo_test(repo: Path, name: str, env: dict[str, str]) -> None:
         raise RuntimeError(f"{' '.join(cmd)} failed in {repo}:\n{tail}")
 
 
-def make_fixture_ct(out: Path, bits: int, group: int | None, sym: bool) -> None:
+def make_fixture_ct(out: Path, bits: int, group: int | None, sym: bool, source: Path | None) -> None:
     import torch
     from compressed_tensors.compressors import ModelCompressor
     from compressed_tensors.quantization import (
@@ -82,12 +85,15 @@ def make_fixture_ct(out: Path, bits: int, group: int | None, sym: bool) -> None:
         apply_quantization_config,
     )
     from compressed_tensors.quantization.utils import calculate_qparams
-    from transformers import LlamaConfig, LlamaForCausalLM
+    from transformers import AutoModelForCausalLM, LlamaConfig, LlamaForCausalLM
 
     torch.manual_seed(0)
-    cfg = LlamaConfig(vocab_size=256, hidden_size=64, intermediate_size=128, num_hidden_layers=2,
-                      num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=128)
-    model = LlamaForCausalLM(cfg).to(torch.bfloat16)
+    if source is None:
+        cfg = LlamaConfig(vocab_size=256, hidden_size=64, intermediate_size=128, num_hidden_layers=2,
+                          num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=128)
+        model = LlamaForCausalLM(cfg).to(torch.bfloat16)
+    else:
+        model = AutoModelForCausalLM.from_pretrained(str(source), dtype=torch.bfloat16)
     args = QuantizationArgs(num_bits=bits, type="int", symmetric=sym,
                             strategy="channel" if group is None else "group", group_size=group)
     qc = QuantizationConfig(config_groups={"group_0": QuantizationScheme(targets=["Linear"], weights=args)},
@@ -110,6 +116,10 @@ def make_fixture_ct(out: Path, bits: int, group: int | None, sym: bool) -> None:
     comp.compress_model(model)
     model.save_pretrained(out)
     comp.update_config(str(out))
+    if source is not None:
+        for f in source.iterdir():
+            if f.name.startswith("tokenizer") or f.name in ("special_tokens_map.json", "generation_config.json"):
+                shutil.copy(f, out / f.name)
 
 
 def reference(d: Path) -> dict:
@@ -208,6 +218,7 @@ def main() -> int:
     ap.add_argument("--make-fixture", type=Path, metavar="OUT")
     ap.add_argument("--writer", choices=["compressed-tensors", "sinkquant"], default="compressed-tensors")
     ap.add_argument("--scheme", default="4:32:sym")
+    ap.add_argument("--from", dest="source", type=Path, help="quantize this HF directory instead of a tiny random llama")
     a = ap.parse_args()
 
     import compressed_tensors
@@ -221,7 +232,7 @@ def main() -> int:
             cargo_test(a.repo, "model::compressed::tests::write_fixture_dir",
                        {"SINKQUANT_FIXTURE_OUT": str(a.make_fixture.resolve()), "SINKQUANT_FIXTURE_SCHEME": a.scheme})
         else:
-            make_fixture_ct(a.make_fixture, bits, group, sym)
+            make_fixture_ct(a.make_fixture, bits, group, sym, a.source)
         print(f"wrote {a.make_fixture} ({a.writer}, {a.scheme}; {versions})")
         return 0
     if a.dir is None:

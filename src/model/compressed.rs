@@ -63,14 +63,14 @@ fn group_scheme(cfg_path: &Path, name: &str, group: &Value, top_format: Option<&
     let Some(w) = weights else { return Ok(None) };
     match format {
         Some("pack-quantized") => {}
-        Some("dense") => return Ok(None),
+        // compressed-tensors' default format, "fakequant", stores weights densely too.
+        Some("dense" | "fakequant") | None => return Ok(None),
         Some(f) => {
             return Err(Error::unsupported(
                 cfg_path,
                 format!("compressed-tensors format {f:?} of config group {name} (supported: pack-quantized)"),
             ))
         }
-        None => return Err(bad(cfg_path, format!("quantization_config: config group {name} has no format"))),
     }
     let unsupported = |what: String| Error::unsupported(cfg_path, format!("{what} in config group {name}"));
     let ty = w.get("type").and_then(Value::as_str).unwrap_or("int");

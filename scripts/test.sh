@@ -37,6 +37,14 @@ if [ "$quick" = 0 ]; then
   python3 scripts/check_eval.py --models "$SINKQUANT_MODELS" --llama-bin "$llama_bin" --json target/check_eval.json
   step "quantized GGUFs in llama.cpp (3 models x Q8_0, Q4_0, Q4_K_M; PPL 4 x 512, token ids)"
   python3 scripts/check_quantize.py --models "$SINKQUANT_MODELS" --llama-bin "$llama_bin" --json target/check_quantize.json
+  step "compressed-tensors outputs (SmolLM2 int4 keep, Qwen2.5 int8) vs the compressed-tensors package"
+  ct=target/ct-check; mkdir -p "$ct"
+  target/release/quantize --calib "$SINKQUANT_MODELS/text/c4.utf8" --calib-chunks 4 --type int4 --outliers keep \
+    "$SINKQUANT_MODELS/hf/smollm2-135m" "$ct/smollm2-int4" --force
+  target/release/quantize --calib "$SINKQUANT_MODELS/text/c4.utf8" --calib-chunks 4 --type int8 \
+    "$SINKQUANT_MODELS/hf/qwen2.5-coder-0.5b" "$ct/qwen-int8" --force
+  python3 scripts/check_compressed_tensors.py "$ct/smollm2-int4"
+  python3 scripts/check_compressed_tensors.py "$ct/qwen-int8"
 fi
 step "Rust tests"
 cargo test --release --lib --bins --tests

@@ -180,3 +180,43 @@ fn quantize_cli_rejects_bad_input() {
     let names: Vec<_> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
     assert_eq!(names.len(), 3, "no partial outputs: {names:?}");
 }
+
+#[test]
+fn quantize_cli_writes_compressed_tensors() {
+    let dir = tempdir();
+    let src = tiny_model("llama").write(&dir.path().join("src.gguf"));
+    let text = tiny_text(&dir.path().join("calib.txt"), 3000);
+    let ref_logits = logits(&src);
+    let mut errs = Vec::new();
+    for ty in ["int8", "int4"] {
+        let out = dir.path().join(ty);
+        let o = quantize(&[
+            "--calib",
+            text.to_str().unwrap(),
+            "--calib-ctx",
+            "32",
+            "--calib-chunks",
+            "4",
+            "--type",
+            ty,
+            "--outliers",
+            "keep",
+            src.to_str().unwrap(),
+            out.to_str().unwrap(),
+        ]);
+        assert!(o.status.success(), "{ty}: {}", stderr(&o));
+        let cfg: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(out.join("config.json")).unwrap()).unwrap();
+        let q = &cfg["quantization_config"];
+        assert_eq!(q["format"], "pack-quantized");
+        assert_eq!(q["config_groups"]["group_0"]["weights"]["num_bits"], if ty == "int8" { 8 } else { 4 });
+        assert_eq!(q["ignore"][0], "lm_head");
+        assert!(out.join("tokenizer.json").is_file());
+        // sinkquant's own evaluator loads the directory.
+        errs.push(max_rel_diff(&ref_logits, &logits(&out)));
+    }
+    assert!(errs[0] < errs[1] && errs[1] < 1.5 && errs[0] > 0.0, "int8/int4 errors {errs:?}");
+    // q3_k_m has no compressed-tensors counterpart.
+    let o = quantize(&["--type", "q3_k_m", src.to_str().unwrap(), dir.path().join("x").to_str().unwrap()]);
+    assert_clean_error(&o, &["int8 or int4"]);
+}

@@ -9,7 +9,7 @@ use serde_json::json;
 use sinkquant::calib::{collect::Criterion, importance, report};
 use sinkquant::model::Model;
 use sinkquant::output::{self, gguf::QuantInputs, gguf_meta::Provenance, Progress};
-use sinkquant::plan::{self, OutlierPolicy, PlanOptions, Preset, Protected, TensorPlan};
+use sinkquant::plan::{self, Mixture, OutlierPolicy, PlanOptions, Preset, Protected, TensorPlan};
 use sinkquant::quant::formats::GgmlType;
 use sinkquant::tokenizer::GgufVocab;
 use std::path::{Path, PathBuf};
@@ -106,9 +106,16 @@ pub fn run(a: Args) -> Result<()> {
     super::set_threads(a.threads)?;
     let (input, output) = (a.input.clone().expect("required"), a.output.clone().expect("required"));
     let is_gguf = output.extension().is_some_and(|x| x.eq_ignore_ascii_case("gguf"));
-    if !is_gguf {
-        bail!("{}: only .gguf output is supported by this build", output.display());
-    }
+    let ct_bits = match (is_gguf, a.preset.mixture) {
+        (true, _) => 0,
+        (false, Mixture::Q8_0) => 8,
+        (false, Mixture::Q4_K_M | Mixture::Q4_K_S | Mixture::Q4_0 | Mixture::Q4_1) => 4,
+        (false, m) => bail!(
+            "{}: safetensors (compressed-tensors) output takes --type int8 or int4, not {}",
+            output.display(),
+            m.name()
+        ),
+    };
     if let Some(parent) = output.parent().filter(|p| !p.as_os_str().is_empty()) {
         if !parent.is_dir() {
             bail!("{}: cannot write: folder {} does not exist", output.display(), parent.display());
@@ -148,7 +155,7 @@ pub fn run(a: Args) -> Result<()> {
     let mut the_plan = plan::plan(&model, &opts, &protected);
     // The class names a size: llama.cpp's mixture for this model, less room for our metadata.
     let user_types = !a.overrides.is_empty() || a.output_type.is_some() || a.embedding_type.is_some();
-    if !a.preset.mixture.is_float() && !user_types {
+    if !a.preset.mixture.is_float() && !user_types && is_gguf {
         let llama = PlanOptions { outliers: OutlierPolicy::None, overrides: vec![], ..opts };
         let budget = plan::size(&plan::plan(&model, &llama, &Protected::default())).0 - plan::budget::METADATA_HEADROOM;
         plan::budget::fit(&model, &mut the_plan, budget, &inputs.importance)?;
@@ -163,10 +170,23 @@ pub fn run(a: Args) -> Result<()> {
     let t_quant = Instant::now();
     if a.outliers == OutlierPolicy::Fold && !inputs.importance.is_empty() {
         let pb = bar(3 * model.hparams.n_layers as u64, "{spinner} folding   [{bar:30}] site {pos}/{len} eta {eta}");
-        inputs.folds = sinkquant::transform::fold::choose_all(&model, &the_plan, &inputs.importance, &mut |d| {
+        // compressed-tensors output: the matching ggml type stands in for its grid (4 bits in
+        // groups: Q4_0; 8 bits: Q8_0) when the fold measures quantization error.
+        let proxy = match ct_bits {
+            0 => the_plan.clone(),
+            b => {
+                let p = Preset::parse(if b == 8 { "q8_0" } else { "q4_0" }).expect("known preset");
+                let o = PlanOptions { preset: p, outliers: OutlierPolicy::None, overrides: vec![], ..opts.clone() };
+                plan::plan(&model, &o, &Protected::default())
+            }
+        };
+        inputs.folds = sinkquant::transform::fold::choose_all(&model, &proxy, &inputs.importance, &mut |d| {
             pb.set_position(d as u64)
         })?;
         pb.finish_and_clear();
+    }
+    if !is_gguf {
+        return write_compressed(&a, &model, &the_plan, &protected, &inputs, ct_bits, started, calib_secs, t_quant);
     }
     let prov = Provenance {
         preset: a.preset.name.to_string(),
@@ -220,6 +240,74 @@ pub fn run(a: Args) -> Result<()> {
             "massive_dims": protected.dims, "plan": the_plan,
             "folds": inputs.folds.chosen.iter().map(|(s, (a, b, c))| json!({"site": format!("{s:?}"), "alpha": a, "error_before": b, "error_after": c})).collect::<Vec<_>>(),
             "eval": eval,
+        });
+        super::write_json(p, &v).with_context(|| format!("{}: cannot write", p.display()))?;
+    }
+    Ok(())
+}
+
+/// The compressed-tensors directory output and its summary.
+#[allow(clippy::too_many_arguments)]
+fn write_compressed(
+    a: &Args,
+    model: &Model,
+    the_plan: &[TensorPlan],
+    protected: &Protected,
+    inputs: &QuantInputs,
+    bits: u8,
+    started: Instant,
+    calib_secs: f64,
+    t_quant: Instant,
+) -> Result<()> {
+    let output = a.output.clone().expect("required");
+    let scheme = output::compressed::scheme_for(model, bits);
+    let keep: std::collections::BTreeSet<_> = if a.outliers == OutlierPolicy::Keep {
+        the_plan
+            .iter()
+            .filter(|t| output::compressed::is_linear(t.role) && t.reason.starts_with("keep:"))
+            .map(|t| t.role)
+            .collect()
+    } else {
+        Default::default()
+    };
+    let total: u64 = 0;
+    let pb = bar(total, "{spinner} quantizing [{bar:30}] {bytes}/{total_bytes} {msg} eta {eta}");
+    let written = output::compressed::write(model, &scheme, &keep, inputs, &output, a.force, &mut |p| match p {
+        Progress::Start { bytes, .. } => pb.set_length(bytes),
+        Progress::Tensor { name, bytes } => {
+            pb.inc(bytes);
+            pb.set_message(name.to_string());
+        }
+    })?;
+    pb.finish_and_clear();
+    let quant_secs = t_quant.elapsed().as_secs_f64();
+    let params = model.size().0;
+    println!(
+        "{} -> {}: {} -> {} ({:.2} bpw; int{} {}, {} layers kept in BF16), calibration {:.1} s, quantization {:.1} s, total {:.1} s",
+        model.path.display(),
+        output.display(),
+        format::bytes(model.bytes_on_disk()),
+        format::bytes(written),
+        written as f64 * 8.0 / params as f64,
+        bits,
+        scheme.group_size.map_or("per channel".to_string(), |g| format!("groups of {g}")),
+        keep.len(),
+        calib_secs,
+        quant_secs,
+        started.elapsed().as_secs_f64()
+    );
+    let eval = match &a.eval {
+        Some(text) => Some(super::quantize_eval::evaluate(model, &output, text, a.calib.calib_ctx, a.eval_chunks)?),
+        None => None,
+    };
+    if let Some(p) = &a.json {
+        let v = json!({
+            "input": model.path.display().to_string(), "output": output.display().to_string(), "format": "compressed-tensors",
+            "bits": bits, "group_size": scheme.group_size, "preset": a.preset.name, "outliers": a.outliers.name(),
+            "imatrix": !a.no_imatrix, "source_bytes": model.bytes_on_disk(), "output_bytes": written, "params": params,
+            "bpw": written as f64 * 8.0 / params as f64, "calibration_seconds": calib_secs,
+            "quantization_seconds": quant_secs, "massive_dims": protected.dims,
+            "kept": keep.iter().map(|r| r.hf_name(model.arch())).collect::<Vec<_>>(), "eval": eval,
         });
         super::write_json(p, &v).with_context(|| format!("{}: cannot write", p.display()))?;
     }

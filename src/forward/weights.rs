@@ -95,6 +95,13 @@ impl Loader<'_> {
     fn matrix(&self, role: Role) -> crate::Result<QLinear> {
         let m = self.model;
         let e = m.tensor(role).expect("roles are validated on open");
+        // compressed-tensors layers: dequantized once to f32 (as vLLM's reference path does).
+        if m.compressed.as_ref().and_then(|c| c.layer(&e.name)).is_some() {
+            let (shape, data) = m.read_canonical(role)?;
+            let bytes = bytemuck::cast_slice(&data).to_vec();
+            let act = ActRound::None;
+            return Ok(QLinear { ty: GgmlType::F32, bytes: Arc::new(bytes), rows: shape[0], cols: shape[1], act });
+        }
         let StorageType::Ggml(ty) = e.dtype.clone() else {
             return Err(crate::Error::unsupported(
                 m.store().path_of(e),

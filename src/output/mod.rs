@@ -1,5 +1,6 @@
 //! Writers of quantized models: GGUF for llama.cpp, compressed-tensors safetensors for vLLM.
 
+pub mod compressed;
 pub mod gguf;
 pub mod gguf_meta;
 

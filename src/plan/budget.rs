@@ -7,8 +7,8 @@
 use super::TensorPlan;
 use crate::error::Result;
 use crate::model::Model;
-use crate::quant::formats::GgmlType;
 use crate::model::Role;
+use crate::quant::formats::GgmlType;
 use crate::transform::fold;
 use std::collections::BTreeMap;
 
@@ -29,8 +29,10 @@ pub fn lower(ty: GgmlType, cols: usize) -> Option<GgmlType> {
 /// Relative output-space error of quantizing the sampled rows `w` to `ty`.
 fn rel_error(ty: GgmlType, w: &[f32], cols: usize, imp: &[f32]) -> f64 {
     let ones = vec![1f32; cols];
-    let signal: f64 =
-        w.chunks_exact(cols).map(|r| r.iter().zip(imp).map(|(x, i)| (*i as f64) * (*x as f64).powi(2)).sum::<f64>()).sum();
+    let signal: f64 = w
+        .chunks_exact(cols)
+        .map(|r| r.iter().zip(imp).map(|(x, i)| (*i as f64) * (*x as f64).powi(2)).sum::<f64>())
+        .sum();
     fold::scaled_error(ty, w, cols, imp, &ones) / signal.max(f64::MIN_POSITIVE)
 }
 

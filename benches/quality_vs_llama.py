@@ -52,7 +52,7 @@ ROOT = Path(__file__).resolve().parent.parent
 MODELS = ["smollm2-135m", "gemma3-270m", "qwen2.5-coder-0.5b"]
 LLAMA_TYPES = "Q8_0,Q4_0,Q4_K_M,Q3_K_M"
 SQ_DEFAULT = "q8_0:none,q4_0:fold,q4_0:keep,q4_0:none,q4_0:none:noimat"
-POLICIES = ("keep", "fold", "none")
+POLICIES = ("keep", "fold", "both", "none")
 MIB = 1024 * 1024
 
 
@@ -377,7 +377,7 @@ def main():
     common_args(ap)
     ap.add_argument("--chunks", type=int, default=40, help="evaluation chunks of wiki.utf8")
     ap.add_argument("--llama", default=LLAMA_TYPES, help="llama-quantize types, comma-separated")
-    ap.add_argument("--sq", default=SQ_DEFAULT, help="sinkquant TYPE:keep|fold|none[:noimat], comma-separated")
+    ap.add_argument("--sq", default=SQ_DEFAULT, help="sinkquant TYPE:keep|fold|both|none[:noimat], comma-separated")
     ap.add_argument("--fresh", action="store_true", help="redo every step, ignoring finished ones in --work")
     a = ap.parse_args()
     a.work = a.work or Path("/tmp/sq-quality") / a.model

@@ -21,8 +21,8 @@ pub struct Args {
     /// dequantized weights)
     #[arg(required = true)]
     pub input: Option<PathBuf>,
-    /// Output: a `.gguf` file for llama.cpp, or a `.safetensors` file / directory in the
-    /// compressed-tensors layout for vLLM
+    /// Output: a `.gguf` file for llama.cpp, or a directory (any other name) written as
+    /// safetensors in the compressed-tensors `pack-quantized` layout for vLLM (--type int8|int4)
     #[arg(required = true)]
     pub output: Option<PathBuf>,
     #[command(flatten)]
@@ -32,7 +32,7 @@ pub struct Args {
     #[arg(long = "type", default_value = "int4", value_parser = Preset::parse)]
     pub preset: Preset,
     /// Outlier handling: keep the tensors touching the massive channels in higher precision,
-    /// fold their scale into full-precision norms, or none
+    /// fold their scale into full-precision norms, both, or none
     #[arg(long, value_enum, default_value_t = OutlierPolicy::Fold)]
     pub outliers: OutlierPolicy,
     /// Quantize without calibration statistics (plain round-to-nearest quantizers)
@@ -168,7 +168,7 @@ pub fn run(a: Args) -> Result<()> {
     }
 
     let t_quant = Instant::now();
-    if a.outliers == OutlierPolicy::Fold && !inputs.importance.is_empty() {
+    if a.outliers.folds() && !inputs.importance.is_empty() {
         let pb = bar(3 * model.hparams.n_layers as u64, "{spinner} folding   [{bar:30}] site {pos}/{len} eta {eta}");
         // compressed-tensors output: the matching ggml type stands in for its grid (4 bits in
         // groups: Q4_0; 8 bits: Q8_0) when the fold measures quantization error.
@@ -261,7 +261,7 @@ fn write_compressed(
 ) -> Result<()> {
     let output = a.output.clone().expect("required");
     let scheme = output::compressed::scheme_for(model, bits);
-    let keep: std::collections::BTreeSet<_> = if a.outliers == OutlierPolicy::Keep {
+    let keep: std::collections::BTreeSet<_> = if a.outliers.keeps() {
         the_plan
             .iter()
             .filter(|t| output::compressed::is_linear(t.role) && t.reason.starts_with("keep:"))

@@ -5,6 +5,7 @@
 //!   the granularity GGUF allows).
 //! - `fold`: the outlier channels' scale moves into full-precision norm weights by an exact
 //!   equivalence transform (see `crate::transform::fold`); types are unchanged.
+//! - `both`: keep, then fold.
 //! - `none`: plain quantization.
 
 use super::preset::Mixture;
@@ -19,14 +20,25 @@ use std::collections::BTreeMap;
 pub enum OutlierPolicy {
     Keep,
     Fold,
+    /// Keep, then fold.
+    Both,
     None,
 }
 
 impl OutlierPolicy {
+    pub fn keeps(self) -> bool {
+        matches!(self, OutlierPolicy::Keep | OutlierPolicy::Both)
+    }
+
+    pub fn folds(self) -> bool {
+        matches!(self, OutlierPolicy::Fold | OutlierPolicy::Both)
+    }
+
     pub fn name(self) -> &'static str {
         match self {
             OutlierPolicy::Keep => "keep",
             OutlierPolicy::Fold => "fold",
+            OutlierPolicy::Both => "both",
             OutlierPolicy::None => "none",
         }
     }
@@ -95,7 +107,7 @@ pub fn adjust(
     p: &Protected,
     m: Mixture,
 ) -> Option<(GgmlType, String)> {
-    if policy != OutlierPolicy::Keep || m.is_float() {
+    if !policy.keeps() || m.is_float() {
         return None;
     }
     let why = p.writers.get(&role).or_else(|| p.dominated.get(&role))?;

@@ -94,20 +94,7 @@ pub struct ScanReport {
 
 /// GGUF names of the tensors that read the input observed at `site`.
 pub fn site_tensors(model: &Model, site: LinearSite) -> Vec<String> {
-    use LayerTensor::*;
-    match site {
-        LinearSite::Output => {
-            vec![if model.tensor(Role::Output).is_some() { Role::Output } else { Role::TokenEmbd }.gguf_name()]
-        }
-        LinearSite::Layer(l, t) => {
-            let group = match t {
-                AttnQ => vec![AttnQ, AttnK, AttnV],
-                FfnGate => vec![FfnGate, FfnUp],
-                other => vec![other],
-            };
-            group.iter().map(|&g| Role::Layer(l, g).gguf_name()).collect()
-        }
-    }
+    super::importance::site_roles(model, site).iter().map(|r| r.gguf_name()).collect()
 }
 
 fn mean_std(xs: &[f64]) -> (f64, f64) {

@@ -11,7 +11,6 @@ use sinkquant::model::Model;
 use sinkquant::output::{self, gguf::QuantInputs, gguf_meta::Provenance, Progress};
 use sinkquant::plan::{self, Mixture, OutlierPolicy, PlanOptions, Preset, Protected, TensorPlan};
 use sinkquant::quant::formats::GgmlType;
-use sinkquant::tokenizer::GgufVocab;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -86,14 +85,6 @@ fn sha256(path: &Path) -> Result<String> {
     Ok(format!("{:x}", Sha256::digest(&bytes)))
 }
 
-fn vocab_of(model: &Model) -> Result<GgufVocab> {
-    Ok(match model.gguf() {
-        Some(g) => GgufVocab::from_gguf(g).map_err(|m| anyhow::anyhow!("{}: {m}", g.path().display()))?,
-        None => GgufVocab::from_hf_dir(&model.path, model.arch().gguf_name())
-            .map_err(|m| anyhow::anyhow!("{}: {m}", model.path.display()))?,
-    })
-}
-
 fn print_plan(p: &[TensorPlan]) {
     println!("{:<28} {:>16} {:>6}  reason", "tensor", "shape", "type");
     for t in p {
@@ -123,7 +114,7 @@ pub fn run(a: Args) -> Result<()> {
     }
     let started = Instant::now();
     let model = Model::open(&input)?;
-    let vocab = vocab_of(&model)?;
+    let vocab = sinkquant::tokenizer::vocab_of(&model)?;
 
     // Calibration: importance for the quantizers, outliers for the policy.
     let needs_calib = !a.no_imatrix || a.outliers != OutlierPolicy::None;
@@ -270,8 +261,8 @@ fn write_compressed(
     } else {
         Default::default()
     };
-    let total: u64 = 0;
-    let pb = bar(total, "{spinner} quantizing [{bar:30}] {bytes}/{total_bytes} {msg} eta {eta}");
+    // The length is set when the writer reports the planned bytes.
+    let pb = bar(0, "{spinner} quantizing [{bar:30}] {bytes}/{total_bytes} {msg} eta {eta}");
     let written = output::compressed::write(model, &scheme, &keep, inputs, &output, a.force, &mut |p| match p {
         Progress::Start { bytes, .. } => pb.set_length(bytes),
         Progress::Tensor { name, bytes } => {

@@ -65,13 +65,6 @@ pub struct ExportSummary {
     pub files: Vec<String>,
 }
 
-fn write_json(dir: &AtomicDir, name: &str, v: &serde_json::Value) -> Result<()> {
-    let path = dir.path(name);
-    let mut text = serde_json::to_string_pretty(v).expect("JSON values serialize");
-    text.push('\n');
-    std::fs::write(&path, text).map_err(|e| Error::io(dir.target().join(name), e))
-}
-
 /// Exports a GGUF model to a Hugging Face directory at `out`.
 pub fn export_gguf(
     model: &Model,
@@ -130,7 +123,7 @@ pub fn export_gguf(
     }
     writer.finish()?;
 
-    write_json(&dir, "config.json", &hp.to_hf_config(&vocab.special, dtype.torch_name()))?;
+    dir.write_json("config.json", &hp.to_hf_config(&vocab.special, dtype.torch_name()))?;
     let mut gen = serde_json::json!({"_from_model_config": true});
     for (k, v) in
         [("bos_token_id", vocab.special.bos), ("eos_token_id", vocab.special.eos), ("pad_token_id", vocab.special.pad)]
@@ -139,9 +132,9 @@ pub fn export_gguf(
             gen[k] = v.into();
         }
     }
-    write_json(&dir, "generation_config.json", &gen)?;
+    dir.write_json("generation_config.json", &gen)?;
     std::fs::write(dir.path("tokenizer.json"), tok_text).map_err(|e| Error::io(out.join("tokenizer.json"), e))?;
-    write_json(&dir, "tokenizer_config.json", &hf_json::tokenizer_config_json(&vocab, hp.ctx_len))?;
+    dir.write_json("tokenizer_config.json", &hf_json::tokenizer_config_json(&vocab, hp.ctx_len))?;
     let files =
         ["model.safetensors", "config.json", "generation_config.json", "tokenizer.json", "tokenizer_config.json"]
             .map(String::from)

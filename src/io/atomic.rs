@@ -91,6 +91,12 @@ impl AtomicDir {
         &self.target
     }
 
+    /// Writes `v` as pretty JSON (with a final newline) to the file `name` of the directory.
+    pub fn write_json(&self, name: &str, v: &serde_json::Value) -> Result<()> {
+        let text = serde_json::to_string_pretty(v).expect("JSON values serialize") + "\n";
+        std::fs::write(self.path(name), text).map_err(|e| Error::io(self.target.join(name), e))
+    }
+
     pub fn commit(mut self) -> Result<()> {
         if self.target.exists() {
             let old = self.target.with_file_name(format!(

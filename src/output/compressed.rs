@@ -107,29 +107,15 @@ pub fn write(
     }
     w.finish()?;
 
-    let vocab = vocab_of(model)?;
+    let vocab = tokenizer::vocab_of(model)?;
     let mut ignore = vec!["lm_head".to_string()];
     ignore.extend(keep.iter().map(|r| module(&r.hf_name(arch)).to_string()));
     let mut cfg = hp.to_hf_config(&vocab.special, "bfloat16");
     cfg["quantization_config"] = quantization_config(scheme, &ignore);
-    write_json(&dir, "config.json", &cfg)?;
+    dir.write_json("config.json", &cfg)?;
     write_tokenizer(model, &vocab, &dir)?;
     dir.commit()?;
     Ok(std::fs::metadata(out.join("model.safetensors")).map(|m| m.len()).unwrap_or(total))
-}
-
-fn vocab_of(model: &Model) -> Result<GgufVocab> {
-    match model.gguf() {
-        Some(g) => GgufVocab::from_gguf(g).map_err(|m| Error::unsupported(g.path(), m)),
-        None => {
-            GgufVocab::from_hf_dir(&model.path, model.arch().gguf_name()).map_err(|m| Error::corrupt(&model.path, m))
-        }
-    }
-}
-
-fn write_json(dir: &AtomicDir, name: &str, v: &serde_json::Value) -> Result<()> {
-    let text = serde_json::to_string_pretty(v).expect("JSON values serialize") + "\n";
-    std::fs::write(dir.path(name), text).map_err(|e| Error::io(dir.target().join(name), e))
 }
 
 /// The tokenizer files: copied from a Hugging Face source, rebuilt from a GGUF's vocabulary.
@@ -154,7 +140,7 @@ fn write_tokenizer(model: &Model, vocab: &GgufVocab, dir: &AtomicDir) -> Result<
             let rebuilt = tokenizer::from_gguf(g)?;
             std::fs::write(dir.path("tokenizer.json"), rebuilt.json)
                 .map_err(|e| Error::io(dir.target().join("tokenizer.json"), e))?;
-            write_json(dir, "tokenizer_config.json", &hf_json::tokenizer_config_json(vocab, model.hparams.ctx_len))?;
+            dir.write_json("tokenizer_config.json", &hf_json::tokenizer_config_json(vocab, model.hparams.ctx_len))?;
         }
     }
     Ok(())

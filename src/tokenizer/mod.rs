@@ -18,6 +18,17 @@ pub struct Rebuilt {
     pub tokenizer: Tokenizer,
 }
 
+/// A model's vocabulary in llama.cpp's terms: a GGUF's own, or converted from the
+/// `tokenizer.json` of a Hugging Face directory.
+pub fn vocab_of(model: &crate::model::Model) -> Result<GgufVocab> {
+    match model.gguf() {
+        Some(g) => GgufVocab::from_gguf(g).map_err(|m| Error::unsupported(g.path(), m)),
+        None => {
+            GgufVocab::from_hf_dir(&model.path, model.arch().gguf_name()).map_err(|m| Error::corrupt(&model.path, m))
+        }
+    }
+}
+
 pub fn from_gguf(g: &GgufFile) -> Result<Rebuilt> {
     let vocab = GgufVocab::from_gguf(g).map_err(|m| Error::unsupported(g.path(), m))?;
     // The JSON tree (large for 262K-token vocabularies) lives only inside this block.

@@ -6,8 +6,10 @@
 //! `export` turns a GGUF into a Hugging Face directory; `forward` runs the model; `eval`
 //! measures it; `calib` finds its outliers; `quant` holds the block formats and quantizers;
 //! `plan` chooses each tensor's type; `transform` holds exact equivalence transforms (folding);
-//! `output` writes quantized models.
+//! `output` writes quantized models; `batch` converts
+//! whole zoos from a manifest.
 
+pub mod batch;
 pub mod calib;
 pub mod error;
 pub mod eval;

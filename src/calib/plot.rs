@@ -1,36 +1,16 @@
 //! The scan's PNG: per-layer residual-stream magnitudes (top 1-3 and median, log scale, as in
 //! Sun et al.'s first figure) above the share of attention on the first token per layer.
-//! Drawn with plotters' pure-Rust bitmap backend; text uses the embedded DejaVu Sans
-//! (assets/fonts, its licence beside it), so no system font library is needed.
+//! Drawn with plotters (see `crate::io::png`).
 
 use super::report::ScanReport;
-use crate::error::{Error, Result};
+use crate::error::Result;
+use crate::io::png::err;
 use plotters::prelude::*;
-use plotters::style::{register_font, FontStyle};
 use std::path::Path;
-
-const FONT: &[u8] = include_bytes!("../../assets/fonts/DejaVuSans.ttf");
-
-fn err(path: &Path, e: impl std::fmt::Display) -> Error {
-    Error::Invalid(format!("{}: cannot draw the plot: {e}", path.display()))
-}
 
 /// Writes the plot to `path` (PNG), under a temporary name until complete.
 pub fn write(path: &Path, r: &ScanReport) -> Result<()> {
-    register_font("sans-serif", FontStyle::Normal, FONT).map_err(|_| err(path, "embedded font is invalid"))?;
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    let tmp = path.with_file_name(format!(".{name}.tmp-{}.png", std::process::id()));
-    let drawn = draw(&tmp, r);
-    match drawn.and_then(|_| std::fs::rename(&tmp, path).map_err(|e| Error::io(path, e))) {
-        Ok(()) => Ok(()),
-        Err(e) => {
-            let _ = std::fs::remove_file(&tmp);
-            Err(match e {
-                Error::Invalid(m) => Error::Invalid(m.replace(&tmp.display().to_string(), &path.display().to_string())),
-                other => other,
-            })
-        }
-    }
+    crate::io::png::save(path, |tmp| draw(tmp, r))
 }
 
 fn draw(path: &Path, r: &ScanReport) -> Result<()> {

@@ -1,11 +1,13 @@
 //! Flags, commands and everything that prints. The library below never prints.
 
+mod batch;
 mod compare;
 mod eval_args;
 mod export;
 mod format;
 mod inspect;
 mod ppl;
+mod procfs;
 mod quantize;
 mod quantize_eval;
 mod scan;
@@ -46,10 +48,16 @@ enum Command {
     /// Find massive activations, super weights and attention sinks from calibration text.
     #[command(long_about = scan::LONG_ABOUT)]
     Scan(scan::Args),
+    /// Batch-convert a model zoo from a TOML manifest: parallel, resumable, shardable.
+    #[command(long_about = batch::LONG_ABOUT)]
+    Batch(batch::Args),
+    /// Merge the reports of a batch run's shards into one report.
+    BatchReport(batch::ReportArgs),
 }
 
 pub fn run() -> ExitCode {
     let cli = Cli::parse();
+    batch::watch_parent();
     let result = match cli.command {
         None => quantize::run(cli.quantize),
         Some(c) => match c {
@@ -58,6 +66,8 @@ pub fn run() -> ExitCode {
             Command::Ppl(a) => ppl::run(a),
             Command::Compare(a) => compare::run(a),
             Command::Scan(a) => scan::run(a),
+            Command::Batch(a) => batch::run(a),
+            Command::BatchReport(a) => batch::merge(a),
         },
     };
     match result {

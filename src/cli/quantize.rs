@@ -120,6 +120,7 @@ pub fn run(a: Args) -> Result<()> {
     let needs_calib = !a.no_imatrix || a.outliers != OutlierPolicy::None;
     let (mut inputs, protected, calib_info, calib_secs) = if needs_calib {
         let t0 = Instant::now();
+        println!("calibrating {} ({} chunks of {} tokens)", input.display(), a.calib.calib_chunks, a.calib.calib_ctx);
         let cal = calibrate(&model, &a.calib, Criterion::default())?;
         let tok = &cal.tokenizer;
         let r = report::build(&model, &cal.collector, &|id| tok.token_text(id), cal.info.clone(), 0)?;
@@ -159,6 +160,7 @@ pub fn run(a: Args) -> Result<()> {
     }
 
     let t_quant = Instant::now();
+    println!("quantizing to {}", output.display());
     if a.outliers.folds() && !inputs.importance.is_empty() {
         let pb = bar(3 * model.hparams.n_layers as u64, "{spinner} folding   [{bar:30}] site {pos}/{len} eta {eta}");
         // compressed-tensors output: the matching ggml type stands in for its grid (4 bits in
@@ -230,7 +232,7 @@ pub fn run(a: Args) -> Result<()> {
             "calibration_seconds": calib_secs, "quantization_seconds": quant_secs,
             "massive_dims": protected.dims, "plan": the_plan,
             "folds": inputs.folds.chosen.iter().map(|(s, (a, b, c))| json!({"site": format!("{s:?}"), "alpha": a, "error_before": b, "error_after": c})).collect::<Vec<_>>(),
-            "eval": eval,
+            "eval": eval, "peak_rss_bytes": super::procfs::peak_rss(),
         });
         super::write_json(p, &v).with_context(|| format!("{}: cannot write", p.display()))?;
     }
@@ -299,6 +301,7 @@ fn write_compressed(
             "bpw": written as f64 * 8.0 / params as f64, "calibration_seconds": calib_secs,
             "quantization_seconds": quant_secs, "massive_dims": protected.dims,
             "kept": keep.iter().map(|r| r.hf_name(model.arch())).collect::<Vec<_>>(), "eval": eval,
+            "peak_rss_bytes": super::procfs::peak_rss(),
         });
         super::write_json(p, &v).with_context(|| format!("{}: cannot write", p.display()))?;
     }

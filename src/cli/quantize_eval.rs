@@ -12,6 +12,7 @@ use std::path::Path;
 
 /// PPL of source and output, KLD and top-1 agreement of the output against the source.
 pub fn evaluate(source: &Model, output: &Path, text: &Path, ctx: usize, chunks: usize) -> Result<Value> {
+    println!("evaluating on {} ({chunks} chunks of {ctx} tokens)", text.display());
     let out = Model::open(output)?;
     let tok = TextTokenizer::for_model(source)?;
     let ids = tok.encode_at_least(&read_text(text)?, Some(chunks * ctx))?;

@@ -1,8 +1,9 @@
-//! Reading and writing model files: memory maps, GGUF, safetensors, atomic outputs.
+//! Reading and writing model files: memory maps, GGUF, safetensors, atomic outputs, PNG plots.
 
 pub mod atomic;
 pub mod gguf;
 pub mod mmap;
+pub mod png;
 pub mod safetensors;
 pub mod store;
 

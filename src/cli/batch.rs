@@ -1,0 +1,371 @@
+//! `quantize batch MANIFEST [--jobs N] [--resume] [--shard I/N] [--report DIR]`: every model of
+//! a manifest with every recipe, each job a child `quantize` process (so a crash, an abort or an
+//! out-of-memory kill ends that job only), up to N at once, with one progress line per running
+//! job and an overall bar; then the report.
+
+use super::procfs;
+use anyhow::{bail, Context, Result};
+use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
+use sinkquant::batch::state::{self, Record, StateDir};
+use sinkquant::batch::{expand, Format, Job, JobResult, Manifest, Report, Shard};
+use std::ffi::OsString;
+use std::io::{Read, Seek, SeekFrom};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// Set in each job's environment: the batch's process id. The job exits when its parent is
+/// gone, so a killed batch leaves no job running behind it (see [`watch_parent`]).
+pub const PARENT_ENV: &str = "SINKQUANT_BATCH_PARENT";
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// TOML manifest: out_dir, optional calib/eval texts, [[models]] path, [[recipes]] name,
+    /// type, outliers, format (see docs/batch.md)
+    pub manifest: PathBuf,
+    /// Jobs run at once. Each job holds about one model's working set; see docs/batch.md for
+    /// the memory each model needs
+    #[arg(long, default_value_t = 1)]
+    pub jobs: usize,
+    /// Skip jobs finished by an earlier run whose inputs, recipe and output are unchanged
+    #[arg(long)]
+    pub resume: bool,
+    /// Run only shard I of N (jobs whose manifest position is I modulo N), e.g. --shard
+    /// $SLURM_ARRAY_TASK_ID/$SLURM_ARRAY_TASK_COUNT
+    #[arg(long, value_parser = Shard::parse)]
+    pub shard: Option<Shard>,
+    /// Report folder (default: OUT_DIR/report, or OUT_DIR/report-shard-I-of-N)
+    #[arg(long)]
+    pub report: Option<PathBuf>,
+    /// Threads per job (default: the cores divided among the jobs)
+    #[arg(long)]
+    pub threads: Option<usize>,
+    /// List the jobs, their outputs and whether a finished record exists, and stop
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+pub const LONG_ABOUT: &str = "Batch-convert a model zoo. The manifest's models times its recipes \
+make the jobs; each runs as a child `quantize` process writing out_dir/<model>/<recipe>.<format> \
+under a temporary name. A failing job is reported with its error and the others go on; the exit \
+status is non-zero when any failed. Each finished job leaves a record in \
+out_dir/.sinkquant-batch/done, so --resume after a crash or a kill redoes only unfinished jobs. \
+--shard I/N splits the jobs deterministically for cluster array jobs; `quantize batch-report` \
+merges the shards' reports. The report (report.md, report.csv, report.json, one PNG per model of \
+size against KLD) goes to --report.";
+
+struct Running {
+    job: Job,
+    fingerprint: String,
+    child: Child,
+    started: Instant,
+    bar: ProgressBar,
+}
+
+/// The last non-empty line of a log (its last 4 KiB).
+fn last_line(log: &Path) -> Option<String> {
+    let mut f = std::fs::File::open(log).ok()?;
+    let len = f.metadata().ok()?.len();
+    f.seek(SeekFrom::Start(len.saturating_sub(4096))).ok()?;
+    let mut buf = Vec::new();
+    f.read_to_end(&mut buf).ok()?;
+    let text = String::from_utf8_lossy(&buf);
+    text.lines().rev().map(str::trim).find(|l| !l.is_empty()).map(str::to_string)
+}
+
+/// The one-line reason a job failed: its `error:` line, or how the process ended.
+fn failure(log: &Path, status: std::process::ExitStatus) -> String {
+    use std::os::unix::process::ExitStatusExt;
+    let text = std::fs::read_to_string(log).unwrap_or_default();
+    if let Some(e) = text.lines().rev().find_map(|l| l.strip_prefix("error: ")) {
+        return e.to_string();
+    }
+    let how = match status.signal() {
+        Some(9) => "killed by SIGKILL (out of memory?)".to_string(),
+        Some(s) => format!("killed by signal {s}"),
+        None => format!("exited with {status}"),
+    };
+    match last_line(log) {
+        Some(l) => format!("{how}; last output: {l}"),
+        None => how,
+    }
+}
+
+fn child_args(job: &Job, threads: usize, summary: &Path) -> Vec<OsString> {
+    let r = &job.recipe;
+    let mut a: Vec<OsString> = Vec::new();
+    let mut push = |k: &str, v: OsString| {
+        a.push(k.into());
+        a.push(v);
+    };
+    if let Some(c) = &r.calib {
+        push("--calib", c.into());
+    }
+    push("--calib-chunks", r.calib_chunks.to_string().into());
+    push("--calib-ctx", r.ctx.to_string().into());
+    push("--type", r.ty.clone().into());
+    push("--outliers", r.outliers.clone().into());
+    push("--threads", threads.to_string().into());
+    push("--json", summary.into());
+    if let Some(e) = &r.eval {
+        push("--eval", e.into());
+        push("--eval-chunks", r.eval_chunks.to_string().into());
+    }
+    if !r.imatrix {
+        a.push("--no-imatrix".into());
+    }
+    if r.format == Format::Safetensors {
+        a.push("--force".into());
+    }
+    a.push(job.model_path.clone().into());
+    a.push(job.output.clone().into());
+    a
+}
+
+fn start(job: Job, fingerprint: String, threads: usize, st: &StateDir, bar: ProgressBar) -> Result<Running> {
+    st.prepare(&job)?;
+    state::remove_partial(&job.output)?;
+    let (log, summary) = (st.log(&job), st.summary(&job));
+    let _ = std::fs::remove_file(&summary);
+    let out = std::fs::File::create(&log).with_context(|| format!("{}: cannot create the log", log.display()))?;
+    let err = out.try_clone().with_context(|| format!("{}: cannot create the log", log.display()))?;
+    let exe = std::env::current_exe().context("cannot find the quantize executable")?;
+    let child = Command::new(exe)
+        .args(child_args(&job, threads, &summary))
+        .env(PARENT_ENV, std::process::id().to_string())
+        .stdin(Stdio::null())
+        .stdout(out)
+        .stderr(err)
+        .spawn()
+        .context("cannot start a quantize process")?;
+    bar.set_prefix(job.key());
+    bar.set_message("starting");
+    Ok(Running { job, fingerprint, child, started: Instant::now(), bar })
+}
+
+/// The result of a job whose process ended with `status`; a success leaves a state record.
+fn finish(r: &Running, status: std::process::ExitStatus, st: &StateDir, out_dir: &Path) -> JobResult {
+    let seconds = r.started.elapsed().as_secs_f64();
+    let job = &r.job;
+    if !status.success() {
+        let _ = state::remove_partial(&job.output);
+        // The model's output folder, if this job made it and nothing else is in it.
+        let _ = job.output.parent().map(std::fs::remove_dir);
+        return JobResult::failed(job, out_dir, failure(&st.log(job), status));
+    }
+    let done = || -> Result<JobResult> {
+        let path = st.summary(job);
+        let text = std::fs::read_to_string(&path).with_context(|| format!("{}: no job summary", path.display()))?;
+        let summary: serde_json::Value =
+            serde_json::from_str(&text).with_context(|| format!("{}: corrupt job summary", path.display()))?;
+        let bytes = state::output_bytes(&job.output)
+            .with_context(|| format!("{}: missing after the job succeeded", job.output.display()))?;
+        let result = JobResult::finished(job, out_dir, &summary, bytes, seconds);
+        st.save(job, &Record { fingerprint: r.fingerprint.clone(), output_bytes: bytes, result: result.clone() })?;
+        Ok(result)
+    };
+    done().unwrap_or_else(|e| JobResult::failed(job, out_dir, format!("{e:#}")))
+}
+
+fn describe(j: &JobResult) -> String {
+    if !j.ok {
+        return format!("FAILED {}: {}", j.key(), j.error.as_deref().unwrap_or("failed"));
+    }
+    let mut s = format!("ok     {}: {}", j.key(), super::format::bytes(j.output_bytes.unwrap_or(0)));
+    if let Some(b) = j.bpw {
+        s += &format!(", {b:.2} bpw");
+    }
+    if let Some(k) = j.kld {
+        s += &format!(", KLD {k:.5}");
+    }
+    if let Some(t) = j.seconds {
+        s += &format!(", {t:.0} s");
+    }
+    s
+}
+
+pub fn run(a: Args) -> Result<()> {
+    if a.jobs == 0 {
+        bail!("--jobs must be at least 1");
+    }
+    let manifest = Manifest::load(&a.manifest)?;
+    let out_dir = manifest.out_dir.clone();
+    let all = expand(&manifest);
+    let jobs_total = all.len();
+    let jobs = match a.shard {
+        Some(s) => s.select(all),
+        None => all,
+    };
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let threads = a.threads.unwrap_or((cores / a.jobs.min(jobs.len().max(1))).max(1));
+    std::fs::create_dir_all(&out_dir).with_context(|| format!("{}: cannot create out_dir", out_dir.display()))?;
+    let st = StateDir::new(&out_dir);
+    let version = env!("CARGO_PKG_VERSION");
+
+    // Fingerprints first: a missing model or text fails its jobs here, before anything runs.
+    let mut results: Vec<JobResult> = Vec::new();
+    let mut pending: std::collections::VecDeque<(Job, String)> = Default::default();
+    let mut reused = 0;
+    for job in jobs.iter().cloned() {
+        match state::fingerprint(&job, version) {
+            Err(e) => results.push(JobResult::failed(&job, &out_dir, e.to_string())),
+            Ok(fp) => match st.finished(&job, &fp).filter(|_| a.resume) {
+                Some(rec) => {
+                    results.push(rec.result);
+                    reused += 1;
+                }
+                None => pending.push_back((job, fp)),
+            },
+        }
+    }
+    let shard = a.shard.map_or("all".to_string(), |s| s.to_string());
+    println!(
+        "{}: {} of {} jobs (shard {shard}), {} to run, {reused} finished earlier, {} failed before starting; {} at once, {threads} threads each",
+        a.manifest.display(),
+        jobs.len(),
+        jobs_total,
+        pending.len(),
+        results.iter().filter(|r| !r.ok).count(),
+        a.jobs
+    );
+    if a.dry_run {
+        for j in &jobs {
+            let state = if results.iter().any(|r| r.index == j.index && r.ok) { "finished" } else { "to run" };
+            println!("{:>4}  {:<40} {:<9} {}", j.index, j.key(), state, j.output.display());
+        }
+        return Ok(());
+    }
+    for r in results.iter().filter(|r| !r.ok) {
+        println!("{}", describe(r));
+    }
+
+    let mp = MultiProgress::new();
+    let overall = mp.add(ProgressBar::new(jobs.len() as u64));
+    overall.set_style(
+        ProgressStyle::with_template("[{bar:30}] {pos}/{len} jobs {msg} elapsed {elapsed}")?.progress_chars("=> "),
+    );
+    overall.set_position(results.len() as u64);
+    let job_style = ProgressStyle::with_template("{spinner} {prefix:<36} {elapsed:>4} {wide_msg}")?;
+    let mut running: Vec<Running> = Vec::new();
+    let mut peak_rss: u64 = 0;
+    while !pending.is_empty() || !running.is_empty() {
+        while running.len() < a.jobs {
+            let Some((job, fp)) = pending.pop_front() else { break };
+            let bar = mp.insert_before(&overall, ProgressBar::new_spinner().with_style(job_style.clone()));
+            match start(job.clone(), fp, threads, &st, bar.clone()) {
+                Ok(r) => running.push(r),
+                Err(e) => {
+                    bar.finish_and_clear();
+                    mp.remove(&bar);
+                    let r = JobResult::failed(&job, &out_dir, format!("{e:#}"));
+                    mp.suspend(|| println!("{}", describe(&r)));
+                    results.push(r);
+                    overall.inc(1);
+                }
+            }
+        }
+        std::thread::sleep(Duration::from_millis(200));
+        let rss: u64 = running.iter().filter_map(|r| procfs::rss_of(r.child.id())).sum();
+        peak_rss = peak_rss.max(rss);
+        let mut i = 0;
+        while i < running.len() {
+            match running[i].child.try_wait() {
+                Ok(None) => {
+                    let r = &running[i];
+                    r.bar.set_message(last_line(&st.log(&r.job)).unwrap_or_default());
+                    r.bar.tick();
+                    i += 1;
+                }
+                done => {
+                    let r = running.swap_remove(i);
+                    let result = match done {
+                        Ok(Some(status)) => finish(&r, status, &st, &out_dir),
+                        Err(e) => JobResult::failed(&r.job, &out_dir, format!("cannot wait for the job: {e}")),
+                        Ok(None) => unreachable!(),
+                    };
+                    r.bar.finish_and_clear();
+                    mp.remove(&r.bar);
+                    mp.suspend(|| println!("{}", describe(&result)));
+                    results.push(result);
+                    overall.inc(1);
+                    let failed = results.iter().filter(|r| !r.ok).count();
+                    if failed > 0 {
+                        overall.set_message(format!("({failed} failed)"));
+                    }
+                }
+            }
+        }
+    }
+    overall.finish_and_clear();
+
+    results.sort_by_key(|r| r.index);
+    let report = Report {
+        tool_version: version.to_string(),
+        manifest: a.manifest.display().to_string(),
+        jobs_total,
+        shards: vec![shard],
+        peak_rss_bytes: (peak_rss > 0).then_some(peak_rss),
+        jobs: results,
+    };
+    let dir = a.report.clone().unwrap_or_else(|| match a.shard {
+        None => out_dir.join("report"),
+        Some(s) => out_dir.join(format!("report-shard-{}-of-{}", s.index, s.count)),
+    });
+    report.write(&dir)?;
+    let failed = report.failed().count();
+    println!(
+        "report: {} ({} jobs, {} failed; peak resident memory of the running jobs {})",
+        dir.join("report.md").display(),
+        report.jobs.len(),
+        failed,
+        report.peak_rss_bytes.map_or("-".into(), super::format::bytes)
+    );
+    if failed > 0 {
+        bail!("{failed} of {} jobs failed (each is listed above, and in {})", report.jobs.len(), dir.display());
+    }
+    Ok(())
+}
+
+/// In a job started by `quantize batch`: exit as soon as the batch process is gone, so a batch
+/// killed with SIGKILL leaves no job writing behind it (its partial output is removed by the
+/// next run).
+pub fn watch_parent() {
+    let Some(parent) = std::env::var(PARENT_ENV).ok().and_then(|p| p.parse::<u32>().ok()) else { return };
+    std::thread::spawn(move || loop {
+        if std::os::unix::process::parent_id() != parent {
+            std::process::exit(3);
+        }
+        std::thread::sleep(Duration::from_millis(250));
+    });
+}
+
+/// `quantize batch-report DIR... --out DIR`: merges shards' reports.
+#[derive(clap::Args)]
+pub struct ReportArgs {
+    /// Report folders written by `quantize batch` (each holds report.json)
+    #[arg(required = true)]
+    pub dirs: Vec<PathBuf>,
+    /// Folder for the merged report
+    #[arg(long)]
+    pub out: PathBuf,
+}
+
+pub fn merge(a: ReportArgs) -> Result<()> {
+    let reports = a.dirs.iter().map(|d| Ok((d.clone(), Report::read(d)?))).collect::<Result<Vec<_>>>()?;
+    let merged = Report::merge(reports)?;
+    merged.write(&a.out)?;
+    let missing = merged.missing();
+    println!(
+        "{}: {} of {} jobs from shards {}, {} failed{}",
+        a.out.join("report.md").display(),
+        merged.jobs.len(),
+        merged.jobs_total,
+        merged.shards.join(", "),
+        merged.failed().count(),
+        if missing.is_empty() { String::new() } else { format!("; manifest jobs {missing:?} are in none of them") }
+    );
+    for j in &merged.jobs {
+        println!("{}", describe(j));
+    }
+    Ok(())
+}

@@ -12,6 +12,8 @@
 #                                     GGUFs of the three models; same token ids as the source
 #        scripts/check_compressed_tensors.py  the compressed-tensors package reads the int4
 #                                     and int8 safetensors outputs; weights match ours
+#        scripts/check_batch.py       quantize batch: resume after SIGKILL gives byte-identical
+#                                     outputs, merged shards equal the whole run, bad inputs
 #   4. runs the Rust tests (unit, hostile files, synthetic models, real models), optimised.
 # Usage: scripts/test.sh [--quick]   (--quick: Rust tests only, still on the real models)
 set -euo pipefail
@@ -45,6 +47,8 @@ if [ "$quick" = 0 ]; then
     "$SINKQUANT_MODELS/hf/qwen2.5-coder-0.5b" "$ct/qwen-int8" --force
   python3 scripts/check_compressed_tensors.py "$ct/smollm2-int4"
   python3 scripts/check_compressed_tensors.py "$ct/qwen-int8"
+  step "quantize batch on SmolLM2 (3 recipes, --jobs 2): SIGKILL twice + --resume, shards merged, bad inputs"
+  python3 scripts/check_batch.py --quick --models "$SINKQUANT_MODELS" --work target/batch-check --json target/check_batch.json
 fi
 step "Rust tests"
 cargo test --release --lib --bins --tests

@@ -15,7 +15,7 @@
 #SBATCH --requeue
 #SBATCH --output=logs/%x-%A_%a.out
 set -euo pipefail
-# Memory: each job needs about 3x its model's BF16 size with an eval text (see docs/batch.md);
-# --jobs 2 on a 24 GiB node fits models up to about 3B parameters.
+# Memory: each job needs 2-3.5x its model's BF16 size with an eval text (see docs/batch.md);
+# --jobs 2 on a 24 GiB node fits models up to about 1.5B parameters, --jobs 1 up to about 3B.
 quantize batch zoo.toml --jobs 2 --resume \
   --shard "${SLURM_ARRAY_TASK_ID}/${SLURM_ARRAY_TASK_COUNT}"

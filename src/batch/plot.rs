@@ -29,18 +29,28 @@ fn draw(path: &Path, model: &str, points: &[(String, u64, f64)]) -> Result<()> {
         .map_err(|e| err(path, e))?;
     chart
         .configure_mesh()
+        .light_line_style(WHITE)
+        .y_labels(8)
+        .y_label_formatter(&|v| format!("{v:.1e}"))
         .x_desc("file size (MiB)")
         .y_desc("KLD vs source (lower is better)")
         .draw()
         .map_err(|e| err(path, e))?;
     let blue = RGBColor(30, 90, 200);
     chart
-        .draw_series(points.iter().zip(xs.iter().zip(&ys)).map(|(p, (&x, &y))| {
-            EmptyElement::at((x, y))
+        .draw_series(points.iter().enumerate().map(|(i, p)| {
+            // Labels of points that (nearly) coincide are stacked instead of overprinted.
+            let near = (0..i).filter(|&j| close(xs[j], xs[i], x_hi - x_lo) && close(ys[j].ln(), ys[i].ln(), 0.5)).count();
+            EmptyElement::at((xs[i], ys[i]))
                 + Circle::new((0, 0), 5, blue.filled())
-                + Text::new(p.0.clone(), (8, -18), ("sans-serif", 16).into_font())
+                + Text::new(format!("{} ({:.2e})", p.0, p.2), (8, -18 + 18 * near as i32), ("sans-serif", 16).into_font())
         }))
         .map_err(|e| err(path, e))?;
     root.present().map_err(|e| err(path, e))?;
     Ok(())
+}
+
+/// Whether `a` and `b` are within 4% of `span` (or equal when the span is zero).
+fn close(a: f64, b: f64, span: f64) -> bool {
+    (a - b).abs() <= 0.04 * span.max(1e-9)
 }

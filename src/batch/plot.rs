@@ -40,10 +40,15 @@ fn draw(path: &Path, model: &str, points: &[(String, u64, f64)]) -> Result<()> {
     chart
         .draw_series(points.iter().enumerate().map(|(i, p)| {
             // Labels of points that (nearly) coincide are stacked instead of overprinted.
-            let near = (0..i).filter(|&j| close(xs[j], xs[i], x_hi - x_lo) && close(ys[j].ln(), ys[i].ln(), 0.5)).count();
+            let near =
+                (0..i).filter(|&j| close(xs[j], xs[i], x_hi - x_lo) && close(ys[j].ln(), ys[i].ln(), 0.5)).count();
             EmptyElement::at((xs[i], ys[i]))
                 + Circle::new((0, 0), 5, blue.filled())
-                + Text::new(format!("{} ({:.2e})", p.0, p.2), (8, -18 + 18 * near as i32), ("sans-serif", 16).into_font())
+                + Text::new(
+                    format!("{} ({:.2e})", p.0, p.2),
+                    (8, -18 + 18 * near as i32),
+                    ("sans-serif", 16).into_font(),
+                )
         }))
         .map_err(|e| err(path, e))?;
     root.present().map_err(|e| err(path, e))?;

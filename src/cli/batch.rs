@@ -37,7 +37,7 @@ pub struct Args {
     /// Report folder (default: OUT_DIR/report, or OUT_DIR/report-shard-I-of-N)
     #[arg(long)]
     pub report: Option<PathBuf>,
-    /// Threads per job (default: the cores divided among the jobs)
+    /// Threads per job (default: the cores divided among the jobs running at once)
     #[arg(long)]
     pub threads: Option<usize>,
     /// List the jobs, their outputs and whether a finished record exists, and stop
@@ -197,7 +197,10 @@ pub fn run(a: Args) -> Result<()> {
         None => all,
     };
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let threads = a.threads.unwrap_or((cores / a.jobs.min(jobs.len().max(1))).max(1));
+    // Threads per job: the cores shared by the jobs that will run at once; when fewer jobs are
+    // left than --jobs, the last ones get more (outputs do not depend on the thread count).
+    let share = |at_once: usize| a.threads.unwrap_or((cores / at_once.clamp(1, a.jobs)).max(1));
+    let threads = share(jobs.len());
     std::fs::create_dir_all(&out_dir).with_context(|| format!("{}: cannot create out_dir", out_dir.display()))?;
     let st = StateDir::new(&out_dir);
     let version = env!("CARGO_PKG_VERSION");
@@ -252,6 +255,7 @@ pub fn run(a: Args) -> Result<()> {
         while running.len() < a.jobs {
             let Some((job, fp)) = pending.pop_front() else { break };
             let bar = mp.insert_before(&overall, ProgressBar::new_spinner().with_style(job_style.clone()));
+            let threads = share(running.len() + 1 + pending.len());
             match start(job.clone(), fp, threads, &st, bar.clone()) {
                 Ok(r) => running.push(r),
                 Err(e) => {

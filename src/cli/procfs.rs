@@ -23,8 +23,9 @@ mod tests {
     #[test]
     fn reads_this_process() {
         if cfg!(target_os = "linux") {
-            let peak = super::peak_rss().unwrap();
+            // Current first: the peak read after it can only be as large or larger.
             let now = super::rss_of(std::process::id()).unwrap();
+            let peak = super::peak_rss().unwrap();
             assert!(now > 0 && peak >= now, "peak {peak} now {now}");
         }
     }

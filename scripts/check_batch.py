@@ -26,7 +26,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-RUN_FIELDS = {"seconds", "calibration_seconds", "quantization_seconds", "peak_rss_bytes"}
+RUN_FIELDS = {"seconds", "calibration_seconds", "calibration_cached", "quantization_seconds", "peak_rss_bytes"}
 
 
 def log(msg):

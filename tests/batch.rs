@@ -86,6 +86,8 @@ fn batch_isolates_failures_and_reports_every_job() {
             assert!(j["kld"].as_f64().unwrap() > 0.0 && j["bpw"].as_f64().unwrap() > 4.0, "{j}");
         }
     }
+    // A model's later recipe reuses the calibration its first one cached.
+    assert!(jobs.iter().any(|j| j["calibration_cached"] == Value::Bool(true)), "no job used the calibration cache");
     // The batch runs the same quantization as the command itself.
     let direct = dir.path().join("direct.gguf");
     let d = quantize(&[

@@ -220,3 +220,34 @@ fn quantize_cli_writes_compressed_tensors() {
     let o = quantize(&["--type", "q3_k_m", src.to_str().unwrap(), dir.path().join("x").to_str().unwrap()]);
     assert_clean_error(&o, &["int8 or int4"]);
 }
+
+#[test]
+fn calibration_cache_gives_identical_output() {
+    let dir = tempdir();
+    let src = tiny_model("qwen2").write(&dir.path().join("src.gguf"));
+    let text = tiny_text(&dir.path().join("calib.txt"), 3000);
+    let cache = dir.path().join("cache");
+    let run = |out: &str, cached: bool| {
+        let out = dir.path().join(out);
+        let summary = dir.path().join(format!("{}.json", out.display()));
+        let mut args = vec!["--calib", text.to_str().unwrap(), "--calib-chunks", "3", "--calib-ctx", "32"];
+        if cached {
+            args.extend(["--calib-cache", cache.to_str().unwrap()]);
+        }
+        let (o_s, s_s) = (out.to_str().unwrap().to_string(), summary.to_str().unwrap().to_string());
+        args.extend(["--type", "q4_k_m", "--json", &s_s, src.to_str().unwrap(), &o_s]);
+        let o = quantize(&args);
+        assert!(o.status.success(), "{}", stderr(&o));
+        let s: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&summary).unwrap()).unwrap();
+        (std::fs::read(&out).unwrap(), s["calibration_cached"].as_bool().unwrap())
+    };
+    let (plain, c0) = run("plain.gguf", false);
+    let (first, c1) = run("first.gguf", true);
+    let (second, c2) = run("second.gguf", true);
+    assert_eq!((c0, c1, c2), (false, false, true));
+    assert!(plain == first && first == second, "cached calibration changed the output");
+    // A different calibration text is a different key.
+    std::fs::write(&text, "the he the th a\n".repeat(300)).unwrap();
+    let (_, c3) = run("third.gguf", true);
+    assert!(!c3);
+}

@@ -30,6 +30,9 @@ pub struct JobResult {
     pub bpw: Option<f64>,
     pub seconds: Option<f64>,
     pub calibration_seconds: Option<f64>,
+    /// Whether the calibration came from the cache another recipe of the model filled.
+    #[serde(default)]
+    pub calibration_cached: Option<bool>,
     pub quantization_seconds: Option<f64>,
     pub ppl_before: Option<f64>,
     pub ppl_after: Option<f64>,
@@ -42,7 +45,8 @@ pub struct JobResult {
 
 /// Fields that measure the run rather than its outputs: they differ between two runs of the
 /// same manifest while every other field is equal.
-pub const RUN_FIELDS: [&str; 4] = ["seconds", "calibration_seconds", "quantization_seconds", "peak_rss_bytes"];
+pub const RUN_FIELDS: [&str; 5] =
+    ["seconds", "calibration_seconds", "calibration_cached", "quantization_seconds", "peak_rss_bytes"];
 
 fn relative(job: &Job, out_dir: &Path) -> String {
     job.output.strip_prefix(out_dir).unwrap_or(&job.output).display().to_string()
@@ -66,6 +70,7 @@ impl JobResult {
             bpw: None,
             seconds: None,
             calibration_seconds: None,
+            calibration_cached: None,
             quantization_seconds: None,
             ppl_before: None,
             ppl_after: None,
@@ -95,6 +100,7 @@ impl JobResult {
             bpw: params.map(|p| output_bytes as f64 * 8.0 / p as f64),
             seconds: Some(seconds),
             calibration_seconds: f("calibration_seconds"),
+            calibration_cached: s.get("calibration_cached").and_then(Value::as_bool),
             quantization_seconds: f("quantization_seconds"),
             ppl_before: e("ppl_before"),
             ppl_after: e("ppl_after"),
@@ -282,6 +288,7 @@ impl Report {
             "bpw",
             "seconds",
             "calibration_seconds",
+            "calibration_cached",
             "quantization_seconds",
             "ppl_before",
             "ppl_after",
@@ -309,6 +316,7 @@ impl Report {
                 o(j.bpw),
                 o(j.seconds),
                 o(j.calibration_seconds),
+                j.calibration_cached.map(|c| c.to_string()).unwrap_or_default(),
                 o(j.quantization_seconds),
                 o(j.ppl_before),
                 o(j.ppl_after),
@@ -389,6 +397,7 @@ mod tests {
             bpw: Some(4.0),
             seconds: Some(index as f64),
             calibration_seconds: None,
+            calibration_cached: None,
             quantization_seconds: None,
             ppl_before: None,
             ppl_after: None,

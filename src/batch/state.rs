@@ -1,4 +1,4 @@
-//! Resume state: one record per finished job, `out_dir/.sinkquant-batch/done/<model>/<recipe>.json`,
+//! Resume state (and the shared calibration cache): one record per finished job, `out_dir/.sinkquant-batch/done/<model>/<recipe>.json`,
 //! written atomically after the job's output is complete. A record holds the job's fingerprint
 //! (tool version, recipe settings, the model files' names, sizes and modification times, the
 //! sha256 of its calibration and evaluation texts) and the size of its output; `--resume` skips
@@ -44,6 +44,11 @@ impl StateDir {
     /// Where the quantize command writes the job's JSON summary.
     pub fn summary(&self, job: &Job) -> PathBuf {
         self.path("runs", job, "json")
+    }
+
+    /// Calibration results shared by the recipes of a model (`quantize --calib-cache`).
+    pub fn calib_cache(&self) -> PathBuf {
+        self.root.join("calib")
     }
 
     fn record_path(&self, job: &Job) -> PathBuf {
@@ -123,7 +128,7 @@ fn sha256_file(path: &Path) -> Result<String> {
 
 /// Name, size and modification time (ns) of each file that makes up the model at `path`: a
 /// folder's files, a GGUF file, or a safetensors file and the JSON files beside it.
-fn model_files(path: &Path) -> Result<Vec<(String, u64, u128)>> {
+pub fn model_files(path: &Path) -> Result<Vec<(String, u64, u128)>> {
     let meta = std::fs::metadata(path).map_err(|e| Error::io(path, e))?;
     let mut files: Vec<PathBuf> = Vec::new();
     let list = |dir: &Path, keep: &dyn Fn(&Path) -> bool| -> Result<Vec<PathBuf>> {

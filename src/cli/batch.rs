@@ -91,7 +91,7 @@ fn failure(log: &Path, status: std::process::ExitStatus) -> String {
     }
 }
 
-fn child_args(job: &Job, threads: usize, summary: &Path) -> Vec<OsString> {
+fn child_args(job: &Job, threads: usize, summary: &Path, calib_cache: &Path) -> Vec<OsString> {
     let r = &job.recipe;
     let mut a: Vec<OsString> = Vec::new();
     let mut push = |k: &str, v: OsString| {
@@ -107,6 +107,7 @@ fn child_args(job: &Job, threads: usize, summary: &Path) -> Vec<OsString> {
     push("--outliers", r.outliers.clone().into());
     push("--threads", threads.to_string().into());
     push("--json", summary.into());
+    push("--calib-cache", calib_cache.into());
     if let Some(e) = &r.eval {
         push("--eval", e.into());
         push("--eval-chunks", r.eval_chunks.to_string().into());
@@ -131,7 +132,7 @@ fn start(job: Job, fingerprint: String, threads: usize, st: &StateDir, bar: Prog
     let err = out.try_clone().with_context(|| format!("{}: cannot create the log", log.display()))?;
     let exe = std::env::current_exe().context("cannot find the quantize executable")?;
     let child = Command::new(exe)
-        .args(child_args(&job, threads, &summary))
+        .args(child_args(&job, threads, &summary, &st.calib_cache()))
         .env(PARENT_ENV, std::process::id().to_string())
         .stdin(Stdio::null())
         .stdout(out)
@@ -241,6 +242,10 @@ pub fn run(a: Args) -> Result<()> {
     for r in results.iter().filter(|r| !r.ok) {
         println!("{}", describe(r));
     }
+    // Start order: each model's first recipe before any model's second, so that a model's
+    // later recipes mostly find its calibration in the cache instead of repeating it.
+    let recipes = manifest.recipes.len();
+    pending.make_contiguous().sort_by_key(|(j, _)| (j.index % recipes, j.index / recipes));
 
     let mp = MultiProgress::new();
     let overall = mp.add(ProgressBar::new(jobs.len() as u64));

@@ -9,6 +9,7 @@ mod inspect;
 mod ppl;
 mod procfs;
 mod quantize;
+mod quantize_calib;
 mod quantize_eval;
 mod scan;
 

@@ -2,16 +2,15 @@
 //! calibrate, plan, fold, quantize and write; then optionally evaluate before and after.
 
 use super::format;
-use super::scan::{calibrate, CalibArgs};
+use super::scan::CalibArgs;
 use anyhow::{bail, Context, Result};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::json;
-use sinkquant::calib::{collect::Criterion, importance, report};
 use sinkquant::model::Model;
 use sinkquant::output::{self, gguf::QuantInputs, gguf_meta::Provenance, Progress};
 use sinkquant::plan::{self, Mixture, OutlierPolicy, PlanOptions, Preset, Protected, TensorPlan};
 use sinkquant::quant::formats::GgmlType;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Instant;
 
 #[derive(clap::Args)]
@@ -52,6 +51,10 @@ pub struct Args {
     /// Chunks of the evaluation text (of --calib-ctx tokens)
     #[arg(long, default_value_t = 8)]
     pub eval_chunks: usize,
+    /// Keep calibration results in DIR and reuse them when the same model files are calibrated
+    /// on the same text with the same chunks, context and seed (`quantize batch` uses this)
+    #[arg(long, value_name = "DIR")]
+    pub calib_cache: Option<PathBuf>,
     /// Print the plan and stop
     #[arg(long)]
     pub dry_run: bool,
@@ -77,12 +80,6 @@ the output are compared on that text (PPL before and after, KL divergence, top-1
 fn bar(len: u64, template: &str) -> ProgressBar {
     ProgressBar::new(len)
         .with_style(ProgressStyle::with_template(template).expect("valid template").progress_chars("=> "))
-}
-
-fn sha256(path: &Path) -> Result<String> {
-    use sha2::{Digest, Sha256};
-    let bytes = std::fs::read(path).with_context(|| format!("{}: cannot read", path.display()))?;
-    Ok(format!("{:x}", Sha256::digest(&bytes)))
 }
 
 fn print_plan(p: &[TensorPlan]) {
@@ -118,22 +115,13 @@ pub fn run(a: Args) -> Result<()> {
 
     // Calibration: importance for the quantizers, outliers for the policy.
     let needs_calib = !a.no_imatrix || a.outliers != OutlierPolicy::None;
-    let (mut inputs, protected, calib_info, calib_secs) = if needs_calib {
-        let t0 = Instant::now();
-        println!("calibrating {} ({} chunks of {} tokens)", input.display(), a.calib.calib_chunks, a.calib.calib_ctx);
-        let cal = calibrate(&model, &a.calib, Criterion::default())?;
-        let tok = &cal.tokenizer;
-        let r = report::build(&model, &cal.collector, &|id| tok.token_text(id), cal.info.clone(), 0)?;
-        let protected = Protected::from_report(&model, &r);
-        let imp = if a.no_imatrix { Default::default() } else { importance::by_role(&model, &cal.collector) };
-        let source = match &a.calib.calib {
-            Some(p) => (p.display().to_string(), sha256(p)?),
-            None => ("built-in".to_string(), String::new()),
-        };
-        let info = Some((source.0, source.1, cal.chunks, a.calib.calib_ctx));
-        (QuantInputs { importance: imp, ..Default::default() }, protected, info, t0.elapsed().as_secs_f64())
+    let (mut inputs, protected, calib_info, calib_secs, calib_cached) = if needs_calib {
+        let c = super::quantize_calib::calibration(&model, &input, &a.calib, a.calib_cache.as_deref())?;
+        let imp = if a.no_imatrix { Default::default() } else { c.cal.importance };
+        let info = Some((c.source.0, c.source.1, c.cal.chunks, a.calib.calib_ctx));
+        (QuantInputs { importance: imp, ..Default::default() }, c.cal.protected, info, c.seconds, c.cached)
     } else {
-        (QuantInputs::default(), Protected::default(), None, 0.0)
+        (QuantInputs::default(), Protected::default(), None, 0.0, false)
     };
 
     let opts = PlanOptions {
@@ -179,7 +167,8 @@ pub fn run(a: Args) -> Result<()> {
         pb.finish_and_clear();
     }
     if !is_gguf {
-        return write_compressed(&a, &model, &the_plan, &protected, &inputs, ct_bits, started, calib_secs, t_quant);
+        let calib = (calib_secs, calib_cached);
+        return write_compressed(&a, &model, &the_plan, &protected, &inputs, ct_bits, started, calib, t_quant);
     }
     let prov = Provenance {
         preset: a.preset.name.to_string(),
@@ -229,7 +218,7 @@ pub fn run(a: Args) -> Result<()> {
             "preset": a.preset.name, "outliers": a.outliers.name(), "imatrix": !a.no_imatrix,
             "source_bytes": src_bytes, "output_bytes": written, "params": params,
             "bpw": written as f64 * 8.0 / params as f64,
-            "calibration_seconds": calib_secs, "quantization_seconds": quant_secs,
+            "calibration_seconds": calib_secs, "calibration_cached": calib_cached, "quantization_seconds": quant_secs,
             "massive_dims": protected.dims, "plan": the_plan,
             "folds": inputs.folds.chosen.iter().map(|(s, (a, b, c))| json!({"site": format!("{s:?}"), "alpha": a, "error_before": b, "error_after": c})).collect::<Vec<_>>(),
             "eval": eval, "peak_rss_bytes": super::procfs::peak_rss(),
@@ -249,7 +238,7 @@ fn write_compressed(
     inputs: &QuantInputs,
     bits: u8,
     started: Instant,
-    calib_secs: f64,
+    (calib_secs, calib_cached): (f64, bool),
     t_quant: Instant,
 ) -> Result<()> {
     let output = a.output.clone().expect("required");
@@ -299,6 +288,7 @@ fn write_compressed(
             "bits": bits, "group_size": scheme.group_size, "preset": a.preset.name, "outliers": a.outliers.name(),
             "imatrix": !a.no_imatrix, "source_bytes": model.bytes_on_disk(), "output_bytes": written, "params": params,
             "bpw": written as f64 * 8.0 / params as f64, "calibration_seconds": calib_secs,
+            "calibration_cached": calib_cached,
             "quantization_seconds": quant_secs, "massive_dims": protected.dims,
             "kept": keep.iter().map(|r| r.hf_name(model.arch())).collect::<Vec<_>>(), "eval": eval,
             "peak_rss_bytes": super::procfs::peak_rss(),

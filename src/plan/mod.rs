@@ -5,6 +5,7 @@
 //! and other 1-D tensors stay F32.
 
 pub mod budget;
+pub mod calib_cache;
 pub mod llama_mix;
 pub mod outliers;
 pub mod preset;

@@ -48,7 +48,7 @@ impl OutlierPolicy {
 pub const DOMINANT_SHARE: f64 = 0.5;
 
 /// Tensors the scan marked, each with the reason.
-#[derive(Clone, Debug, Default, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
 pub struct Protected {
     /// Massive residual dimensions.
     pub dims: Vec<usize>,

@@ -10,10 +10,10 @@ use super::jobs::Job;
 use super::report::JobResult;
 use crate::error::{Error, Result};
 use crate::io::atomic::AtomicFile;
+use crate::io::fingerprint::{model_files, sha256_file};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use std::path::{Path, PathBuf};
-use std::time::UNIX_EPOCH;
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Record {
@@ -116,49 +116,6 @@ pub fn remove_partial(output: &Path) -> Result<()> {
         }
     }
     Ok(())
-}
-
-fn sha256_file(path: &Path) -> Result<String> {
-    use sha2::{Digest, Sha256};
-    let mut f = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
-    let mut h = Sha256::new();
-    std::io::copy(&mut f, &mut h).map_err(|e| Error::io(path, e))?;
-    Ok(format!("{:x}", h.finalize()))
-}
-
-/// Name, size and modification time (ns) of each file that makes up the model at `path`: a
-/// folder's files, a GGUF file, or a safetensors file and the JSON files beside it.
-pub fn model_files(path: &Path) -> Result<Vec<(String, u64, u128)>> {
-    let meta = std::fs::metadata(path).map_err(|e| Error::io(path, e))?;
-    let mut files: Vec<PathBuf> = Vec::new();
-    let list = |dir: &Path, keep: &dyn Fn(&Path) -> bool| -> Result<Vec<PathBuf>> {
-        let mut v = Vec::new();
-        for e in std::fs::read_dir(dir).map_err(|e| Error::io(dir, e))? {
-            let p = e.map_err(|e| Error::io(dir, e))?.path();
-            if p.is_file() && keep(&p) {
-                v.push(p);
-            }
-        }
-        Ok(v)
-    };
-    if meta.is_dir() {
-        files = list(path, &|_| true)?;
-    } else {
-        files.push(path.to_path_buf());
-        if path.extension().is_some_and(|x| x == "safetensors") {
-            let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-            files.extend(list(dir, &|p| p.extension().is_some_and(|x| x == "json"))?);
-        }
-    }
-    files.sort();
-    files
-        .iter()
-        .map(|p| {
-            let m = std::fs::metadata(p).map_err(|e| Error::io(p, e))?;
-            let mtime = m.modified().ok().and_then(|t| t.duration_since(UNIX_EPOCH).ok()).map_or(0, |d| d.as_nanos());
-            Ok((p.file_name().unwrap_or_default().to_string_lossy().into_owned(), m.len(), mtime))
-        })
-        .collect()
 }
 
 /// What a job's output depends on, hashed: if any of it changes, the job is redone.

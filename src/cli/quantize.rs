@@ -82,6 +82,18 @@ fn bar(len: u64, template: &str) -> ProgressBar {
         .with_style(ProgressStyle::with_template(template).expect("valid template").progress_chars("=> "))
 }
 
+/// A writer's progress on `pb`: its length from the start report, then bytes and the tensor's
+/// name as each is written.
+fn advance(pb: &ProgressBar) -> impl FnMut(Progress) + '_ {
+    move |p| match p {
+        Progress::Start { bytes, .. } => pb.set_length(bytes),
+        Progress::Tensor { name, bytes } => {
+            pb.inc(bytes);
+            pb.set_message(name.to_string());
+        }
+    }
+}
+
 fn print_plan(p: &[TensorPlan]) {
     println!("{:<28} {:>16} {:>6}  reason", "tensor", "shape", "type");
     for t in p {
@@ -177,14 +189,8 @@ pub fn run(a: Args) -> Result<()> {
         massive_dims: protected.dims.clone(),
     };
     let meta = output::gguf_meta::metadata(&model, &vocab, a.preset.mixture.file_type(), &prov);
-    let pb = bar(planned_bytes, "{spinner} quantizing [{bar:30}] {bytes}/{total_bytes} {msg} eta {eta}");
-    let written = output::gguf::write(&model, &the_plan, &meta, &inputs, &output, &mut |p| match p {
-        Progress::Start { .. } => {}
-        Progress::Tensor { name, bytes } => {
-            pb.inc(bytes);
-            pb.set_message(name.to_string());
-        }
-    })?;
+    let pb = bar(0, "{spinner} quantizing [{bar:30}] {bytes}/{total_bytes} {msg} eta {eta}");
+    let written = output::gguf::write(&model, &the_plan, &meta, &inputs, &output, &mut advance(&pb))?;
     pb.finish_and_clear();
     let quant_secs = t_quant.elapsed().as_secs_f64();
 
@@ -252,15 +258,8 @@ fn write_compressed(
     } else {
         Default::default()
     };
-    // The length is set when the writer reports the planned bytes.
     let pb = bar(0, "{spinner} quantizing [{bar:30}] {bytes}/{total_bytes} {msg} eta {eta}");
-    let written = output::compressed::write(model, &scheme, &keep, inputs, &output, a.force, &mut |p| match p {
-        Progress::Start { bytes, .. } => pb.set_length(bytes),
-        Progress::Tensor { name, bytes } => {
-            pb.inc(bytes);
-            pb.set_message(name.to_string());
-        }
-    })?;
+    let written = output::compressed::write(model, &scheme, &keep, inputs, &output, a.force, &mut advance(&pb))?;
     pb.finish_and_clear();
     let quant_secs = t_quant.elapsed().as_secs_f64();
     let params = model.size().0;

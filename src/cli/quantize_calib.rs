@@ -3,8 +3,9 @@
 //! the same chunks, context and seed.
 
 use super::scan::{calibrate, CalibArgs};
-use anyhow::{Context, Result};
+use anyhow::Result;
 use sinkquant::calib::{collect::Criterion, importance, report};
+use sinkquant::io::fingerprint::{model_files, sha256_file};
 use sinkquant::model::Model;
 use sinkquant::plan::calib_cache::{self, Calibration};
 use sinkquant::plan::Protected;
@@ -19,19 +20,13 @@ pub struct Calibrated {
     pub cached: bool,
 }
 
-pub fn sha256(path: &Path) -> Result<String> {
-    use sha2::{Digest, Sha256};
-    let bytes = std::fs::read(path).with_context(|| format!("{}: cannot read", path.display()))?;
-    Ok(format!("{:x}", Sha256::digest(&bytes)))
-}
-
 /// Everything the calibration depends on, hashed.
 fn cache_key(input: &Path, text_sha: &str, a: &CalibArgs) -> Result<String> {
     use sha2::{Digest, Sha256};
     let v = serde_json::json!({
         "tool": env!("CARGO_PKG_VERSION"),
         "model": std::path::absolute(input)?,
-        "files": sinkquant::batch::state::model_files(input)?,
+        "files": model_files(input)?,
         "text": text_sha, "chunks": a.calib_chunks, "ctx": a.calib_ctx, "seed": a.seed,
     });
     Ok(format!("{:x}", Sha256::digest(v.to_string().as_bytes())))
@@ -39,7 +34,7 @@ fn cache_key(input: &Path, text_sha: &str, a: &CalibArgs) -> Result<String> {
 
 pub fn calibration(model: &Model, input: &Path, a: &CalibArgs, cache: Option<&Path>) -> Result<Calibrated> {
     let source = match &a.calib {
-        Some(p) => (p.display().to_string(), sha256(p)?),
+        Some(p) => (p.display().to_string(), sha256_file(p)?),
         None => ("built-in".to_string(), String::new()),
     };
     let key = cache.map(|_| cache_key(input, &source.1, a)).transpose()?;

@@ -8,13 +8,10 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    /// The operating system refused a read or a write.
-    #[error("{}: {source}", path.display())]
-    Io {
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
+    /// The operating system refused a read or a write. The OS error is part of the message and
+    /// not a separate cause, so `{:#}` chains print it once.
+    #[error("{}: {cause}", path.display())]
+    Io { path: PathBuf, cause: std::io::Error },
     /// The file is truncated, corrupt, or its header contradicts itself or the file size.
     #[error("{}: {msg}", path.display())]
     Corrupt { path: PathBuf, msg: String },
@@ -29,7 +26,7 @@ pub enum Error {
 
 impl Error {
     pub fn io(path: impl AsRef<Path>, source: std::io::Error) -> Self {
-        Error::Io { path: path.as_ref().to_path_buf(), source }
+        Error::Io { path: path.as_ref().to_path_buf(), cause: source }
     }
     pub fn corrupt(path: impl AsRef<Path>, msg: impl Into<String>) -> Self {
         Error::Corrupt { path: path.as_ref().to_path_buf(), msg: msg.into() }

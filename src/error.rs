@@ -19,6 +19,9 @@ pub enum Error {
     /// (an architecture, a dtype, a ggml type, a format version).
     #[error("{}: unsupported {msg}", path.display())]
     Unsupported { path: PathBuf, msg: String },
+    /// A name (of a type, a policy, a format) that is not one of the known ones.
+    #[error("unknown {what} {name:?} (known: {})", known.join(", "))]
+    Unknown { what: &'static str, name: String, known: Vec<&'static str> },
     /// A request that cannot be carried out (bad argument, missing tensor, ...).
     #[error("{0}")]
     Invalid(String),

@@ -18,6 +18,7 @@ pub mod forward;
 pub mod io;
 pub mod model;
 pub mod output;
+pub mod pipeline;
 pub mod plan;
 pub mod quant;
 pub mod tokenizer;

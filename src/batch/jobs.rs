@@ -2,8 +2,10 @@
 //! into shards for cluster array jobs.
 
 use super::manifest::{Format, Manifest, Recipe};
+use crate::error::{Error, Result};
+use crate::pipeline::{CalibSpec, EvalSpec, JobSpec};
 use std::fmt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// One model quantized with one recipe.
 #[derive(Clone, Debug)]
@@ -21,6 +23,21 @@ impl Job {
     /// `model/recipe`: the job's name in the report, logs and state.
     pub fn key(&self) -> String {
         format!("{}/{}", self.model, self.recipe.name)
+    }
+
+    /// The pipeline's request for this job, calibrations shared through `calib_cache`.
+    pub fn spec(&self, calib_cache: &Path) -> JobSpec {
+        let r = &self.recipe;
+        let mut s = JobSpec::new(&self.model_path, &self.output);
+        s.preset = r.ty;
+        s.outliers = r.outliers;
+        s.imatrix = r.imatrix;
+        s.calib = CalibSpec { text: r.calib.clone(), chunks: r.calib_chunks, ctx: r.ctx, ..CalibSpec::default() };
+        s.calib_cache = Some(calib_cache.to_path_buf());
+        s.eval = r.eval.clone().map(|text| EvalSpec { text, chunks: r.eval_chunks });
+        // A compressed-tensors directory left by an earlier run is replaced.
+        s.replace = r.format == Format::Safetensors;
+        s
     }
 }
 
@@ -55,14 +72,15 @@ pub struct Shard {
 
 impl Shard {
     /// Parses `I/N` with 0 <= I < N.
-    pub fn parse(s: &str) -> std::result::Result<Shard, String> {
-        let (i, n) = s.split_once('/').ok_or_else(|| format!("shard {s:?} is not I/N (for example 0/4)"))?;
+    pub fn parse(s: &str) -> Result<Shard> {
+        let bad = |msg: String| Error::Invalid(msg);
+        let (i, n) = s.split_once('/').ok_or_else(|| bad(format!("shard {s:?} is not I/N (for example 0/4)")))?;
         let (i, n): (usize, usize) = match (i.trim().parse(), n.trim().parse()) {
             (Ok(i), Ok(n)) => (i, n),
-            _ => return Err(format!("shard {s:?} is not I/N with whole numbers")),
+            _ => return Err(bad(format!("shard {s:?} is not I/N with whole numbers"))),
         };
         if n == 0 || i >= n {
-            return Err(format!("shard {s:?}: need 0 <= I < N"));
+            return Err(bad(format!("shard {s:?}: need 0 <= I < N")));
         }
         Ok(Shard { index: i, count: n })
     }

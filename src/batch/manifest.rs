@@ -21,7 +21,7 @@
 //! ```
 
 use crate::error::{Error, Result};
-use crate::plan::{Mixture, Preset};
+use crate::pipeline::{CalibSpec, OutlierPolicy, OutputFormat, Preset};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
@@ -70,6 +70,14 @@ pub enum Format {
 }
 
 impl Format {
+    /// The pipeline's output format this stands for (its class decides the bits).
+    pub fn output(self) -> OutputFormat {
+        match self {
+            Format::Gguf => OutputFormat::Gguf,
+            Format::Safetensors => OutputFormat::CompressedTensors { bits: 0 },
+        }
+    }
+
     pub fn name(self) -> &'static str {
         match self {
             Format::Gguf => "gguf",
@@ -83,8 +91,8 @@ impl Format {
 pub struct Recipe {
     pub name: String,
     #[serde(rename = "type")]
-    pub ty: String,
-    pub outliers: String,
+    pub ty: Preset,
+    pub outliers: OutlierPolicy,
     pub format: Format,
     pub imatrix: bool,
     pub calib: Option<PathBuf>,
@@ -108,8 +116,6 @@ pub struct Manifest {
     pub models: Vec<ModelEntry>,
     pub recipes: Vec<Recipe>,
 }
-
-const OUTLIERS: [&str; 4] = ["keep", "fold", "both", "none"];
 
 /// A name usable as one path component.
 fn check_name(file: &Path, what: &str, name: &str) -> Result<()> {
@@ -154,8 +160,8 @@ impl Manifest {
         }
         let (calib_chunks, eval_chunks, ctx) =
             (raw.calib_chunks.unwrap_or(32), raw.eval_chunks.unwrap_or(8), raw.ctx.unwrap_or(512));
-        if calib_chunks == 0 || eval_chunks == 0 || ctx < 2 {
-            return Err(invalid("calib_chunks and eval_chunks must be at least 1, ctx at least 2".into()));
+        if eval_chunks == 0 || ctx < 2 {
+            return Err(invalid("eval_chunks must be at least 1, ctx at least 2".into()));
         }
 
         let mut models: Vec<ModelEntry> = Vec::new();
@@ -185,14 +191,10 @@ impl Manifest {
                 return Err(invalid(format!("two recipes are named {:?}", r.name)));
             }
             let preset = Preset::parse(&r.ty).map_err(|e| invalid(format!("recipe {:?}: {e}", r.name)))?;
-            let outliers = r.outliers.unwrap_or_else(|| "fold".into()).to_ascii_lowercase();
-            if !OUTLIERS.contains(&outliers.as_str()) {
-                return Err(invalid(format!(
-                    "recipe {:?}: unknown outliers {outliers:?} (known: {})",
-                    r.name,
-                    OUTLIERS.join(", ")
-                )));
-            }
+            let outliers = match &r.outliers {
+                Some(o) => OutlierPolicy::parse(o).map_err(|e| invalid(format!("recipe {:?}: {e}", r.name)))?,
+                None => OutlierPolicy::Fold,
+            };
             let format = match r.format.as_deref().map(str::to_ascii_lowercase).as_deref() {
                 None | Some("gguf") => Format::Gguf,
                 Some("safetensors") => Format::Safetensors,
@@ -203,19 +205,13 @@ impl Manifest {
                     )))
                 }
             };
-            let ct_ok = matches!(
-                preset.mixture,
-                Mixture::Q8_0 | Mixture::Q4_K_M | Mixture::Q4_K_S | Mixture::Q4_0 | Mixture::Q4_1
-            );
-            if format == Format::Safetensors && !ct_ok {
-                return Err(invalid(format!(
-                    "recipe {:?}: safetensors (compressed-tensors) output takes type int8 or int4, not {}",
-                    r.name, r.ty
-                )));
-            }
+            // The pipeline's rule for which classes each format takes.
+            format.output().with_class(preset).map_err(|e| invalid(format!("recipe {:?}: {e}", r.name)))?;
+            let calib = CalibSpec { text: None, chunks: calib_chunks, ctx, seed: CalibSpec::default().seed };
+            calib.check().map_err(|e| invalid(e.to_string()))?;
             recipes.push(Recipe {
                 name: r.name,
-                ty: preset.name.to_string(),
+                ty: preset,
                 outliers,
                 format,
                 imatrix: r.imatrix.unwrap_or(true),
@@ -265,8 +261,8 @@ mod tests {
         assert_eq!(names, ["smollm2-135m", "qwen"]);
         assert_eq!(m.models[1].path, Path::new("/base/gguf/qwen.gguf"));
         let (a, b) = (&m.recipes[0], &m.recipes[1]);
-        assert_eq!((a.ty.as_str(), a.outliers.as_str(), a.format), ("int4", "keep", Format::Gguf));
-        assert_eq!((b.ty.as_str(), b.outliers.as_str(), b.format), ("int8", "fold", Format::Safetensors));
+        assert_eq!((a.ty.name, a.outliers, a.format), ("int4", OutlierPolicy::Keep, Format::Gguf));
+        assert_eq!((b.ty.name, b.outliers, b.format), ("int8", OutlierPolicy::Fold, Format::Safetensors));
         assert_eq!(a.calib.as_deref(), Some(Path::new("/base/c4.txt")));
         assert_eq!((a.eval.as_deref(), b.eval.as_deref()), (None, Some(Path::new("/abs/wiki.txt"))));
         assert_eq!((a.calib_chunks, a.eval_chunks, a.ctx, a.imatrix), (32, 8, 512, true));
@@ -279,6 +275,7 @@ mod tests {
             (GOOD.replace("\"keep\"", "\"hide\""), "unknown outliers"),
             (GOOD.replace("\"safetensors\"", "\"onnx\""), "unknown format"),
             (GOOD.replace("\"INT8\"", "\"q3_k_m\""), "takes type int8 or int4"),
+            (GOOD.replace("out_dir = \"out\"", "out_dir = \"out\"\ncalib_chunks = 0"), "at least 1 chunk"),
             (GOOD.replace("\"int8\"", "\"int4-keep\""), "two recipes"),
             (GOOD.replace("gguf/qwen.gguf", "other/smollm2-135m"), "two models"),
             (GOOD.replace("\"int8\"", "\"../x\""), "must not"),

@@ -5,8 +5,8 @@
 use super::jobs::Job;
 use crate::error::{Error, Result};
 use crate::io::atomic::AtomicFile;
+use crate::pipeline::Summary;
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -58,8 +58,8 @@ impl JobResult {
             index: job.index,
             model: job.model.clone(),
             recipe: job.recipe.name.clone(),
-            ty: job.recipe.ty.clone(),
-            outliers: job.recipe.outliers.clone(),
+            ty: job.recipe.ty.to_string(),
+            outliers: job.recipe.outliers.to_string(),
             format: job.recipe.format.name().to_string(),
             ok,
             error,
@@ -86,33 +86,26 @@ impl JobResult {
         Self::base(job, out_dir, false, Some(error))
     }
 
-    /// A finished job, from the JSON summary `quantize --json` wrote. `output_bytes` is the
+    /// A finished job, from the summary its `quantize` process wrote. `output_bytes` is the
     /// size of everything written (for a compressed-tensors directory, all its files).
-    pub fn finished(job: &Job, out_dir: &Path, s: &Value, output_bytes: u64, seconds: f64) -> JobResult {
-        let f = |k: &str| s.get(k).and_then(Value::as_f64);
-        let u = |k: &str| s.get(k).and_then(Value::as_u64);
-        let e = |k: &str| s.get("eval").and_then(|e| e.get(k)).and_then(Value::as_f64);
-        let params = u("params");
+    pub fn finished(job: &Job, out_dir: &Path, s: &Summary, output_bytes: u64, seconds: f64) -> JobResult {
+        let e = s.eval.as_ref();
         JobResult {
             output_bytes: Some(output_bytes),
-            source_bytes: u("source_bytes"),
-            params,
-            bpw: params.map(|p| output_bytes as f64 * 8.0 / p as f64),
+            source_bytes: Some(s.source_bytes),
+            params: Some(s.params),
+            bpw: Some(output_bytes as f64 * 8.0 / s.params.max(1) as f64),
             seconds: Some(seconds),
-            calibration_seconds: f("calibration_seconds"),
-            calibration_cached: s.get("calibration_cached").and_then(Value::as_bool),
-            quantization_seconds: f("quantization_seconds"),
-            ppl_before: e("ppl_before"),
-            ppl_after: e("ppl_after"),
-            kld: e("kld"),
-            kld_stderr: e("kld_stderr"),
-            top1_agreement: e("top1_agreement"),
-            massive_dims: s
-                .get("massive_dims")
-                .and_then(Value::as_array)
-                .map(|a| a.iter().filter_map(|d| d.as_u64().map(|d| d as usize)).collect())
-                .unwrap_or_default(),
-            peak_rss_bytes: u("peak_rss_bytes"),
+            calibration_seconds: Some(s.calibration_seconds),
+            calibration_cached: Some(s.calibration_cached),
+            quantization_seconds: Some(s.quantization_seconds),
+            ppl_before: e.map(|e| e.ppl_before),
+            ppl_after: e.map(|e| e.ppl_after),
+            kld: e.map(|e| e.kld),
+            kld_stderr: e.map(|e| e.kld_stderr),
+            top1_agreement: e.map(|e| e.top1_agreement),
+            massive_dims: s.massive_dims.clone(),
+            peak_rss_bytes: s.peak_rss_bytes,
             ..Self::base(job, out_dir, true, None)
         }
     }

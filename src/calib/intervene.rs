@@ -6,7 +6,7 @@ use crate::forward::Hook;
 use candle_core::{Device, Result, Tensor};
 use std::collections::BTreeMap;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
 pub enum Intervention {
     Zero,
     Mean,

@@ -7,7 +7,9 @@ use super::procfs;
 use anyhow::{bail, Context, Result};
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 use sinkquant::batch::state::{self, Record, StateDir};
-use sinkquant::batch::{expand, Format, Job, JobResult, Manifest, Report, Shard};
+use sinkquant::batch::{expand, Job, JobResult, Manifest, Report, Shard};
+use sinkquant::pipeline::{JobSpec, Summary};
+use std::collections::VecDeque;
 use std::ffi::OsString;
 use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
@@ -32,7 +34,7 @@ pub struct Args {
     pub resume: bool,
     /// Run only shard I of N (jobs whose manifest position is I modulo N), e.g. --shard
     /// $SLURM_ARRAY_TASK_ID/$SLURM_ARRAY_TASK_COUNT
-    #[arg(long, value_parser = Shard::parse)]
+    #[arg(long, value_parser = |s: &str| Shard::parse(s))]
     pub shard: Option<Shard>,
     /// Report folder (default: OUT_DIR/report, or OUT_DIR/report-shard-I-of-N)
     #[arg(long)]
@@ -91,35 +93,39 @@ fn failure(log: &Path, status: std::process::ExitStatus) -> String {
     }
 }
 
-fn child_args(job: &Job, threads: usize, summary: &Path, calib_cache: &Path) -> Vec<OsString> {
-    let r = &job.recipe;
+/// The `quantize` command line that runs `spec` in a child process.
+fn child_args(spec: &JobSpec, threads: usize, summary: &Path) -> Vec<OsString> {
     let mut a: Vec<OsString> = Vec::new();
     let mut push = |k: &str, v: OsString| {
         a.push(k.into());
         a.push(v);
     };
-    if let Some(c) = &r.calib {
-        push("--calib", c.into());
+    let c = &spec.calib;
+    if let Some(t) = &c.text {
+        push("--calib", t.into());
     }
-    push("--calib-chunks", r.calib_chunks.to_string().into());
-    push("--calib-ctx", r.ctx.to_string().into());
-    push("--type", r.ty.clone().into());
-    push("--outliers", r.outliers.clone().into());
+    push("--calib-chunks", c.chunks.to_string().into());
+    push("--calib-ctx", c.ctx.to_string().into());
+    push("--seed", c.seed.to_string().into());
+    push("--type", spec.preset.name.into());
+    push("--outliers", spec.outliers.name().into());
     push("--threads", threads.to_string().into());
     push("--json", summary.into());
-    push("--calib-cache", calib_cache.into());
-    if let Some(e) = &r.eval {
-        push("--eval", e.into());
-        push("--eval-chunks", r.eval_chunks.to_string().into());
+    if let Some(dir) = &spec.calib_cache {
+        push("--calib-cache", dir.into());
     }
-    if !r.imatrix {
+    if let Some(e) = &spec.eval {
+        push("--eval", e.text.clone().into());
+        push("--eval-chunks", e.chunks.to_string().into());
+    }
+    if !spec.imatrix {
         a.push("--no-imatrix".into());
     }
-    if r.format == Format::Safetensors {
+    if spec.replace {
         a.push("--force".into());
     }
-    a.push(job.model_path.clone().into());
-    a.push(job.output.clone().into());
+    a.push(spec.input.clone().into());
+    a.push(spec.output.clone().into());
     a
 }
 
@@ -132,7 +138,7 @@ fn start(job: Job, fingerprint: String, threads: usize, st: &StateDir, bar: Prog
     let err = out.try_clone().with_context(|| format!("{}: cannot create the log", log.display()))?;
     let exe = std::env::current_exe().context("cannot find the quantize executable")?;
     let child = Command::new(exe)
-        .args(child_args(&job, threads, &summary, &st.calib_cache()))
+        .args(child_args(&job.spec(&st.calib_cache()), threads, &summary))
         .env(PARENT_ENV, std::process::id().to_string())
         .stdin(Stdio::null())
         .stdout(out)
@@ -157,7 +163,7 @@ fn finish(r: &Running, status: std::process::ExitStatus, st: &StateDir, out_dir:
     let done = || -> Result<JobResult> {
         let path = st.summary(job);
         let text = std::fs::read_to_string(&path).with_context(|| format!("{}: no job summary", path.display()))?;
-        let summary: serde_json::Value =
+        let summary: Summary =
             serde_json::from_str(&text).with_context(|| format!("{}: corrupt job summary", path.display()))?;
         let bytes = state::output_bytes(&job.output)
             .with_context(|| format!("{}: missing after the job succeeded", job.output.display()))?;
@@ -185,6 +191,100 @@ fn describe(j: &JobResult) -> String {
     s
 }
 
+/// Jobs not yet run, with their fingerprints; results of those that need no run.
+struct Triage {
+    results: Vec<JobResult>,
+    pending: VecDeque<(Job, String)>,
+    reused: usize,
+}
+
+/// Fingerprints first: a missing model or text fails its jobs here, before anything runs;
+/// with `resume`, jobs finished with the same fingerprint are taken from their records.
+fn triage(jobs: &[Job], st: &StateDir, out_dir: &Path, resume: bool) -> Triage {
+    let mut t = Triage { results: vec![], pending: VecDeque::new(), reused: 0 };
+    for job in jobs.iter().cloned() {
+        match state::fingerprint(&job, env!("CARGO_PKG_VERSION")) {
+            Err(e) => t.results.push(JobResult::failed(&job, out_dir, e.to_string())),
+            Ok(fp) => match st.finished(&job, &fp).filter(|_| resume) {
+                Some(rec) => {
+                    t.results.push(rec.result);
+                    t.reused += 1;
+                }
+                None => t.pending.push_back((job, fp)),
+            },
+        }
+    }
+    t
+}
+
+/// The running jobs and their progress lines.
+struct Pool<'a> {
+    st: &'a StateDir,
+    out_dir: &'a Path,
+    mp: MultiProgress,
+    overall: ProgressBar,
+    job_style: ProgressStyle,
+    running: Vec<Running>,
+    peak_rss: u64,
+}
+
+impl Pool<'_> {
+    /// Starts pending jobs until `max` run; `threads(n)` is the thread count when `n` jobs are
+    /// running or waiting.
+    fn fill(&mut self, t: &mut Triage, max: usize, threads: &dyn Fn(usize) -> usize) {
+        while self.running.len() < max {
+            let Some((job, fp)) = t.pending.pop_front() else { break };
+            let bar =
+                self.mp.insert_before(&self.overall, ProgressBar::new_spinner().with_style(self.job_style.clone()));
+            let n = threads(self.running.len() + 1 + t.pending.len());
+            match start(job.clone(), fp, n, self.st, bar.clone()) {
+                Ok(r) => self.running.push(r),
+                Err(e) => {
+                    bar.finish_and_clear();
+                    self.mp.remove(&bar);
+                    self.record(&mut t.results, JobResult::failed(&job, self.out_dir, format!("{e:#}")));
+                }
+            }
+        }
+    }
+
+    fn record(&self, results: &mut Vec<JobResult>, r: JobResult) {
+        self.mp.suspend(|| println!("{}", describe(&r)));
+        results.push(r);
+        self.overall.inc(1);
+        let failed = results.iter().filter(|r| !r.ok).count();
+        if failed > 0 {
+            self.overall.set_message(format!("({failed} failed)"));
+        }
+    }
+
+    /// Updates the progress lines and collects the jobs that ended.
+    fn poll(&mut self, results: &mut Vec<JobResult>) {
+        let rss: u64 = self.running.iter().filter_map(|r| procfs::rss_of(r.child.id())).sum();
+        self.peak_rss = self.peak_rss.max(rss);
+        let mut i = 0;
+        while i < self.running.len() {
+            let status = self.running[i].child.try_wait();
+            if let Ok(None) = status {
+                let r = &self.running[i];
+                r.bar.set_message(last_line(&self.st.log(&r.job)).unwrap_or_default());
+                r.bar.tick();
+                i += 1;
+                continue;
+            }
+            let r = self.running.swap_remove(i);
+            let result = match status {
+                Ok(Some(status)) => finish(&r, status, self.st, self.out_dir),
+                Err(e) => JobResult::failed(&r.job, self.out_dir, format!("cannot wait for the job: {e}")),
+                Ok(None) => unreachable!("handled above"),
+            };
+            r.bar.finish_and_clear();
+            self.mp.remove(&r.bar);
+            self.record(results, result);
+        }
+    }
+}
+
 pub fn run(a: Args) -> Result<()> {
     if a.jobs == 0 {
         bail!("--jobs must be at least 1");
@@ -201,121 +301,75 @@ pub fn run(a: Args) -> Result<()> {
     // Threads per job: the cores shared by the jobs that will run at once; when fewer jobs are
     // left than --jobs, the last ones get more (outputs do not depend on the thread count).
     let share = |at_once: usize| a.threads.unwrap_or((cores / at_once.clamp(1, a.jobs)).max(1));
-    let threads = share(jobs.len());
     std::fs::create_dir_all(&out_dir).with_context(|| format!("{}: cannot create out_dir", out_dir.display()))?;
     let st = StateDir::new(&out_dir);
-    let version = env!("CARGO_PKG_VERSION");
-
-    // Fingerprints first: a missing model or text fails its jobs here, before anything runs.
-    let mut results: Vec<JobResult> = Vec::new();
-    let mut pending: std::collections::VecDeque<(Job, String)> = Default::default();
-    let mut reused = 0;
-    for job in jobs.iter().cloned() {
-        match state::fingerprint(&job, version) {
-            Err(e) => results.push(JobResult::failed(&job, &out_dir, e.to_string())),
-            Ok(fp) => match st.finished(&job, &fp).filter(|_| a.resume) {
-                Some(rec) => {
-                    results.push(rec.result);
-                    reused += 1;
-                }
-                None => pending.push_back((job, fp)),
-            },
-        }
-    }
+    let mut t = triage(&jobs, &st, &out_dir, a.resume);
     let shard = a.shard.map_or("all".to_string(), |s| s.to_string());
     println!(
-        "{}: {} of {} jobs (shard {shard}), {} to run, {reused} finished earlier, {} failed before starting; {} at once, {threads} threads each",
+        "{}: {} of {} jobs (shard {shard}), {} to run, {} finished earlier, {} failed before starting; {} at once, {} threads each",
         a.manifest.display(),
         jobs.len(),
         jobs_total,
-        pending.len(),
-        results.iter().filter(|r| !r.ok).count(),
-        a.jobs
+        t.pending.len(),
+        t.reused,
+        t.results.iter().filter(|r| !r.ok).count(),
+        a.jobs,
+        share(jobs.len())
     );
     if a.dry_run {
         for j in &jobs {
-            let state = if results.iter().any(|r| r.index == j.index && r.ok) { "finished" } else { "to run" };
+            let state = if t.results.iter().any(|r| r.index == j.index && r.ok) { "finished" } else { "to run" };
             println!("{:>4}  {:<40} {:<9} {}", j.index, j.key(), state, j.output.display());
         }
         return Ok(());
     }
-    for r in results.iter().filter(|r| !r.ok) {
+    for r in t.results.iter().filter(|r| !r.ok) {
         println!("{}", describe(r));
     }
     // Start order: each model's first recipe before any model's second, so that a model's
     // later recipes mostly find its calibration in the cache instead of repeating it.
     let recipes = manifest.recipes.len();
-    pending.make_contiguous().sort_by_key(|(j, _)| (j.index % recipes, j.index / recipes));
-
-    let mp = MultiProgress::new();
-    let overall = mp.add(ProgressBar::new(jobs.len() as u64));
-    overall.set_style(
-        ProgressStyle::with_template("[{bar:30}] {pos}/{len} jobs {msg} elapsed {elapsed}")?.progress_chars("=> "),
-    );
-    overall.set_position(results.len() as u64);
-    let job_style = ProgressStyle::with_template("{spinner} {prefix:<36} {elapsed:>4} {wide_msg}")?;
-    let mut running: Vec<Running> = Vec::new();
-    let mut peak_rss: u64 = 0;
-    while !pending.is_empty() || !running.is_empty() {
-        while running.len() < a.jobs {
-            let Some((job, fp)) = pending.pop_front() else { break };
-            let bar = mp.insert_before(&overall, ProgressBar::new_spinner().with_style(job_style.clone()));
-            let threads = share(running.len() + 1 + pending.len());
-            match start(job.clone(), fp, threads, &st, bar.clone()) {
-                Ok(r) => running.push(r),
-                Err(e) => {
-                    bar.finish_and_clear();
-                    mp.remove(&bar);
-                    let r = JobResult::failed(&job, &out_dir, format!("{e:#}"));
-                    mp.suspend(|| println!("{}", describe(&r)));
-                    results.push(r);
-                    overall.inc(1);
-                }
-            }
-        }
-        std::thread::sleep(Duration::from_millis(200));
-        let rss: u64 = running.iter().filter_map(|r| procfs::rss_of(r.child.id())).sum();
-        peak_rss = peak_rss.max(rss);
-        let mut i = 0;
-        while i < running.len() {
-            match running[i].child.try_wait() {
-                Ok(None) => {
-                    let r = &running[i];
-                    r.bar.set_message(last_line(&st.log(&r.job)).unwrap_or_default());
-                    r.bar.tick();
-                    i += 1;
-                }
-                done => {
-                    let r = running.swap_remove(i);
-                    let result = match done {
-                        Ok(Some(status)) => finish(&r, status, &st, &out_dir),
-                        Err(e) => JobResult::failed(&r.job, &out_dir, format!("cannot wait for the job: {e}")),
-                        Ok(None) => unreachable!(),
-                    };
-                    r.bar.finish_and_clear();
-                    mp.remove(&r.bar);
-                    mp.suspend(|| println!("{}", describe(&result)));
-                    results.push(result);
-                    overall.inc(1);
-                    let failed = results.iter().filter(|r| !r.ok).count();
-                    if failed > 0 {
-                        overall.set_message(format!("({failed} failed)"));
-                    }
-                }
-            }
-        }
-    }
-    overall.finish_and_clear();
-
-    results.sort_by_key(|r| r.index);
+    t.pending.make_contiguous().sort_by_key(|(j, _)| (j.index % recipes, j.index / recipes));
+    let peak_rss = run_pool(&mut t, &st, &out_dir, jobs.len(), a.jobs, &share)?;
     let report = Report {
-        tool_version: version.to_string(),
+        tool_version: env!("CARGO_PKG_VERSION").to_string(),
         manifest: a.manifest.display().to_string(),
         jobs_total,
         shards: vec![shard],
         peak_rss_bytes: (peak_rss > 0).then_some(peak_rss),
-        jobs: results,
+        jobs: t.results,
     };
+    write_report(&a, &out_dir, report)
+}
+
+/// Runs the pending jobs, `max` at once; returns the peak resident memory of those running.
+fn run_pool(
+    t: &mut Triage,
+    st: &StateDir,
+    out_dir: &Path,
+    n_jobs: usize,
+    max: usize,
+    share: &dyn Fn(usize) -> usize,
+) -> Result<u64> {
+    let mp = MultiProgress::new();
+    let overall = mp.add(ProgressBar::new(n_jobs as u64));
+    overall.set_style(
+        ProgressStyle::with_template("[{bar:30}] {pos}/{len} jobs {msg} elapsed {elapsed}")?.progress_chars("=> "),
+    );
+    overall.set_position(t.results.len() as u64);
+    let job_style = ProgressStyle::with_template("{spinner} {prefix:<36} {elapsed:>4} {wide_msg}")?;
+    let mut pool = Pool { st, out_dir, mp, overall, job_style, running: vec![], peak_rss: 0 };
+    while !t.pending.is_empty() || !pool.running.is_empty() {
+        pool.fill(t, max, share);
+        std::thread::sleep(Duration::from_millis(200));
+        pool.poll(&mut t.results);
+    }
+    pool.overall.finish_and_clear();
+    t.results.sort_by_key(|r| r.index);
+    Ok(pool.peak_rss)
+}
+
+fn write_report(a: &Args, out_dir: &Path, report: Report) -> Result<()> {
     let dir = a.report.clone().unwrap_or_else(|| match a.shard {
         None => out_dir.join("report"),
         Some(s) => out_dir.join(format!("report-shard-{}-of-{}", s.index, s.count)),

@@ -1,6 +1,7 @@
 //! Flags, commands and everything that prints. The library below never prints.
 
 mod batch;
+mod calib_args;
 mod compare;
 mod eval_args;
 mod export;
@@ -8,9 +9,8 @@ mod format;
 mod inspect;
 mod ppl;
 mod procfs;
+mod progress;
 mod quantize;
-mod quantize_calib;
-mod quantize_eval;
 mod scan;
 
 use clap::{Parser, Subcommand};

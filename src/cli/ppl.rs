@@ -1,14 +1,12 @@
 //! `quantize ppl MODEL --text FILE`.
 
+use super::progress::Terminal;
 use anyhow::{Context, Result};
 use indicatif::{ProgressBar, ProgressStyle};
-use sinkquant::calib::collect::Criterion;
-use sinkquant::calib::intervene::{Intervene, Intervention};
-use sinkquant::calib::report;
 use sinkquant::eval::perplexity;
 use sinkquant::forward::Transformer;
 use sinkquant::model::Model;
-use std::collections::BTreeMap;
+use sinkquant::pipeline::{intervene::intervention, Intervention};
 use std::path::PathBuf;
 
 #[derive(clap::Args)]
@@ -20,11 +18,27 @@ pub struct Args {
     /// Set the massive activations (at the layer where they appear, at the tokens where they
     /// fire) to zero or to their calibration mean while evaluating (Sun et al.'s experiment)
     #[arg(long, value_enum)]
-    intervene: Option<Intervention>,
+    intervene: Option<Mode>,
     /// Scan report (`quantize scan --json`) naming the massive dimensions; without it,
     /// --intervene runs a scan of the built-in calibration set first
     #[arg(long, requires = "intervene")]
     scan: Option<PathBuf>,
+}
+
+/// `--intervene`, mapped onto the library's [`Intervention`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+enum Mode {
+    Zero,
+    Mean,
+}
+
+impl From<Mode> for Intervention {
+    fn from(m: Mode) -> Self {
+        match m {
+            Mode::Zero => Intervention::Zero,
+            Mode::Mean => Intervention::Mean,
+        }
+    }
 }
 
 pub const LONG_ABOUT: &str = "Perplexity with llama.cpp's protocol (llama-perplexity): the text is \
@@ -52,7 +66,7 @@ pub fn run(a: Args) -> Result<()> {
             .progress_chars("=> "),
     );
     let mut intervene = match a.intervene {
-        Some(mode) => Some(intervention(&model, mode, a.scan.as_deref())?),
+        Some(mode) => Some(intervention(&model, mode.into(), a.scan.as_deref(), &mut Terminal::default())?),
         None => None,
     };
     let hook = intervene.as_mut().map(|h| h as &mut dyn sinkquant::forward::Hook);
@@ -86,48 +100,4 @@ pub fn run(a: Args) -> Result<()> {
         super::write_json(&p, &v).with_context(|| format!("{}: cannot write", p.display()))?;
     }
     Ok(())
-}
-
-/// The intervention hook: massive dimensions from a scan report, or from a fresh scan.
-fn intervention(model: &Model, mode: Intervention, scan: Option<&std::path::Path>) -> Result<Intervene> {
-    let (criterion, dims): (Criterion, Vec<(usize, usize, f32)>) = match scan {
-        Some(p) => {
-            let text = std::fs::read_to_string(p).with_context(|| format!("{}: cannot read", p.display()))?;
-            let v: serde_json::Value =
-                serde_json::from_str(&text).with_context(|| format!("{}: not a scan report", p.display()))?;
-            let crit = serde_json::from_value(v["criterion"].clone())
-                .with_context(|| format!("{}: no criterion", p.display()))?;
-            let dims = v["massive_dims"]
-                .as_array()
-                .with_context(|| format!("{}: no massive_dims", p.display()))?
-                .iter()
-                .map(|d| {
-                    Some((
-                        d["first_layer"].as_u64()? as usize,
-                        d["dim"].as_u64()? as usize,
-                        d["mean_value"].as_f64()? as f32,
-                    ))
-                })
-                .collect::<Option<_>>()
-                .with_context(|| format!("{}: malformed massive_dims entry", p.display()))?;
-            (crit, dims)
-        }
-        None => {
-            let calib = super::scan::CalibArgs { calib: None, calib_chunks: 8, calib_ctx: 512, seed: 1 };
-            let c = super::scan::calibrate(model, &calib, Criterion::default())?;
-            let r = report::build(model, &c.collector, &|id| c.tokenizer.token_text(id), c.info, 0)?;
-            (Criterion::default(), r.massive_dims.iter().map(|d| (d.first_layer, d.dim, d.mean_value as f32)).collect())
-        }
-    };
-    if dims.is_empty() {
-        anyhow::bail!("no massive activations to intervene on (the scan found none)");
-    }
-    let mut targets: BTreeMap<usize, Vec<(usize, f32)>> = BTreeMap::new();
-    for (layer, dim, mean) in dims {
-        if layer >= model.hparams.n_layers || dim >= model.hparams.d_model {
-            anyhow::bail!("scan report names layer {layer}, dim {dim}: not in this model");
-        }
-        targets.entry(layer).or_default().push((dim, mean));
-    }
-    Ok(Intervene { mode, criterion, targets, changed: 0 })
 }

@@ -1,12 +1,10 @@
 //! `quantize scan MODEL`: massive activations, super weights, attention sinks, importance.
 
+use super::calib_args::CalibArgs;
+use super::progress::Terminal;
 use anyhow::{Context, Result};
-use indicatif::{ProgressBar, ProgressStyle};
-use serde_json::json;
-use sinkquant::calib::{self, collect::Criterion, report};
-use sinkquant::eval::tokens::{read_text, TextTokenizer};
-use sinkquant::forward::Transformer;
 use sinkquant::model::Model;
+use sinkquant::pipeline::{calibrate, Criterion};
 use std::path::PathBuf;
 
 #[derive(clap::Args)]
@@ -35,23 +33,6 @@ pub struct Args {
     threads: Option<usize>,
 }
 
-/// Calibration input, shared by the commands that calibrate.
-#[derive(clap::Args, Clone)]
-pub struct CalibArgs {
-    /// Calibration text (UTF-8); default: the built-in set (web, stories, code, technical)
-    #[arg(long)]
-    pub calib: Option<PathBuf>,
-    /// Number of calibration chunks
-    #[arg(long, default_value_t = 32)]
-    pub calib_chunks: usize,
-    /// Tokens per calibration chunk
-    #[arg(long, default_value_t = 512)]
-    pub calib_ctx: usize,
-    /// Seed choosing the chunks; 0 takes the first chunks in order (as llama-imatrix does)
-    #[arg(long, default_value_t = 1)]
-    pub seed: u64,
-}
-
 pub const LONG_ABOUT: &str = "Run calibration text through the model and report what a quantizer must \
 protect: massive activations (residual-stream values above --abs-min and --ratio times the \
 median of their layer's hidden state, Sun et al.), the layers where they appear and vanish and the tokens they fire on; \
@@ -59,46 +40,12 @@ the super weights (down-projection entries that write them, Yu et al.); attentio
 attention on the first token, per layer and head); the per-layer top-3 and median magnitudes; and \
 per-channel input statistics of every linear layer (exportable as llama.cpp's imatrix).";
 
-pub struct Calibrated {
-    pub collector: calib::collect::Collector,
-    pub info: serde_json::Value,
-    pub tokenizer: TextTokenizer,
-    pub chunks: usize,
-}
-
-/// Tokenizes the calibration text and runs the scan with a progress bar.
-pub fn calibrate(model: &Model, a: &CalibArgs, criterion: Criterion) -> Result<Calibrated> {
-    let (text, source) = match &a.calib {
-        Some(p) => (read_text(p)?, p.display().to_string()),
-        None => (calib::default_text(), "built-in (calibration/: c4, tiny, code, technical)".to_string()),
-    };
-    let tok = TextTokenizer::for_model(model)?;
-    let tokens = tok.encode_at_least(&text, None)?;
-    let chunks = calib::select_chunks(tokens.len(), a.calib_ctx, a.calib_chunks, a.seed)?;
-    let t = Transformer::load(model, a.calib_ctx)?;
-    let bar = ProgressBar::new(chunks.len() as u64).with_style(
-        ProgressStyle::with_template("{spinner} calibrating [{bar:30}] chunk {pos}/{len} eta {eta}")
-            .expect("valid template")
-            .progress_chars("=> "),
-    );
-    let started = std::time::Instant::now();
-    let c = calib::scan(&t, &tokens, a.calib_ctx, &chunks, tok.bos, criterion, &mut |d| bar.set_position(d as u64))?;
-    bar.finish_and_clear();
-    let secs = started.elapsed().as_secs_f64();
-    let info = json!({
-        "source": source, "chunks": chunks.len(), "ctx": a.calib_ctx, "seed": a.seed, "chunk_indices": chunks,
-        "text_tokens": tokens.len(), "seconds": secs, "tokens_per_second": (chunks.len() * a.calib_ctx) as f64 / secs,
-    });
-    Ok(Calibrated { collector: c, info, tokenizer: tok, chunks: chunks.len() })
-}
-
 pub fn run(a: Args) -> Result<()> {
     super::set_threads(a.threads)?;
     let model = Model::open(&a.model)?;
     let criterion = Criterion { abs_min: a.abs_min, ratio: a.ratio };
-    let cal = calibrate(&model, &a.calib, criterion)?;
-    let tok = &cal.tokenizer;
-    let r = report::build(&model, &cal.collector, &|id| tok.token_text(id), cal.info.clone(), 2000)?;
+    let scan = calibrate::scan(&model, &a.calib.spec(), criterion, 2000, &mut Terminal::default())?;
+    let (r, info) = (&scan.report, &scan.run.info);
     let mut o = String::new();
     use std::fmt::Write;
     let _ = writeln!(
@@ -106,10 +53,10 @@ pub fn run(a: Args) -> Result<()> {
         "{} ({}), {} chunks of {} tokens in {:.1} s ({:.0} tokens/s)",
         a.model.display(),
         r.architecture,
-        cal.chunks,
-        a.calib.calib_ctx,
-        cal.info["seconds"].as_f64().unwrap_or(0.0),
-        cal.info["tokens_per_second"].as_f64().unwrap_or(0.0)
+        info.chunks,
+        info.ctx,
+        info.seconds,
+        info.tokens_per_second
     );
     let _ = writeln!(
         o,
@@ -157,10 +104,10 @@ pub fn run(a: Args) -> Result<()> {
     }
     super::emit(&o)?;
     if let Some(p) = &a.json {
-        super::write_json(p, &serde_json::to_value(&r)?).with_context(|| format!("{}: cannot write", p.display()))?;
+        super::write_json(p, &serde_json::to_value(r)?).with_context(|| format!("{}: cannot write", p.display()))?;
     }
     if let Some(p) = &a.plot {
-        calib::plot::write(p, &r)?;
+        scan.write_plot(p)?;
         eprintln!("wrote {}", p.display());
     }
     if let Some(p) = &a.imatrix {
@@ -169,7 +116,7 @@ pub fn run(a: Args) -> Result<()> {
             .calib
             .as_ref()
             .map_or("sinkquant built-in calibration set".to_string(), |p| p.display().to_string());
-        let n = calib::imatrix::write(p, &model, &cal.collector, &dataset, cal.chunks, a.calib.calib_ctx)?;
+        let n = scan.write_imatrix(&model, p, &dataset)?;
         eprintln!("wrote {} ({n} tensors)", p.display());
     }
     Ok(())

@@ -9,7 +9,7 @@ use crate::error::Result;
 use crate::model::Model;
 use crate::model::Role;
 use crate::quant::formats::GgmlType;
-use crate::transform::fold;
+use crate::quant::measure::{sample_rows, scaled_error, SAMPLE_ROWS};
 use std::collections::BTreeMap;
 
 /// Bytes kept free for metadata sinkquant adds beyond llama.cpp's (provenance keys).
@@ -33,7 +33,7 @@ fn rel_error(ty: GgmlType, w: &[f32], cols: usize, imp: &[f32]) -> f64 {
         .chunks_exact(cols)
         .map(|r| r.iter().zip(imp).map(|(x, i)| (*i as f64) * (*x as f64).powi(2)).sum::<f64>())
         .sum();
-    fold::scaled_error(ty, w, cols, imp, &ones) / signal.max(f64::MIN_POSITIVE)
+    scaled_error(ty, w, cols, imp, &ones) / signal.max(f64::MIN_POSITIVE)
 }
 
 /// Lowers tensors of `plan` until its bytes are at most `budget`. Tensors without calibration
@@ -59,7 +59,7 @@ pub fn fit(
         }
         let cols = t.shape[1];
         let (_, w) = model.read_canonical(t.role)?;
-        let sample = fold::sample_rows(&w, cols, fold::SAMPLE_ROWS);
+        let sample = sample_rows(&w, cols, SAMPLE_ROWS);
         let imp = importance.get(&t.role).cloned().unwrap_or_else(|| vec![1.0; cols]);
         let err = rel_error(t.ty, &sample, cols, &imp);
         cands.push((i, sample, imp, err));
@@ -80,7 +80,7 @@ pub fn fit(
         let Some((i, lo, new_err, _)) = best else { break };
         let t = &mut plan[i];
         bytes -= (t.nbytes() - lowered_bytes(t, lo)) as u64;
-        t.reason = format!("{}; lowered {} -> {lo} to fit the size of the class", t.reason, t.ty);
+        t.reason.lowered = Some((t.ty, lo));
         t.ty = lo;
         if let Some(c) = cands.iter_mut().find(|c| c.0 == i) {
             c.3 = new_err;

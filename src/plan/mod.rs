@@ -5,16 +5,18 @@
 //! and other 1-D tensors stay F32.
 
 pub mod budget;
-pub mod calib_cache;
 pub mod llama_mix;
 pub mod outliers;
 pub mod preset;
+pub mod reason;
 
+use crate::error::{Error, Result};
 use crate::model::{Model, Role};
 use crate::quant::formats::GgmlType;
 use llama_mix::ModelShape;
-pub use outliers::{OutlierPolicy, Protected};
+pub use outliers::{OutlierPolicy, Protected, Protection};
 pub use preset::{Mixture, Preset};
+pub use reason::{Origin, Reason};
 use regex::Regex;
 use serde::Serialize;
 
@@ -29,10 +31,10 @@ pub struct TensorPlan {
     pub shape: Vec<usize>,
     #[serde(serialize_with = "type_name")]
     pub ty: GgmlType,
-    pub reason: String,
+    pub reason: Reason,
 }
 
-fn type_name<S: serde::Serializer>(t: &GgmlType, s: S) -> Result<S::Ok, S::Error> {
+fn type_name<S: serde::Serializer>(t: &GgmlType, s: S) -> std::result::Result<S::Ok, S::Error> {
     s.serialize_str(t.name())
 }
 
@@ -61,10 +63,10 @@ pub struct PlanOptions {
 }
 
 /// Parses `REGEX=TYPE`.
-pub fn parse_override(s: &str) -> Result<(Regex, GgmlType), String> {
-    let (re, ty) = s.rsplit_once('=').ok_or_else(|| format!("{s:?}: expected REGEX=TYPE"))?;
-    let re = Regex::new(re).map_err(|e| format!("{s:?}: bad regular expression: {e}"))?;
-    Ok((re, preset::parse_ggml_type(ty)?))
+pub fn parse_override(s: &str) -> Result<(Regex, GgmlType)> {
+    let (re, ty) = s.rsplit_once('=').ok_or_else(|| Error::Invalid(format!("{s:?}: expected REGEX=TYPE")))?;
+    let re = Regex::new(re).map_err(|e| Error::Invalid(format!("{s:?}: bad regular expression: {e}")))?;
+    preset::parse_ggml_type(ty).map(|t| (re, t))
 }
 
 /// Plans every tensor of `model` in role order.
@@ -81,32 +83,33 @@ pub fn plan(model: &Model, opts: &PlanOptions, protected: &Protected) -> Vec<Ten
         .map(|(role, e)| {
             let name = role.gguf_name();
             let cols = *e.shape.last().unwrap_or(&1);
-            let (mut ty, mut reason) = if e.shape.len() < 2 {
-                (GgmlType::F32, "1-D tensor: kept in F32".to_string())
+            let (mut ty, mut origin) = if e.shape.len() < 2 {
+                (GgmlType::F32, Origin::Vector)
             } else {
                 let (t, why) = llama_mix::rule_type(m, role, &shape, opts.has_imatrix);
-                (t, why.map_or_else(|| format!("{} default", m.name()), |w| format!("{} rule: {w}", m.name())))
+                (t, why.map_or(Origin::MixtureDefault(m), |w| Origin::MixtureRule(m, w)))
             };
+            let mut fallback = None;
             if e.shape.len() >= 2 {
                 if let Some((t, why)) = outliers::adjust(opts.outliers, role, ty, protected, m) {
-                    ty = t;
-                    reason = why;
+                    (ty, origin) = (t, Origin::Keep(why));
                 }
                 let is_output = role == Role::Output || (shape.tied_embeddings && role == Role::TokenEmbd);
                 if let (true, Some(t)) = (is_output, opts.output_type) {
-                    (ty, reason) = (t, "--output-type".into());
+                    (ty, origin) = (t, Origin::OutputType);
                 } else if let (Role::TokenEmbd, Some(t)) = (role, opts.embedding_type) {
-                    (ty, reason) = (t, "--embedding-type".into());
+                    (ty, origin) = (t, Origin::EmbeddingType);
                 }
                 if let Some((re, t)) = opts.overrides.iter().find(|(re, _)| re.is_match(&name)) {
-                    (ty, reason) = (*t, format!("--tensor-type {}", re.as_str()));
+                    (ty, origin) = (*t, Origin::Override(re.as_str().to_string()));
                 }
                 let fitted = llama_mix::fallback(ty, cols);
                 if fitted != ty {
-                    reason = format!("{reason}; {cols} columns do not fit {ty} blocks, {fitted} instead");
+                    fallback = Some((cols, ty, fitted));
                     ty = fitted;
                 }
             }
+            let reason = Reason { origin, fallback, lowered: None };
             TensorPlan { role, name, shape: e.shape.clone(), ty, reason }
         })
         .collect()

@@ -10,12 +10,14 @@
 
 use super::preset::Mixture;
 use crate::calib::report::ScanReport;
+use crate::error::{Error, Result};
 use crate::model::{LayerTensor, Model, Role};
 use crate::quant::formats::GgmlType;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
+use std::fmt;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, clap::ValueEnum)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum OutlierPolicy {
     Keep,
@@ -34,12 +36,53 @@ impl OutlierPolicy {
         matches!(self, OutlierPolicy::Fold | OutlierPolicy::Both)
     }
 
+    pub const ALL: [OutlierPolicy; 4] =
+        [OutlierPolicy::Keep, OutlierPolicy::Fold, OutlierPolicy::Both, OutlierPolicy::None];
+
     pub fn name(self) -> &'static str {
         match self {
             OutlierPolicy::Keep => "keep",
             OutlierPolicy::Fold => "fold",
             OutlierPolicy::Both => "both",
             OutlierPolicy::None => "none",
+        }
+    }
+
+    /// The policy named `s` (case-insensitive).
+    pub fn parse(s: &str) -> Result<OutlierPolicy> {
+        Self::ALL.into_iter().find(|p| p.name().eq_ignore_ascii_case(s)).ok_or_else(|| Error::Unknown {
+            what: "outliers",
+            name: s.to_string(),
+            known: Self::ALL.iter().map(|p| p.name()).collect(),
+        })
+    }
+}
+
+impl fmt::Display for OutlierPolicy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// Why a tensor must be protected from coarse quantization.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Protection {
+    /// The matrix writes a massive dimension through a super weight at `[row, col]`.
+    WritesMassive { dim: usize, col: usize, value: f32 },
+    /// One input channel holds `share` of the matrix's input energy.
+    Dominated { channel: usize, share: f64 },
+}
+
+impl fmt::Display for Protection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Protection::WritesMassive { dim, col, value } => {
+                write!(f, "writes massive dim {dim} (super weight [{dim},{col}] = {value:+.2})")
+            }
+            Protection::Dominated { channel, share } => {
+                write!(f, "input channel {channel} holds {:.0}% of the input energy", 100.0 * share)
+            }
         }
     }
 }
@@ -54,10 +97,10 @@ pub struct Protected {
     pub dims: Vec<usize>,
     /// Tensors that write a massive dimension (super weights' matrices).
     #[serde(skip)]
-    pub writers: BTreeMap<Role, String>,
+    pub writers: BTreeMap<Role, Protection>,
     /// Tensors whose input is dominated by one channel.
     #[serde(skip)]
-    pub dominated: BTreeMap<Role, String>,
+    pub dominated: BTreeMap<Role, Protection>,
 }
 
 impl Protected {
@@ -66,7 +109,7 @@ impl Protected {
         for sw in &r.super_weights {
             p.writers.insert(
                 Role::Layer(sw.layer, LayerTensor::FfnDown),
-                format!("writes massive dim {} (super weight [{},{}] = {:+.2})", sw.row, sw.row, sw.col, sw.value),
+                Protection::WritesMassive { dim: sw.row, col: sw.col, value: sw.value },
             );
         }
         for site in &r.linear {
@@ -76,10 +119,7 @@ impl Protected {
             if total > 0.0 && top as f64 / total >= DOMINANT_SHARE {
                 for name in &site.tensors {
                     if let Some((role, _)) = model.roles().find(|(role, _)| &role.gguf_name() == name) {
-                        p.dominated.insert(
-                            role,
-                            format!("input channel {c} holds {:.0}% of the input energy", 100.0 * top as f64 / total),
-                        );
+                        p.dominated.insert(role, Protection::Dominated { channel: c, share: top as f64 / total });
                     }
                 }
             }
@@ -106,11 +146,11 @@ pub fn adjust(
     ty: GgmlType,
     p: &Protected,
     m: Mixture,
-) -> Option<(GgmlType, String)> {
+) -> Option<(GgmlType, Protection)> {
     if !policy.keeps() || m.is_float() {
         return None;
     }
     let why = p.writers.get(&role).or_else(|| p.dominated.get(&role))?;
     let up = if p.writers.contains_key(&role) { GgmlType::Q8_0 } else { raised(ty) };
-    (up.bits_per_weight() > ty.bits_per_weight()).then(|| (up, format!("keep: {why}")))
+    (up.bits_per_weight() > ty.bits_per_weight()).then(|| (up, why.clone()))
 }

@@ -1,6 +1,7 @@
 //! Named file classes (`--type`): llama.cpp's mixture names and sinkquant's `int8` / `int4`.
 //! A preset names a class of file and its size; the per-tensor choices come from the planner.
 
+use crate::error::{Error, Result};
 use crate::quant::formats::GgmlType;
 use std::fmt;
 
@@ -133,7 +134,7 @@ impl Preset {
     /// The default when `--type` is not given: the 4-bit recipe.
     pub const DEFAULT: Preset = Preset { name: "int4", mixture: Mixture::Q4_K_M };
 
-    pub fn parse(s: &str) -> Result<Preset, String> {
+    pub fn parse(s: &str) -> Result<Preset> {
         let lower = s.to_ascii_lowercase();
         if let Some((name, m)) = ALIASES.iter().find(|(n, _)| *n == lower) {
             return Ok(Preset { name, mixture: *m });
@@ -141,13 +142,18 @@ impl Preset {
         if let Some(m) = Mixture::ALL.iter().find(|m| m.name() == lower) {
             return Ok(Preset { name: m.name(), mixture: *m });
         }
-        let names: Vec<&str> = ALIASES.iter().map(|(n, _)| *n).chain(Mixture::ALL.iter().map(|m| m.name())).collect();
-        Err(format!("unknown type {s:?} (known: {})", names.join(", ")))
+        Err(Error::Unknown { what: "type", name: s.to_string(), known: Self::names() })
     }
 
     /// Every name `--type` accepts.
     pub fn names() -> Vec<&'static str> {
         ALIASES.iter().map(|(n, _)| *n).chain(Mixture::ALL.iter().map(|m| m.name())).collect()
+    }
+}
+
+impl serde::Serialize for Preset {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        s.serialize_str(self.name)
     }
 }
 
@@ -158,12 +164,12 @@ impl fmt::Display for Preset {
 }
 
 /// A ggml type by its name, case-insensitive (`q4_k`, `Q8_0`, `f16`).
-pub fn parse_ggml_type(s: &str) -> Result<GgmlType, String> {
-    GgmlType::ALL
-        .iter()
-        .find(|t| t.name().eq_ignore_ascii_case(s))
-        .copied()
-        .ok_or_else(|| format!("unknown tensor type {s:?} (known: {})", type_names().join(", ")))
+pub fn parse_ggml_type(s: &str) -> Result<GgmlType> {
+    GgmlType::ALL.iter().find(|t| t.name().eq_ignore_ascii_case(s)).copied().ok_or_else(|| Error::Unknown {
+        what: "tensor type",
+        name: s.to_string(),
+        known: type_names(),
+    })
 }
 
 fn type_names() -> Vec<&'static str> {
@@ -178,8 +184,8 @@ mod tests {
     fn presets_parse_by_name_and_alias() {
         assert_eq!(Preset::parse("Q4_K_M").unwrap().mixture, Mixture::Q4_K_M);
         assert_eq!(Preset::parse("int8").unwrap().mixture, Mixture::Q8_0);
-        assert!(Preset::parse("q4_k_x").unwrap_err().contains("q3_k_m"));
-        assert_eq!(parse_ggml_type("q6_k"), Ok(GgmlType::Q6_K));
+        assert!(Preset::parse("q4_k_x").unwrap_err().to_string().contains("q3_k_m"));
+        assert_eq!(parse_ggml_type("q6_k").unwrap(), GgmlType::Q6_K);
         assert!(parse_ggml_type("iq4_nl").is_err());
     }
 }

@@ -2,3 +2,4 @@
 
 pub mod compressed;
 pub mod formats;
+pub mod measure;

@@ -14,8 +14,8 @@
 
 use crate::error::Result;
 use crate::model::{Arch, HParams, LayerTensor, Model, Role};
-use crate::plan::TensorPlan;
-use crate::quant::formats::{dequantize, quantize_rows, GgmlType};
+use crate::quant::formats::GgmlType;
+use crate::quant::measure::{sample_rows, scaled_error, SAMPLE_ROWS};
 use std::collections::BTreeMap;
 
 /// The exponents tried.
@@ -75,30 +75,6 @@ pub fn scales_for(mean_sq: &[f32], alpha: f32) -> Vec<f32> {
     raw.iter().map(|x| (x * norm).clamp(1e-4, 1e4)).collect()
 }
 
-/// Output-space quantization error of the rows `w` (each `cols` long) of a matrix whose columns
-/// are scaled by `s`: `sum_rows sum_c mean_sq_c (W_c s_c - Q(W s)_c)^2 / s_c^2`.
-pub fn scaled_error(ty: GgmlType, w: &[f32], cols: usize, mean_sq: &[f32], s: &[f32]) -> f64 {
-    let rows = w.len() / cols;
-    let scaled: Vec<f32> = w.chunks_exact(cols).flat_map(|r| r.iter().zip(s).map(|(x, s)| x * s)).collect();
-    let imp: Vec<f32> = mean_sq.iter().zip(s).map(|(m, s)| m / (s * s)).collect();
-    let mut q = vec![0u8; ty.row_bytes(cols).expect("type fits") * rows];
-    quantize_rows(ty, &scaled, cols, Some(&imp), &mut q);
-    let mut back = vec![0f32; scaled.len()];
-    dequantize(ty, &q, &mut back);
-    scaled
-        .chunks_exact(cols)
-        .zip(back.chunks_exact(cols))
-        .map(|(a, b)| a.iter().zip(b).zip(&imp).map(|((a, b), i)| (*i as f64) * ((a - b) as f64).powi(2)).sum::<f64>())
-        .sum()
-}
-
-/// Every `step`-th row of a row-major matrix (at most `max_rows` rows).
-pub fn sample_rows(w: &[f32], cols: usize, max_rows: usize) -> Vec<f32> {
-    let rows = w.len() / cols;
-    let step = rows.div_ceil(max_rows).max(1);
-    w.chunks_exact(cols).step_by(step).flatten().copied().collect()
-}
-
 /// Picks alpha for one site from its consumers' (sampled rows, type) and input statistics.
 pub fn choose(consumers: &[(Vec<f32>, GgmlType)], cols: usize, mean_sq: &[f32]) -> (f32, Vec<f32>, f64, f64) {
     let mut best: Option<(f32, Vec<f32>, f64)> = None;
@@ -117,11 +93,12 @@ pub fn choose(consumers: &[(Vec<f32>, GgmlType)], cols: usize, mean_sq: &[f32]) 
     (alpha, s, base, err)
 }
 
-/// Chooses the scales of every site of `model` from its consumers' planned types and the
-/// calibration statistics; sites without statistics or whose best alpha is 0 are left out.
+/// Chooses the scales of every site of `model` from its consumers' planned types (`planned`,
+/// `None` for a tensor not in the plan) and the calibration statistics; sites without
+/// statistics or whose best alpha is 0 are left out.
 pub fn choose_all(
     model: &Model,
-    plan: &[TensorPlan],
+    planned: &dyn Fn(Role) -> Option<GgmlType>,
     importance: &BTreeMap<Role, Vec<f32>>,
     progress: &mut dyn FnMut(usize),
 ) -> Result<Folds> {
@@ -132,12 +109,9 @@ pub fn choose_all(
         let Some(stats) = importance.get(&consumers[0]) else { continue };
         let mut samples = Vec::new();
         for role in &consumers {
-            let Some(t) = plan.iter().find(|t| t.role == *role) else { continue };
-            if !t.ty.is_quantized() {
-                continue;
-            }
+            let Some(ty) = planned(*role).filter(|t| t.is_quantized()) else { continue };
             let (shape, w) = model.read_canonical(*role)?;
-            samples.push((sample_rows(&w, shape[1], SAMPLE_ROWS), t.ty));
+            samples.push((sample_rows(&w, shape[1], SAMPLE_ROWS), ty));
         }
         if !samples.is_empty() {
             let (alpha, s, before, after) = choose(&samples, stats.len(), stats);
@@ -150,9 +124,6 @@ pub fn choose_all(
     }
     Ok(folds)
 }
-
-/// Rows of each consumer used to choose alpha.
-pub const SAMPLE_ROWS: usize = 32;
 
 /// Applies the folds to one tensor's f32 values (Hugging Face layout), in place.
 pub fn apply(folds: &Folds, hp: &HParams, role: Role, shape: &[usize], data: &mut [f32]) {

@@ -4,10 +4,10 @@
 //! importance. A file is named by a key the caller derives from everything the calibration
 //! depends on; it is written atomically, so concurrent writers of one key are harmless.
 
-use super::Protected;
 use crate::error::{Error, Result};
 use crate::io::atomic::AtomicFile;
 use crate::model::{Model, Role};
+use crate::plan::{Protected, Protection};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -27,8 +27,8 @@ struct Stored {
     key: String,
     chunks: usize,
     dims: Vec<usize>,
-    writers: Vec<(String, String)>,
-    dominated: Vec<(String, String)>,
+    writers: Vec<(String, Protection)>,
+    dominated: Vec<(String, Protection)>,
     importance: Vec<(String, Vec<f32>)>,
 }
 
@@ -49,7 +49,7 @@ pub fn load(dir: &Path, key: &str, model: &Model) -> Option<Calibration> {
         return None;
     }
     let names: BTreeMap<String, Role> = model.roles().map(|(r, _)| (r.gguf_name(), r)).collect();
-    let roles = |list: Vec<(String, String)>| -> Option<BTreeMap<Role, String>> {
+    let roles = |list: Vec<(String, Protection)>| -> Option<BTreeMap<Role, Protection>> {
         list.into_iter().map(|(n, v)| Some((*names.get(&n)?, v))).collect()
     };
     Some(Calibration {

@@ -1,0 +1,159 @@
+//! The calibration stage, shared by `scan` and `quantize`: calibration text tokenized, cut into
+//! chunks and run through the model with the statistics hook; then either the full scan report
+//! ([`scan`]) or what the quantizer takes from it ([`calibration`]: protected tensors, column
+//! importance), the latter reusable from a cache.
+
+use super::calib_cache::{self, Calibration};
+use super::job::CalibSpec;
+use super::observer::{Note, Observer, Stage};
+use crate::calib::collect::{Collector, Criterion};
+use crate::calib::report::{self, ScanReport};
+use crate::calib::{self, importance};
+use crate::error::Result;
+use crate::eval::tokens::{read_text, TextTokenizer};
+use crate::forward::Transformer;
+use crate::io::fingerprint::{model_files, sha256_file};
+use crate::model::Model;
+use crate::plan::Protected;
+use serde::Serialize;
+use std::path::Path;
+use std::time::Instant;
+
+/// The statistics of a calibration run and what it ran on.
+pub struct Calibrated {
+    pub collector: Collector,
+    pub info: RunInfo,
+    pub tokenizer: TextTokenizer,
+}
+
+/// Where a calibration's text came from and how it was cut (the `calibration` object of the
+/// scan report).
+#[derive(Clone, Debug, Serialize)]
+pub struct RunInfo {
+    pub source: String,
+    pub chunks: usize,
+    pub ctx: usize,
+    pub seed: u64,
+    pub chunk_indices: Vec<usize>,
+    pub text_tokens: usize,
+    pub seconds: f64,
+    pub tokens_per_second: f64,
+}
+
+/// Tokenizes the calibration text and runs the chosen chunks through `model`.
+pub fn run(model: &Model, spec: &CalibSpec, criterion: Criterion, obs: &mut dyn Observer) -> Result<Calibrated> {
+    let (text, source) = match &spec.text {
+        Some(p) => (read_text(p)?, p.display().to_string()),
+        None => (calib::default_text(), "built-in (calibration/: c4, tiny, code, technical)".to_string()),
+    };
+    let tok = TextTokenizer::for_model(model)?;
+    let tokens = tok.encode_at_least(&text, None)?;
+    let chunks = calib::select_chunks(tokens.len(), spec.ctx, spec.chunks, spec.seed)?;
+    let t = Transformer::load(model, spec.ctx)?;
+    obs.begin(Stage::Calibrate, chunks.len() as u64);
+    let started = Instant::now();
+    let c = calib::scan(&t, &tokens, spec.ctx, &chunks, tok.bos, criterion, &mut |d| obs.advance(d as u64, None))?;
+    obs.end(Stage::Calibrate);
+    let seconds = started.elapsed().as_secs_f64();
+    let info = RunInfo {
+        source,
+        chunks: chunks.len(),
+        ctx: spec.ctx,
+        seed: spec.seed,
+        text_tokens: tokens.len(),
+        seconds,
+        tokens_per_second: (chunks.len() * spec.ctx) as f64 / seconds,
+        chunk_indices: chunks,
+    };
+    Ok(Calibrated { collector: c, info, tokenizer: tok })
+}
+
+/// A scan: the calibration run and its report.
+pub struct Scan {
+    pub run: Calibrated,
+    pub report: ScanReport,
+}
+
+impl Scan {
+    /// Writes llama.cpp's importance matrix (`llama-quantize --imatrix`); returns its tensor count.
+    pub fn write_imatrix(&self, model: &Model, path: &Path, dataset: &str) -> Result<usize> {
+        let i = &self.run.info;
+        calib::imatrix::write(path, model, &self.run.collector, dataset, i.chunks, i.ctx)
+    }
+
+    /// Draws the per-layer magnitudes and sink shares to a PNG.
+    pub fn write_plot(&self, path: &Path) -> Result<()> {
+        calib::plot::write(path, &self.report)
+    }
+}
+
+/// Runs the calibration and builds the full report, with at most `max_entries` listed hits.
+pub fn scan(
+    model: &Model,
+    spec: &CalibSpec,
+    criterion: Criterion,
+    max_entries: usize,
+    obs: &mut dyn Observer,
+) -> Result<Scan> {
+    let run = run(model, spec, criterion, obs)?;
+    let info = serde_json::to_value(&run.info).expect("calibration info serializes");
+    let tok = &run.tokenizer;
+    let report = report::build(model, &run.collector, &|id| tok.token_text(id), info, max_entries)?;
+    Ok(Scan { run, report })
+}
+
+/// What the quantizer takes from calibration, and where it came from.
+pub struct QuantCalibration {
+    pub cal: Calibration,
+    /// The text's name and sha256 (empty for the built-in set).
+    pub source: (String, String),
+    pub seconds: f64,
+    pub cached: bool,
+}
+
+/// Everything the calibration depends on, hashed.
+fn cache_key(input: &Path, text_sha: &str, spec: &CalibSpec) -> Result<String, crate::Error> {
+    use sha2::{Digest, Sha256};
+    let abs = std::path::absolute(input).map_err(|e| crate::Error::io(input, e))?;
+    let v = serde_json::json!({
+        "tool": env!("CARGO_PKG_VERSION"),
+        "model": abs,
+        "files": model_files(input)?,
+        "text": text_sha, "chunks": spec.chunks, "ctx": spec.ctx, "seed": spec.seed,
+    });
+    Ok(format!("{:x}", Sha256::digest(v.to_string().as_bytes())))
+}
+
+/// The calibration `quantize` needs: run, or taken from `cache` when an earlier run calibrated
+/// the same model files on the same text with the same chunks, context and seed.
+pub fn calibration(
+    model: &Model,
+    input: &Path,
+    spec: &CalibSpec,
+    cache: Option<&Path>,
+    obs: &mut dyn Observer,
+) -> Result<QuantCalibration> {
+    let source = match &spec.text {
+        Some(p) => (p.display().to_string(), sha256_file(p)?.to_string()),
+        None => ("built-in".to_string(), String::new()),
+    };
+    let key = cache.map(|_| cache_key(input, &source.1, spec)).transpose()?;
+    if let (Some(dir), Some(key)) = (cache, &key) {
+        if let Some(cal) = calib_cache::load(dir, key, model) {
+            obs.note(Note::CalibrationCached { model: input, dir });
+            return Ok(QuantCalibration { cal, source, seconds: 0.0, cached: true });
+        }
+    }
+    let t0 = Instant::now();
+    obs.note(Note::Calibrating { model: input, chunks: spec.chunks, ctx: spec.ctx });
+    let s = scan(model, spec, Criterion::default(), 0, obs)?;
+    let cal = Calibration {
+        protected: Protected::from_report(model, &s.report),
+        importance: importance::by_role(model, &s.run.collector),
+        chunks: s.run.info.chunks,
+    };
+    if let (Some(dir), Some(key)) = (cache, &key) {
+        calib_cache::save(dir, key, &cal)?;
+    }
+    Ok(QuantCalibration { cal, source, seconds: t0.elapsed().as_secs_f64(), cached: false })
+}

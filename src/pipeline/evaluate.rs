@@ -1,0 +1,43 @@
+//! The evaluation stage of a job: the source and the written output compared on a text (PPL
+//! before and after, KL divergence and top-1 agreement of the output against the source).
+
+use super::job::EvalSpec;
+use super::observer::{Note, Observer, Stage};
+use super::summary::EvalSummary;
+use crate::error::Result;
+use crate::eval::compare::compare;
+use crate::eval::tokens::{read_text, TextTokenizer};
+use crate::eval::ChunkPlan;
+use crate::forward::Transformer;
+use crate::model::Model;
+use std::path::Path;
+
+/// Compares `output` with `source` on `spec.text`, in chunks of `ctx` tokens.
+pub fn evaluate(
+    source: &Model,
+    output: &Path,
+    spec: &EvalSpec,
+    ctx: usize,
+    obs: &mut dyn Observer,
+) -> Result<EvalSummary> {
+    obs.note(Note::Evaluating { text: &spec.text, chunks: spec.chunks, ctx });
+    let out = Model::open(output)?;
+    let tok = TextTokenizer::for_model(source)?;
+    let ids = tok.encode_at_least(&read_text(&spec.text)?, Some(spec.chunks * ctx))?;
+    let plan = ChunkPlan::new(ids.len(), ctx, Some(spec.chunks))?;
+    let (tb, tc) = (Transformer::load(source, ctx)?, Transformer::load(&out, ctx)?);
+    obs.begin(Stage::Evaluate, plan.chunks as u64);
+    let cmp = compare(&tb, &[&tc], &ids, &plan, tok.bos, &mut |d| obs.advance(d as u64, None))?;
+    obs.end(Stage::Evaluate);
+    let c = &cmp.candidates[0];
+    Ok(EvalSummary {
+        text: spec.text.clone(),
+        chunks: plan.chunks,
+        ctx: plan.ctx,
+        ppl_before: cmp.base_ppl,
+        ppl_after: c.ppl,
+        kld: c.kld_mean,
+        kld_stderr: c.kld_stderr,
+        top1_agreement: c.top1_agreement,
+    })
+}

@@ -1,0 +1,234 @@
+//! A quantization job: what the caller asks for ([`JobSpec`]) and the same request checked once
+//! ([`Job`]), with the rules that relate the output format, the class and the inputs in one
+//! place. The CLI builds a spec from its flags, the batch manifest one per model and recipe.
+
+use crate::error::{Error, Result};
+use crate::plan::{Mixture, OutlierPolicy, PlanOptions, Preset};
+use crate::quant::formats::GgmlType;
+use regex::Regex;
+use serde::Serialize;
+use std::path::{Path, PathBuf};
+
+/// Calibration text and how it is cut.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct CalibSpec {
+    /// UTF-8 text; `None`: the built-in set (calibration/).
+    pub text: Option<PathBuf>,
+    /// Chunks to run (fewer when the text holds fewer).
+    pub chunks: usize,
+    /// Tokens per chunk.
+    pub ctx: usize,
+    /// Seed choosing the chunks; 0 takes the first chunks in order (as llama-imatrix does).
+    pub seed: u64,
+}
+
+impl Default for CalibSpec {
+    fn default() -> Self {
+        CalibSpec { text: None, chunks: 32, ctx: 512, seed: 1 }
+    }
+}
+
+impl CalibSpec {
+    /// Checks the counts; named in errors as `what` (e.g. "calibration").
+    pub fn check(&self) -> Result<()> {
+        if self.chunks == 0 || self.ctx < 2 {
+            return Err(Error::Invalid(format!(
+                "calibration needs at least 1 chunk of at least 2 tokens (asked: {} chunks of {})",
+                self.chunks, self.ctx
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// Evaluation of the source and the output after writing.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct EvalSpec {
+    pub text: PathBuf,
+    /// Chunks of the calibration context length.
+    pub chunks: usize,
+}
+
+/// What the output file is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum OutputFormat {
+    /// A GGUF for llama.cpp.
+    Gguf,
+    /// A directory of compressed-tensors `pack-quantized` safetensors (vLLM), int8 or int4.
+    CompressedTensors { bits: u8 },
+}
+
+impl OutputFormat {
+    /// The format an output path asks for: a `.gguf` file, or any other name, a
+    /// compressed-tensors directory.
+    pub fn for_path(path: &Path) -> OutputFormat {
+        match path.extension().is_some_and(|x| x.eq_ignore_ascii_case("gguf")) {
+            true => OutputFormat::Gguf,
+            false => OutputFormat::CompressedTensors { bits: 0 },
+        }
+    }
+
+    /// The format `self` takes for class `preset`: compressed-tensors has int8 and int4 only.
+    pub fn with_class(self, preset: Preset) -> Result<OutputFormat> {
+        match self {
+            OutputFormat::Gguf => Ok(self),
+            OutputFormat::CompressedTensors { .. } => match preset.mixture {
+                Mixture::Q8_0 => Ok(OutputFormat::CompressedTensors { bits: 8 }),
+                Mixture::Q4_K_M | Mixture::Q4_K_S | Mixture::Q4_0 | Mixture::Q4_1 => {
+                    Ok(OutputFormat::CompressedTensors { bits: 4 })
+                }
+                m => Err(Error::Invalid(format!(
+                    "safetensors (compressed-tensors) output takes type int8 or int4, not {}",
+                    m.name()
+                ))),
+            },
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            OutputFormat::Gguf => "gguf",
+            OutputFormat::CompressedTensors { .. } => "compressed-tensors",
+        }
+    }
+}
+
+/// A quantization request as the caller states it; [`JobSpec::validate`] checks it.
+#[derive(Clone, Debug)]
+pub struct JobSpec {
+    /// A Hugging Face directory, a safetensors file or a GGUF.
+    pub input: PathBuf,
+    /// A `.gguf` file, or a compressed-tensors directory (any other name).
+    pub output: PathBuf,
+    /// The file class (and so its size).
+    pub preset: Preset,
+    pub outliers: OutlierPolicy,
+    /// Whether calibration statistics weight the quantizers.
+    pub imatrix: bool,
+    /// Types forced on tensors whose GGUF name matches, first match wins.
+    pub overrides: Vec<(Regex, GgmlType)>,
+    /// Type of the output matrix (and of tied embeddings).
+    pub output_type: Option<GgmlType>,
+    /// Type of the token embeddings.
+    pub embedding_type: Option<GgmlType>,
+    pub calib: CalibSpec,
+    /// Keep calibrations here and reuse one made from the same model files, text and cuts.
+    pub calib_cache: Option<PathBuf>,
+    pub eval: Option<EvalSpec>,
+    /// Replace an existing output directory.
+    pub replace: bool,
+    /// Plan only: nothing is written.
+    pub dry_run: bool,
+}
+
+impl JobSpec {
+    /// The defaults for `input` -> `output`: the int4 class, `fold`, calibration statistics,
+    /// the built-in calibration set.
+    pub fn new(input: impl Into<PathBuf>, output: impl Into<PathBuf>) -> JobSpec {
+        JobSpec {
+            input: input.into(),
+            output: output.into(),
+            preset: Preset::DEFAULT,
+            outliers: OutlierPolicy::Fold,
+            imatrix: true,
+            overrides: vec![],
+            output_type: None,
+            embedding_type: None,
+            calib: CalibSpec::default(),
+            calib_cache: None,
+            eval: None,
+            replace: false,
+            dry_run: false,
+        }
+    }
+
+    /// Checks the request without reading the model: the output format against the class,
+    /// the output's folder, the calibration and evaluation counts.
+    pub fn validate(self) -> Result<Job> {
+        let out = self.output.display().to_string();
+        let format = OutputFormat::for_path(&self.output)
+            .with_class(self.preset)
+            .map_err(|e| Error::Invalid(format!("{out}: {e}")))?;
+        if let Some(parent) = self.output.parent().filter(|p| !p.as_os_str().is_empty()) {
+            if !parent.is_dir() {
+                return Err(Error::Invalid(format!("{out}: cannot write: folder {} does not exist", parent.display())));
+            }
+        }
+        self.calib.check()?;
+        if let Some(e) = &self.eval {
+            if e.chunks == 0 {
+                return Err(Error::Invalid(format!("{}: evaluation needs at least 1 chunk", e.text.display())));
+            }
+        }
+        Ok(Job { spec: self, format })
+    }
+}
+
+/// A checked request: build it with [`JobSpec::validate`], run it with
+/// [`crate::pipeline::quantize`].
+#[derive(Clone, Debug)]
+pub struct Job {
+    spec: JobSpec,
+    format: OutputFormat,
+}
+
+impl Job {
+    pub fn spec(&self) -> &JobSpec {
+        &self.spec
+    }
+
+    pub fn format(&self) -> OutputFormat {
+        self.format
+    }
+
+    /// Whether the run calibrates: for the quantizers' statistics or for the outlier policy.
+    pub fn needs_calibration(&self) -> bool {
+        self.spec.imatrix || self.spec.outliers != OutlierPolicy::None
+    }
+
+    /// Whether the caller fixed some tensor types (then no size budget is imposed).
+    pub fn user_types(&self) -> bool {
+        let s = &self.spec;
+        !s.overrides.is_empty() || s.output_type.is_some() || s.embedding_type.is_some()
+    }
+
+    /// The planner's options for this job.
+    pub fn plan_options(&self) -> PlanOptions {
+        let s = &self.spec;
+        PlanOptions {
+            preset: s.preset,
+            overrides: s.overrides.clone(),
+            output_type: s.output_type,
+            embedding_type: s.embedding_type,
+            has_imatrix: s.imatrix,
+            outliers: s.outliers,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_output_name_and_the_class_give_the_format() {
+        let dir = tempfile::tempdir().unwrap();
+        let spec = |out: &str, ty: &str| {
+            let mut s = JobSpec::new("in", dir.path().join(out));
+            s.preset = Preset::parse(ty).unwrap();
+            s.validate()
+        };
+        assert_eq!(spec("a.gguf", "q3_k_m").unwrap().format(), OutputFormat::Gguf);
+        assert_eq!(spec("a.GGUF", "int8").unwrap().format(), OutputFormat::Gguf);
+        assert_eq!(spec("dir", "int8").unwrap().format(), OutputFormat::CompressedTensors { bits: 8 });
+        assert_eq!(spec("dir", "q4_0").unwrap().format(), OutputFormat::CompressedTensors { bits: 4 });
+        let e = spec("dir", "q3_k_m").unwrap_err().to_string();
+        assert!(e.contains("int8 or int4") && e.contains("dir"), "{e}");
+        let e = JobSpec::new("in", dir.path().join("no/such/a.gguf")).validate().unwrap_err().to_string();
+        assert!(e.contains("does not exist"), "{e}");
+        let mut s = JobSpec::new("in", dir.path().join("a.gguf"));
+        s.calib.chunks = 0;
+        assert!(s.validate().is_err());
+    }
+}

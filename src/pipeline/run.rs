@@ -1,0 +1,186 @@
+//! The quantization run: calibrate, plan, fold, quantize and write, then optionally evaluate.
+
+use super::calibrate::{calibration, QuantCalibration};
+use super::evaluate::evaluate;
+use super::job::{Job, OutputFormat};
+use super::observer::{Note, Observer, Stage};
+use super::summary::{CompressedInfo, FoldRow, PlanRow, Summary};
+use crate::error::Result;
+use crate::model::Model;
+use crate::output::Progress;
+use crate::output::{self, gguf::QuantInputs, gguf_meta::Provenance};
+use crate::plan::{self, OutlierPolicy, PlanOptions, Preset, Protected, TensorPlan};
+use crate::transform::fold::{self, Folds};
+use std::collections::BTreeSet;
+use std::time::Instant;
+
+/// What the stages before writing produced.
+struct Prepared {
+    model: Model,
+    calib: Option<QuantCalibration>,
+    inputs: QuantInputs,
+    protected: Protected,
+    plan: Vec<TensorPlan>,
+}
+
+/// Runs `job`: the output appears complete or not at all. Returns what was done.
+pub fn quantize(job: &Job, obs: &mut dyn Observer) -> Result<Summary> {
+    let started = Instant::now();
+    let mut p = prepare(job, obs)?;
+    let (planned_bytes, planned_bpw) = plan::size(&p.plan);
+    obs.note(Note::Planned { plan: &p.plan, bytes: planned_bytes, bpw: planned_bpw });
+    let mut summary = base_summary(job, &p, planned_bytes, planned_bpw);
+    if job.spec().dry_run {
+        summary.total_seconds = started.elapsed().as_secs_f64();
+        return Ok(summary);
+    }
+    let t_quant = Instant::now();
+    let s = job.spec();
+    obs.note(Note::Writing { output: &s.output });
+    if s.outliers.folds() && !p.inputs.importance.is_empty() {
+        p.inputs.folds = choose_folds(job, &p, obs)?;
+    }
+    let written = match job.format() {
+        OutputFormat::Gguf => write_gguf(job, &p, obs)?,
+        OutputFormat::CompressedTensors { bits } => {
+            let (written, info) = write_compressed(job, &p, bits, obs)?;
+            summary.compressed = Some(info);
+            written
+        }
+    };
+    summary.quantization_seconds = t_quant.elapsed().as_secs_f64();
+    summary.output_bytes = written;
+    summary.bpw = written as f64 * 8.0 / summary.params.max(1) as f64;
+    summary.folds = FoldRow::rows(&p.inputs.folds);
+    summary.total_seconds = started.elapsed().as_secs_f64();
+    if let Some(e) = &s.eval {
+        summary.eval = Some(evaluate(&p.model, &s.output, e, s.calib.ctx, obs)?);
+    }
+    Ok(summary)
+}
+
+/// Opens the model, calibrates (when the job needs it) and plans.
+fn prepare(job: &Job, obs: &mut dyn Observer) -> Result<Prepared> {
+    let s = job.spec();
+    let model = Model::open(&s.input)?;
+    // A model without a usable vocabulary fails here, before any long work.
+    crate::tokenizer::vocab_of(&model)?;
+    let calib = match job.needs_calibration() {
+        true => Some(calibration(&model, &s.input, &s.calib, s.calib_cache.as_deref(), obs)?),
+        false => None,
+    };
+    let (importance, protected) = match &calib {
+        Some(c) if s.imatrix => (c.cal.importance.clone(), c.cal.protected.clone()),
+        Some(c) => (Default::default(), c.cal.protected.clone()),
+        None => Default::default(),
+    };
+    let inputs = QuantInputs { importance, ..Default::default() };
+    let plan = plan_tensors(job, &model, &inputs, &protected)?;
+    Ok(Prepared { model, calib, inputs, protected, plan })
+}
+
+/// Every tensor's type: the class's plan, fitted to the class's size for a GGUF whose types the
+/// caller did not fix.
+fn plan_tensors(job: &Job, model: &Model, inputs: &QuantInputs, protected: &Protected) -> Result<Vec<TensorPlan>> {
+    let opts = job.plan_options();
+    let mut the_plan = plan::plan(model, &opts, protected);
+    if !opts.preset.mixture.is_float() && !job.user_types() && job.format() == OutputFormat::Gguf {
+        // The class names a size: llama.cpp's mixture for this model, less room for our metadata.
+        let llama = PlanOptions { outliers: OutlierPolicy::None, overrides: vec![], ..opts };
+        let budget = plan::size(&plan::plan(model, &llama, &Protected::default())).0 - plan::budget::METADATA_HEADROOM;
+        plan::budget::fit(model, &mut the_plan, budget, &inputs.importance)?;
+    }
+    Ok(the_plan)
+}
+
+/// The fold scales, measured against the types the output will have. For compressed-tensors
+/// output the matching ggml type stands in for its grid (4 bits in groups: Q4_0; 8 bits: Q8_0).
+fn choose_folds(job: &Job, p: &Prepared, obs: &mut dyn Observer) -> Result<Folds> {
+    let proxy = match job.format() {
+        OutputFormat::Gguf => p.plan.clone(),
+        OutputFormat::CompressedTensors { bits } => {
+            let preset = Preset::parse(if bits == 8 { "q8_0" } else { "q4_0" })?;
+            let o = PlanOptions { preset, outliers: OutlierPolicy::None, overrides: vec![], ..job.plan_options() };
+            plan::plan(&p.model, &o, &Protected::default())
+        }
+    };
+    obs.begin(Stage::Fold, 3 * p.model.hparams.n_layers as u64);
+    let planned = |r| proxy.iter().find(|t| t.role == r).map(|t| t.ty);
+    let folds = fold::choose_all(&p.model, &planned, &p.inputs.importance, &mut |d| obs.advance(d as u64, None))?;
+    obs.end(Stage::Fold);
+    Ok(folds)
+}
+
+/// A writer's progress as the observer's `Write` stage.
+fn write_progress(obs: &mut dyn Observer) -> impl FnMut(Progress) + '_ {
+    let mut done = 0;
+    move |p| match p {
+        Progress::Start { bytes, .. } => obs.begin(Stage::Write, bytes),
+        Progress::Tensor { name, bytes } => {
+            done += bytes;
+            obs.advance(done, Some(name));
+        }
+    }
+}
+
+fn write_gguf(job: &Job, p: &Prepared, obs: &mut dyn Observer) -> Result<u64> {
+    let s = job.spec();
+    let vocab = crate::tokenizer::vocab_of(&p.model)?;
+    let prov = Provenance {
+        preset: s.preset.name.to_string(),
+        outliers: s.outliers.name().to_string(),
+        calibration: p.calib.as_ref().map(|c| (c.source.0.clone(), c.source.1.clone(), c.cal.chunks, s.calib.ctx)),
+        massive_dims: p.protected.dims.clone(),
+    };
+    let meta = output::gguf_meta::metadata(&p.model, &vocab, s.preset.mixture.file_type(), &prov);
+    let written = output::gguf::write(&p.model, &p.plan, &meta, &p.inputs, &s.output, &mut write_progress(obs))?;
+    obs.end(Stage::Write);
+    Ok(written)
+}
+
+fn write_compressed(job: &Job, p: &Prepared, bits: u8, obs: &mut dyn Observer) -> Result<(u64, CompressedInfo)> {
+    let s = job.spec();
+    let scheme = output::compressed::scheme_for(&p.model, bits);
+    let keep: BTreeSet<_> = match s.outliers.keeps() {
+        true => p
+            .plan
+            .iter()
+            .filter(|t| output::compressed::is_linear(t.role) && t.reason.is_keep())
+            .map(|t| t.role)
+            .collect(),
+        false => BTreeSet::new(),
+    };
+    let written =
+        output::compressed::write(&p.model, &scheme, &keep, &p.inputs, &s.output, s.replace, &mut write_progress(obs))?;
+    obs.end(Stage::Write);
+    let kept = keep.iter().map(|r| r.hf_name(p.model.arch())).collect();
+    Ok((written, CompressedInfo { bits, group_size: scheme.group_size, kept }))
+}
+
+fn base_summary(job: &Job, p: &Prepared, planned_bytes: u64, planned_bpw: f64) -> Summary {
+    let s = job.spec();
+    Summary {
+        input: s.input.clone(),
+        output: s.output.clone(),
+        format: job.format().name().to_string(),
+        preset: s.preset.name.to_string(),
+        outliers: s.outliers.name().to_string(),
+        imatrix: s.imatrix,
+        dry_run: s.dry_run,
+        source_bytes: p.model.bytes_on_disk(),
+        output_bytes: 0,
+        planned_bytes,
+        params: p.model.size().0,
+        bpw: planned_bpw,
+        calibration_seconds: p.calib.as_ref().map_or(0.0, |c| c.seconds),
+        calibration_cached: p.calib.as_ref().is_some_and(|c| c.cached),
+        quantization_seconds: 0.0,
+        total_seconds: 0.0,
+        massive_dims: p.protected.dims.clone(),
+        plan: PlanRow::rows(&p.plan),
+        folds: vec![],
+        compressed: None,
+        eval: None,
+        peak_rss_bytes: None,
+    }
+}

@@ -1,0 +1,100 @@
+//! Why a tensor of the plan has its type: where the type came from, then the block-size
+//! fallback and the size budget's lowering that may have changed it. Displayed as the text the
+//! plan printout and the JSON summary show.
+
+use super::outliers::Protection;
+use super::preset::Mixture;
+use crate::quant::formats::GgmlType;
+use std::fmt;
+
+/// Where a tensor's type came from, before fallback and lowering.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Origin {
+    /// A 1-D tensor (norm gain, bias): kept in F32.
+    Vector,
+    /// The mixture's default type.
+    MixtureDefault(Mixture),
+    /// One of llama.cpp's per-tensor rules for the mixture.
+    MixtureRule(Mixture, &'static str),
+    /// Raised by the `keep` outlier policy.
+    Keep(Protection),
+    /// The type the caller chose for the output matrix (and tied embeddings).
+    OutputType,
+    /// The type the caller chose for the token embeddings.
+    EmbeddingType,
+    /// A caller's per-tensor override whose regular expression matched.
+    Override(String),
+}
+
+/// The whole reason for one tensor's type.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Reason {
+    pub origin: Origin,
+    /// The origin's type did not fit the row width (`cols` columns): `from` became `to`.
+    pub fallback: Option<(usize, GgmlType, GgmlType)>,
+    /// Lowered from the first type to the second to fit the size of the class.
+    pub lowered: Option<(GgmlType, GgmlType)>,
+}
+
+impl Reason {
+    pub fn new(origin: Origin) -> Reason {
+        Reason { origin, fallback: None, lowered: None }
+    }
+
+    /// Whether the `keep` policy chose this tensor's type.
+    pub fn is_keep(&self) -> bool {
+        matches!(self.origin, Origin::Keep(_))
+    }
+}
+
+impl fmt::Display for Origin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Origin::Vector => f.write_str("1-D tensor: kept in F32"),
+            Origin::MixtureDefault(m) => write!(f, "{} default", m.name()),
+            Origin::MixtureRule(m, why) => write!(f, "{} rule: {why}", m.name()),
+            Origin::Keep(p) => write!(f, "keep: {p}"),
+            Origin::OutputType => f.write_str("output type chosen by the user"),
+            Origin::EmbeddingType => f.write_str("embedding type chosen by the user"),
+            Origin::Override(re) => write!(f, "tensor type override {re}"),
+        }
+    }
+}
+
+impl fmt::Display for Reason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.origin)?;
+        if let Some((cols, from, to)) = self.fallback {
+            write!(f, "; {cols} columns do not fit {from} blocks, {to} instead")?;
+        }
+        if let Some((from, to)) = self.lowered {
+            write!(f, "; lowered {from} -> {to} to fit the size of the class")?;
+        }
+        Ok(())
+    }
+}
+
+impl serde::Serialize for Reason {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reasons_read_as_one_line() {
+        let mut r = Reason::new(Origin::MixtureRule(Mixture::Q4_K_M, "output matrix"));
+        r.fallback = Some((576, GgmlType::Q6_K, GgmlType::Q8_0));
+        r.lowered = Some((GgmlType::Q8_0, GgmlType::Q5_1));
+        assert_eq!(
+            r.to_string(),
+            "q4_k_m rule: output matrix; 576 columns do not fit Q6_K blocks, Q8_0 instead; lowered Q8_0 -> Q5_1 to fit the size of the class"
+        );
+        assert!(!r.is_keep());
+        let k = Reason::new(Origin::Keep(Protection::Dominated { channel: 7, share: 0.71 }));
+        assert!(k.is_keep() && k.to_string() == "keep: input channel 7 holds 71% of the input energy");
+    }
+}

@@ -264,8 +264,8 @@ impl Report {
         s
     }
 
-    /// The table as CSV, one row per job, with exact bytes and unrounded figures.
-    pub fn csv(&self) -> Result<String> {
+    /// The table as CSV (UTF-8 bytes), one row per job, with exact bytes and unrounded figures.
+    pub fn csv(&self) -> Result<Vec<u8>> {
         let mut w = csv::Writer::from_writer(Vec::new());
         let e = |e: csv::Error| Error::Invalid(format!("cannot write the CSV report: {e}"));
         w.write_record([
@@ -321,8 +321,7 @@ impl Report {
             ])
             .map_err(e)?;
         }
-        let bytes = w.into_inner().map_err(|e| Error::Invalid(format!("cannot write the CSV report: {e}")))?;
-        Ok(String::from_utf8(bytes).expect("CSV of UTF-8 strings"))
+        w.into_inner().map_err(|e| Error::Invalid(format!("cannot write the CSV report: {e}")))
     }
 
     /// Model names in manifest order.
@@ -350,10 +349,15 @@ impl Report {
         std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
         let json = serde_json::to_string_pretty(self).expect("report serializes") + "\n";
         let mut written = Vec::new();
-        for (name, text) in [("report.json", json), ("report.md", self.markdown()), ("report.csv", self.csv()?)] {
+        let files = [
+            ("report.json", json.into_bytes()),
+            ("report.md", self.markdown().into_bytes()),
+            ("report.csv", self.csv()?),
+        ];
+        for (name, bytes) in files {
             let path = dir.join(name);
             let mut f = AtomicFile::create(&path)?;
-            f.write_all(text.as_bytes())?;
+            f.write_all(&bytes)?;
             f.commit()?;
             written.push(path);
         }
@@ -439,7 +443,7 @@ mod tests {
         let md = r.markdown();
         assert_eq!(md.lines().filter(|l| l.starts_with("| a |")).count(), 4);
         assert!(md.contains("`a/r1`: a: missing") && md.contains("![a](a.png)"));
-        let csv = r.csv().unwrap();
+        let csv = String::from_utf8(r.csv().unwrap()).unwrap();
         assert_eq!(csv.lines().count(), 5);
         assert!(csv.lines().nth(1).unwrap().starts_with("a,r0,int4,fold,gguf,true,,a/r0.gguf,1000,"));
         assert_eq!(r.frontier("a").len(), 3);

@@ -4,7 +4,7 @@ use super::format;
 use anyhow::{bail, Context, Result};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::json;
-use sinkquant::eval::compare::compare;
+use sinkquant::eval::compare::{compare, Comparison};
 use sinkquant::forward::Transformer;
 use sinkquant::model::Model;
 use std::path::{Path, PathBuf};
@@ -31,9 +31,8 @@ fn name(p: &Path) -> String {
     p.display().to_string()
 }
 
-pub fn run(a: Args) -> Result<()> {
-    let base = Model::open(&a.base)?;
-    let super::eval_args::Prepared { tokenizer: tok, tokens: ids, plan } = a.eval.prepare(&base)?;
+/// The candidates, each with the base's vocabulary.
+fn open_candidates(a: &Args, base: &Model) -> Result<Vec<Model>> {
     let mut cands = Vec::new();
     for p in &a.candidates {
         let m = Model::open(p)?;
@@ -47,6 +46,18 @@ pub fn run(a: Args) -> Result<()> {
         }
         cands.push(m);
     }
+    Ok(cands)
+}
+
+fn bpw(m: &Model) -> f64 {
+    let (p, b) = m.size();
+    b as f64 * 8.0 / p as f64
+}
+
+pub fn run(a: Args) -> Result<()> {
+    let base = Model::open(&a.base)?;
+    let super::eval_args::Prepared { tokenizer: tok, tokens: ids, plan } = a.eval.prepare(&base)?;
+    let cands = open_candidates(&a, &base)?;
     let tb = Transformer::load(&base, plan.ctx)?;
     let tcs: Vec<Transformer> = cands.iter().map(|m| Transformer::load(m, plan.ctx)).collect::<Result<_, _>>()?;
     eprintln!(
@@ -65,26 +76,36 @@ pub fn run(a: Args) -> Result<()> {
     let refs: Vec<&Transformer> = tcs.iter().collect();
     let cmp = compare(&tb, &refs, &ids, &plan, tok.bos, &mut |d| bar.set_position(d as u64))?;
     bar.finish_and_clear();
+    let out = print_table(&a, &base, &cands, &cmp)?;
+    if let Some(p) = &a.eval.json {
+        let v = json!({
+            "base": name(&a.base), "ppl_base": cmp.base_ppl, "ppl_base_stderr": cmp.base_ppl_stderr,
+            "base_size_bytes": base.bytes_on_disk(), "base_bpw": bpw(&base),
+            "text": name(&a.eval.text), "ctx": plan.ctx, "chunks": plan.chunks, "seconds": cmp.seconds,
+            "candidates": out,
+        });
+        super::write_json(p, &v).with_context(|| format!("{}: cannot write", p.display()))?;
+    }
+    Ok(())
+}
 
+/// Prints the comparison table; returns each candidate's row as JSON.
+fn print_table(a: &Args, base: &Model, cands: &[Model], cmp: &Comparison) -> Result<Vec<serde_json::Value>> {
     let base_size = base.bytes_on_disk();
-    let bpw = |m: &Model| {
-        let (p, b) = m.size();
-        b as f64 * 8.0 / p as f64
-    };
     println!(
         "base {}: PPL = {:.4} +/- {:.5}, {}, {:.2} bpw",
         name(&a.base),
         cmp.base_ppl,
         cmp.base_ppl_stderr,
         format::bytes(base_size),
-        bpw(&base)
+        bpw(base)
     );
     println!(
         "{:<40} {:>10} {:>6} {:>9} {:>8} {:>8} {:>16} {:>8} {:>7} {:>7}",
         "candidate", "size", "bpw", "PPL", "ratio", "diff", "KLD mean", "KLD p99", "top-1", "RMS dp"
     );
     let mut out = Vec::new();
-    for ((p, m), s) in a.candidates.iter().zip(&cands).zip(&cmp.candidates) {
+    for ((p, m), s) in a.candidates.iter().zip(cands).zip(&cmp.candidates) {
         let size = m.bytes_on_disk();
         println!(
             "{:<40} {:>10} {:>6.2} {:>9.4} {:>8.4} {:>+8.4} {:>8.5}±{:<7.5} {:>8.4} {:>6.2}% {:>6.3}%",
@@ -113,14 +134,5 @@ pub fn run(a: Args) -> Result<()> {
         cmp.candidates.first().map_or(0, |c| c.tokens_scored),
         cmp.seconds
     );
-    if let Some(p) = a.eval.json {
-        let v = json!({
-            "base": name(&a.base), "ppl_base": cmp.base_ppl, "ppl_base_stderr": cmp.base_ppl_stderr,
-            "base_size_bytes": base_size, "base_bpw": bpw(&base),
-            "text": name(&a.eval.text), "ctx": plan.ctx, "chunks": plan.chunks, "seconds": cmp.seconds,
-            "candidates": out,
-        });
-        super::write_json(&p, &v).with_context(|| format!("{}: cannot write", p.display()))?;
-    }
-    Ok(())
+    Ok(out)
 }

@@ -25,12 +25,22 @@ pub struct Args {
     json: bool,
 }
 
-pub fn run(a: Args) -> Result<()> {
-    let model = Model::open(&a.file)?;
+/// Tensor count, parameters and bytes per storage type.
+type ByType = BTreeMap<String, (usize, u64, u64)>;
+
+/// What both renderings show.
+struct Facts {
+    format_name: String,
+    params: u64,
+    tensor_bytes: u64,
+    bpw: f64,
+    file_bytes: u64,
+    by_type: ByType,
+}
+
+fn facts(model: &Model) -> Facts {
     let store = model.store();
     let (params, tensor_bytes) = model.size();
-    let bpw = if params > 0 { tensor_bytes as f64 * 8.0 / params as f64 } else { 0.0 };
-    let file_bytes = model.bytes_on_disk();
     let format_name = match &model.source {
         Source::Gguf(g) => format!("GGUF v{}", g.version),
         Source::Safetensors(_) => {
@@ -38,42 +48,62 @@ pub fn run(a: Args) -> Result<()> {
             format!("safetensors ({n} file{})", if n == 1 { "" } else { "s" })
         }
     };
-    let mut by_type: BTreeMap<String, (usize, u64, u64)> = BTreeMap::new();
+    let mut by_type = ByType::new();
     for e in store.entries() {
         let t = by_type.entry(e.dtype.to_string()).or_default();
         t.0 += 1;
         t.1 += e.n_elements() as u64;
         t.2 += e.nbytes as u64;
     }
+    let bpw = if params > 0 { tensor_bytes as f64 * 8.0 / params as f64 } else { 0.0 };
+    Facts { format_name, params, tensor_bytes, bpw, file_bytes: model.bytes_on_disk(), by_type }
+}
+
+pub fn run(a: Args) -> Result<()> {
+    let model = Model::open(&a.file)?;
+    let f = facts(&model);
     if a.json {
-        let tensors: Vec<_> = store
-            .entries()
-            .iter()
-            .map(|e| json!({"name": e.name, "shape": e.shape, "dtype": e.dtype.to_string(), "bytes": e.nbytes}))
-            .collect();
-        let mut out = json!({
-            "path": a.file.display().to_string(),
-            "format": format_name,
-            "file_bytes": file_bytes,
-            "architecture": model.arch(),
-            "hparams": model.hparams,
-            "tensor_count": tensors.len(),
-            "parameters": params,
-            "tensor_bytes": tensor_bytes,
-            "bits_per_weight": bpw,
-            "types": by_type.iter().map(|(k, v)| (k.clone(), json!({"tensors": v.0, "parameters": v.1, "bytes": v.2}))).collect::<serde_json::Map<_, _>>(),
-            "tensors": tensors,
-            "unrecognised_tensors": model.unrecognised,
-        });
-        if let Some(g) = model.gguf() {
-            out["metadata"] =
-                g.metadata().iter().map(|(k, v)| (k.clone(), v.to_json(8))).collect::<serde_json::Map<_, _>>().into();
-        }
-        return super::emit(&(serde_json::to_string_pretty(&out)? + "\n"));
+        return super::emit(&(serde_json::to_string_pretty(&as_json(&a, &model, &f))? + "\n"));
     }
     let mut o = String::new();
+    header(&mut o, &a, &model, &f);
+    tensors(&mut o, &model, &f);
+    super::emit(&o)
+}
+
+fn as_json(a: &Args, model: &Model, f: &Facts) -> serde_json::Value {
+    let tensors: Vec<_> = model
+        .store()
+        .entries()
+        .iter()
+        .map(|e| json!({"name": e.name, "shape": e.shape, "dtype": e.dtype.to_string(), "bytes": e.nbytes}))
+        .collect();
+    let types =
+        |(k, v): (&String, &(usize, u64, u64))| (k.clone(), json!({"tensors": v.0, "parameters": v.1, "bytes": v.2}));
+    let mut out = json!({
+        "path": a.file.display().to_string(),
+        "format": f.format_name,
+        "file_bytes": f.file_bytes,
+        "architecture": model.arch(),
+        "hparams": model.hparams,
+        "tensor_count": tensors.len(),
+        "parameters": f.params,
+        "tensor_bytes": f.tensor_bytes,
+        "bits_per_weight": f.bpw,
+        "types": f.by_type.iter().map(types).collect::<serde_json::Map<_, _>>(),
+        "tensors": tensors,
+        "unrecognised_tensors": model.unrecognised,
+    });
+    if let Some(g) = model.gguf() {
+        out["metadata"] =
+            g.metadata().iter().map(|(k, v)| (k.clone(), v.to_json(8))).collect::<serde_json::Map<_, _>>().into();
+    }
+    out
+}
+
+fn header(o: &mut String, a: &Args, model: &Model, f: &Facts) {
     let hp = &model.hparams;
-    outln!(o, "file:          {} ({format_name}, {})", a.file.display(), format::bytes(file_bytes));
+    outln!(o, "file:          {} ({}, {})", a.file.display(), f.format_name, format::bytes(f.file_bytes));
     outln!(o, "architecture:  {}", model.arch());
     outln!(
         o,
@@ -100,13 +130,17 @@ pub fn run(a: Args) -> Result<()> {
         }
     }
     outln!(o);
+}
+
+fn tensors(o: &mut String, model: &Model, f: &Facts) {
+    let store = model.store();
     let w = store.entries().iter().map(|e| e.name.len()).max().unwrap_or(4).max(4);
     outln!(o, "{:<w$}  {:<16}  {:<6}  {:>12}", "name", "shape", "type", "bytes");
     for e in store.entries() {
         outln!(o, "{:<w$}  {:<16}  {:<6}  {:>12}", e.name, format::shape(&e.shape), e.dtype.to_string(), e.nbytes);
     }
     outln!(o);
-    for (t, (n, p, b)) in &by_type {
+    for (t, (n, p, b)) in &f.by_type {
         outln!(
             o,
             "{t:<6} {n:>4} tensors  {:>9} parameters  {:>11}  {:.3} bpw",
@@ -119,12 +153,11 @@ pub fn run(a: Args) -> Result<()> {
         o,
         "total  {:>4} tensors  {:>9} parameters  {:>11}  {:.3} bpw",
         store.entries().len(),
-        format::count(params),
-        format::bytes(tensor_bytes),
-        bpw
+        format::count(f.params),
+        format::bytes(f.tensor_bytes),
+        f.bpw
     );
     if !model.unrecognised.is_empty() {
         outln!(o, "tensors without a role in {}: {}", model.arch(), model.unrecognised.join(", "));
     }
-    super::emit(&o)
 }

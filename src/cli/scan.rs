@@ -4,7 +4,7 @@ use super::calib_args::CalibArgs;
 use super::progress::Terminal;
 use anyhow::{Context, Result};
 use sinkquant::model::Model;
-use sinkquant::pipeline::{calibrate, Criterion};
+use sinkquant::pipeline::{calibrate, Criterion, Scan};
 use std::path::PathBuf;
 
 #[derive(clap::Args)]
@@ -45,6 +45,29 @@ pub fn run(a: Args) -> Result<()> {
     let model = Model::open(&a.model)?;
     let criterion = Criterion { abs_min: a.abs_min, ratio: a.ratio };
     let scan = calibrate::scan(&model, &a.calib.spec(), criterion, 2000, &mut Terminal::default())?;
+    super::emit(&render(&a, &scan))?;
+    let r = &scan.report;
+    if let Some(p) = &a.json {
+        super::write_json(p, &serde_json::to_value(r)?).with_context(|| format!("{}: cannot write", p.display()))?;
+    }
+    if let Some(p) = &a.plot {
+        scan.write_plot(p)?;
+        eprintln!("wrote {}", p.display());
+    }
+    if let Some(p) = &a.imatrix {
+        let dataset = a
+            .calib
+            .calib
+            .as_ref()
+            .map_or("sinkquant built-in calibration set".to_string(), |p| p.display().to_string());
+        let n = scan.write_imatrix(&model, p, &dataset)?;
+        eprintln!("wrote {} ({n} tensors)", p.display());
+    }
+    Ok(())
+}
+
+/// The terminal summary of a scan.
+fn render(a: &Args, scan: &Scan) -> String {
     let (r, info) = (&scan.report, &scan.run.info);
     let mut o = String::new();
     use std::fmt::Write;
@@ -102,22 +125,5 @@ pub fn run(a: Args) -> Result<()> {
             100.0 * s
         );
     }
-    super::emit(&o)?;
-    if let Some(p) = &a.json {
-        super::write_json(p, &serde_json::to_value(r)?).with_context(|| format!("{}: cannot write", p.display()))?;
-    }
-    if let Some(p) = &a.plot {
-        scan.write_plot(p)?;
-        eprintln!("wrote {}", p.display());
-    }
-    if let Some(p) = &a.imatrix {
-        let dataset = a
-            .calib
-            .calib
-            .as_ref()
-            .map_or("sinkquant built-in calibration set".to_string(), |p| p.display().to_string());
-        let n = scan.write_imatrix(&model, p, &dataset)?;
-        eprintln!("wrote {} ({n} tensors)", p.display());
-    }
-    Ok(())
+    o
 }

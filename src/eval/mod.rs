@@ -25,7 +25,7 @@ pub struct ChunkPlan {
 impl ChunkPlan {
     pub fn new(n_tokens: usize, ctx: usize, max_chunks: Option<usize>) -> Result<Self> {
         if ctx < 8 {
-            return Err(Error::Invalid(format!("--ctx {ctx} is too small (at least 8)")));
+            return Err(Error::Invalid(format!("a context of {ctx} tokens is too small (at least 8)")));
         }
         let available = n_tokens / ctx;
         if available == 0 {
@@ -33,7 +33,7 @@ impl ChunkPlan {
         }
         let chunks = max_chunks.map_or(available, |m| m.min(available));
         if chunks == 0 {
-            return Err(Error::Invalid("--chunks must be at least 1".into()));
+            return Err(Error::Invalid("evaluation needs at least 1 chunk".into()));
         }
         Ok(ChunkPlan { ctx, chunks, first: ctx / 2 })
     }

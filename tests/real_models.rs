@@ -76,7 +76,7 @@ fn prefix_tokenization_equals_whole_text_tokenization() {
     let text = std::fs::read_to_string(models_dir().join("text/wiki.utf8")).unwrap();
     for name in ["smollm2-135m", "gemma3-270m"] {
         let m = Model::open(real_gguf(name)).unwrap();
-        let tok = sinkquant::eval::tokens::TextTokenizer::for_model(&m).unwrap();
+        let tok = sinkquant::tokenizer::text::TextTokenizer::for_model(&m).unwrap();
         let whole = tok.encode(&text).unwrap();
         let prefix = tok.encode_at_least(&text, Some(8 * 512)).unwrap();
         assert_eq!(prefix.len(), 8 * 512);

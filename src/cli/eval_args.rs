@@ -1,7 +1,7 @@
 //! Flags shared by the commands that evaluate models on a text (`ppl`, `compare`).
 
 use anyhow::Result;
-use sinkquant::eval::tokens::{read_text, TextTokenizer};
+use sinkquant::tokenizer::text::{read_text, TextTokenizer};
 use sinkquant::eval::ChunkPlan;
 use sinkquant::model::Model;
 use std::path::PathBuf;

@@ -8,7 +8,7 @@
 
 pub mod compare;
 pub mod logprob;
-pub mod tokens;
+
 
 use crate::error::{Error, Result};
 use crate::forward::{candle_err, Hook, Transformer};

@@ -10,7 +10,7 @@ use crate::calib::collect::{Collector, Criterion};
 use crate::calib::report::{self, ScanReport};
 use crate::calib::{self, importance};
 use crate::error::Result;
-use crate::eval::tokens::{read_text, TextTokenizer};
+use crate::tokenizer::text::{read_text, TextTokenizer};
 use crate::forward::Transformer;
 use crate::io::fingerprint::{model_files, sha256_file};
 use crate::model::Model;

@@ -6,7 +6,7 @@ use super::observer::{Note, Observer, Stage};
 use super::summary::EvalSummary;
 use crate::error::Result;
 use crate::eval::compare::compare;
-use crate::eval::tokens::{read_text, TextTokenizer};
+use crate::tokenizer::text::{read_text, TextTokenizer};
 use crate::eval::ChunkPlan;
 use crate::forward::Transformer;
 use crate::model::Model;

@@ -7,7 +7,7 @@
 //! ```text
 //! job ─> calibrate ─> plan ─> transform (fold) ─> quantize + write ─> evaluate
 //!        calibrate.rs  run.rs  run.rs               run.rs             evaluate.rs
-//!        (calib, forward, eval::tokens)
+//!        (calib, forward, tokenizer)
 //!                     (plan)  (transform)          (output, io)       (eval, forward)
 //! ```
 //!

@@ -1,7 +1,9 @@
-//! Tokenizers: the vocabulary a GGUF carries, rebuilt as Hugging Face tokenizer files.
+//! Tokenizers: the vocabulary a GGUF carries, rebuilt as Hugging Face tokenizer files, and the
+//! text tokenizer of a model ([`text`]) that calibration and evaluation use.
 
 mod from_hf;
 pub mod hf_json;
+pub mod text;
 pub mod vocab;
 
 pub use vocab::GgufVocab;

@@ -1,6 +1,6 @@
-//! Tokenizing evaluation text the way llama.cpp's perplexity tool does: the model's own
-//! tokenizer, BOS prepended when the model adds one, special-token strings in the text treated
-//! as plain text (`parse_special = false`), one trailing newline of the file dropped.
+//! Tokenizing calibration and evaluation text the way llama.cpp's perplexity tool does: the
+//! model's own tokenizer, BOS prepended when the model adds one, special-token strings in the
+//! text treated as plain text (`parse_special = false`), one trailing newline of the file dropped.
 
 use crate::error::{Error, Result};
 use crate::model::{Model, Source};

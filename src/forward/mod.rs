@@ -83,7 +83,7 @@ impl Transformer {
         }
         let x = x.narrow(0, logits_from, t - logits_from)?;
         let x = rms_norm(&x, &self.weights.output_norm, hp.rms_eps)?;
-        if let Some(h) = hook.as_deref_mut() {
+        if let Some(h) = hook {
             h.linear_input(LinearSite::Output, &x)?;
         }
         Ok(self.weights.output.forward(&x)?)

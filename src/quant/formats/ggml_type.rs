@@ -132,7 +132,7 @@ impl GgmlType {
 
     /// Bytes taken by `n` weights, or `None` if `n` is not a whole number of blocks or overflows.
     pub fn row_bytes(self, n: usize) -> Option<usize> {
-        if n % self.block_size() != 0 {
+        if !n.is_multiple_of(self.block_size()) {
             return None;
         }
         (n / self.block_size()).checked_mul(self.type_size())

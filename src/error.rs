@@ -25,6 +25,17 @@ pub enum Error {
     /// A request that cannot be carried out (bad argument, missing tensor, ...).
     #[error("{0}")]
     Invalid(String),
+    /// A tensor operation of the forward pass failed (candle's error, on one line). Not marked
+    /// `#[from]`/`#[source]`: the candle text is the message, so `{:#}` chains print it once
+    /// (the `From` impl below does the conversion `?` needs).
+    #[error("forward pass: {}", candle_line(.0))]
+    Candle(candle_core::Error),
+}
+
+impl From<candle_core::Error> for Error {
+    fn from(e: candle_core::Error) -> Self {
+        Error::Candle(e)
+    }
 }
 
 impl Error {
@@ -36,5 +47,29 @@ impl Error {
     }
     pub fn unsupported(path: impl AsRef<Path>, msg: impl Into<String>) -> Self {
         Error::Unsupported { path: path.as_ref().to_path_buf(), msg: msg.into() }
+    }
+}
+
+/// A candle error as one line: without the backtrace candle attaches when `RUST_BACKTRACE` is
+/// set, and with context and any other line breaks joined by ": ".
+fn candle_line(e: &candle_core::Error) -> String {
+    match e {
+        candle_core::Error::WithBacktrace { inner, .. } => candle_line(inner),
+        candle_core::Error::Context { inner, context } => format!("{context}: {}", candle_line(inner)),
+        e => e.to_string().lines().map(str::trim).filter(|l| !l.is_empty()).collect::<Vec<_>>().join(": "),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn candle_errors_render_on_one_line_without_a_cause() {
+        let e = Error::from(candle_core::Error::Msg("token id 9 is outside the vocabulary of 4".into()));
+        assert_eq!(e.to_string(), "forward pass: token id 9 is outside the vocabulary of 4");
+        assert!(std::error::Error::source(&e).is_none(), "the candle text must not print twice");
+        let nested = candle_core::Error::Msg("shape mismatch".into()).context("layer 3");
+        assert_eq!(Error::from(nested).to_string(), "forward pass: layer 3: shape mismatch");
     }
 }

@@ -47,18 +47,18 @@ struct Recorder {
 }
 
 impl Hook for Recorder {
-    fn residual(&mut self, layer: usize, x: &Tensor) -> candle_core::Result<Option<Tensor>> {
+    fn residual(&mut self, layer: usize, x: &Tensor) -> sinkquant::Result<Option<Tensor>> {
         self.residuals += 1;
         if Some(layer) == self.zero_layer {
             return Ok(Some(x.zeros_like()?));
         }
         Ok(None)
     }
-    fn linear_input(&mut self, site: LinearSite, _x: &Tensor) -> candle_core::Result<()> {
+    fn linear_input(&mut self, site: LinearSite, _x: &Tensor) -> sinkquant::Result<()> {
         self.sites.push(site);
         Ok(())
     }
-    fn attention(&mut self, _layer: usize, probs: &Tensor) -> candle_core::Result<()> {
+    fn attention(&mut self, _layer: usize, probs: &Tensor) -> sinkquant::Result<()> {
         let p: Vec<Vec<Vec<f32>>> = probs.to_vec3()?;
         let sums: Vec<f32> = probs.sum(D::Minus1)?.flatten_all()?.to_vec1()?;
         let normalized = sums.iter().all(|s| (s - 1.0).abs() < 1e-5);

@@ -4,7 +4,8 @@
 
 use crate::forward::{Hook, LinearSite};
 use crate::model::LayerTensor;
-use candle_core::{Result, Tensor};
+use crate::Result;
+use candle_core::Tensor;
 use std::collections::{BTreeMap, HashMap};
 
 /// Sun et al.'s criterion: |a| > `abs_min` and |a| >= `ratio` x the median |a| of the layer's

@@ -3,7 +3,8 @@
 
 use super::collect::{median_abs, Criterion};
 use crate::forward::Hook;
-use candle_core::{Device, Result, Tensor};
+use crate::Result;
+use candle_core::{Device, Tensor};
 use std::collections::BTreeMap;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]

@@ -10,7 +10,7 @@ pub mod plot;
 pub mod report;
 
 use crate::error::{Error, Result};
-use crate::forward::{candle_err, Transformer};
+use crate::forward::Transformer;
 use collect::{Collector, Criterion};
 
 /// The default calibration text (see calibration/README.md): web, stories, code, technical.
@@ -67,7 +67,7 @@ pub fn scan(
         }
         c.start_chunk(i, &input);
         // Only the last position's logits: the statistics come from the hook.
-        t.forward(&input, ctx - 1, Some(&mut c)).map_err(candle_err)?;
+        t.forward(&input, ctx - 1, Some(&mut c))?;
         progress(done + 1);
     }
     Ok(c)

@@ -11,7 +11,7 @@ pub mod logprob;
 
 
 use crate::error::{Error, Result};
-use crate::forward::{candle_err, Hook, Transformer};
+use crate::forward::{Hook, Transformer};
 use rayon::prelude::*;
 
 #[derive(Clone, Copy, Debug, serde::Serialize)]
@@ -64,9 +64,9 @@ pub fn chunk_logits(
     hook: Option<&mut dyn Hook>,
 ) -> Result<(Vec<f32>, usize)> {
     let (input, targets) = plan.chunk(tokens, i, bos);
-    let logits = model.forward(&input, plan.first, hook).map_err(candle_err)?;
-    let (_, vocab) = logits.dims2().map_err(candle_err)?;
-    let mut flat: Vec<f32> = logits.flatten_all().and_then(|t| t.to_vec1()).map_err(candle_err)?;
+    let logits = model.forward(&input, plan.first, hook)?;
+    let (_, vocab) = logits.dims2()?;
+    let mut flat: Vec<f32> = logits.flatten_all().and_then(|t| t.to_vec1())?;
     flat.truncate(targets.len() * vocab);
     Ok((flat, vocab))
 }

@@ -3,7 +3,8 @@
 //! it. Every method has a no-op default, so a hook implements only what it needs.
 
 use crate::model::LayerTensor;
-use candle_core::{Result, Tensor};
+use crate::Result;
+use candle_core::Tensor;
 
 /// The input of a linear layer: a matrix of one transformer layer, or the output head. Ordered
 /// by layer, then role, with the head last.

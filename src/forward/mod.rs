@@ -10,10 +10,10 @@ pub mod rope;
 pub mod weights;
 
 pub use hook::{Hook, LinearSite};
-pub use weights::candle_err;
 
 use crate::model::{Arch, HParams, LayerTensor, Model};
-use candle_core::{DType, Result, Tensor};
+use crate::{Error, Result};
+use candle_core::{DType, Tensor};
 use rope::Rope;
 use weights::{LayerWeights, Weights};
 
@@ -28,22 +28,22 @@ pub struct Transformer {
     kv_f16: bool,
 }
 
-fn round_f16(x: &Tensor) -> Result<Tensor> {
+fn round_f16(x: &Tensor) -> candle_core::Result<Tensor> {
     x.to_dtype(DType::F16)?.to_dtype(DType::F32)
 }
 
-fn rms_norm(x: &Tensor, w: &[f32], eps: f64) -> Result<Tensor> {
+fn rms_norm(x: &Tensor, w: &[f32], eps: f64) -> candle_core::Result<Tensor> {
     ops::rms_norm(x, w, eps)
 }
 
 impl Transformer {
     /// Loads the weights for chunks of at most `max_tokens` tokens.
-    pub fn load(model: &Model, max_tokens: usize) -> crate::Result<Self> {
+    pub fn load(model: &Model, max_tokens: usize) -> Result<Self> {
         let hp = model.hparams.clone();
         let weights = Weights::load(model)?;
-        let rope = Rope::new(hp.head_dim, hp.rope_theta, max_tokens).map_err(candle_err)?;
+        let rope = Rope::new(hp.head_dim, hp.rope_theta, max_tokens)?;
         let rope_local = match hp.rope_theta_local {
-            Some(theta) => Some(Rope::new(hp.head_dim, theta, max_tokens).map_err(candle_err)?),
+            Some(theta) => Some(Rope::new(hp.head_dim, theta, max_tokens)?),
             None => None,
         };
         let kv_f16 = model.gguf().is_some();
@@ -59,7 +59,10 @@ impl Transformer {
         let hp = &self.hparams;
         let t = tokens.len();
         if t == 0 || t > self.max_tokens || logits_from >= t {
-            candle_core::bail!("chunk of {t} tokens (at most {}), logits from {logits_from}", self.max_tokens);
+            let max = self.max_tokens;
+            return Err(Error::Invalid(format!(
+                "forward pass: chunk of {t} tokens (at most {max}), logits from {logits_from}"
+            )));
         }
         let mut x = self.weights.embedding.lookup(tokens)?;
         if hp.arch == Arch::Gemma3 {
@@ -80,10 +83,10 @@ impl Transformer {
         }
         let x = x.narrow(0, logits_from, t - logits_from)?;
         let x = rms_norm(&x, &self.weights.output_norm, hp.rms_eps)?;
-        if let Some(h) = hook.as_deref_mut() {
+        if let Some(h) = hook {
             h.linear_input(LinearSite::Output, &x)?;
         }
-        self.weights.output.forward(&x)
+        Ok(self.weights.output.forward(&x)?)
     }
 
     fn layer(
@@ -158,6 +161,6 @@ impl Transformer {
         if let Some(n) = &w.post_ffn_norm {
             f = rms_norm(&f, n, eps)?;
         }
-        x + f
+        Ok((x + f)?)
     }
 }

@@ -7,7 +7,7 @@
 //! Q8_K blocks of 256 for the k-quants, f16 for F16 weights), so the arithmetic follows
 //! llama.cpp's: dequantized weight times dequantized activation, summed.
 
-use crate::quant::formats::{dequantize, GgmlType};
+use crate::quant::formats::{dequantize, GgmlType, VecDotType};
 use candle_core::{Device, Result, Tensor};
 use rayon::prelude::*;
 use std::sync::Arc;
@@ -34,12 +34,12 @@ pub enum ActRound {
 impl ActRound {
     /// llama.cpp's vec_dot_type for weights of type `t`.
     pub fn for_weight(t: GgmlType) -> Self {
-        match t {
-            GgmlType::F32 => ActRound::None,
-            GgmlType::F16 => ActRound::F16,
-            GgmlType::BF16 => ActRound::BF16,
-            GgmlType::Q4_0 | GgmlType::Q4_1 | GgmlType::Q5_0 | GgmlType::Q5_1 | GgmlType::Q8_0 => ActRound::Q8_0,
-            GgmlType::Q2_K | GgmlType::Q3_K | GgmlType::Q4_K | GgmlType::Q5_K | GgmlType::Q6_K => ActRound::Q8K,
+        match t.format().vec_dot_type() {
+            VecDotType::F32 => ActRound::None,
+            VecDotType::F16 => ActRound::F16,
+            VecDotType::BF16 => ActRound::BF16,
+            VecDotType::Q8_0 => ActRound::Q8_0,
+            VecDotType::Q8_K => ActRound::Q8K,
         }
     }
 

@@ -78,7 +78,7 @@ struct Loader<'a> {
 impl Loader<'_> {
     fn f32_tensor(&self, role: Role) -> crate::Result<Tensor> {
         let (shape, data) = self.model.read_canonical(role)?;
-        Tensor::from_vec(data, shape, &Device::Cpu).map_err(candle_err)
+        Ok(Tensor::from_vec(data, shape, &Device::Cpu)?)
     }
 
     /// A norm's effective multiplier: Gemma's RMSNorm multiplies by `1 + w`.
@@ -147,10 +147,6 @@ impl Loader<'_> {
         m.store().release(e);
         Ok(Embedding { ty, bytes, rows: e.shape[0], dim: e.shape[1] })
     }
-}
-
-pub fn candle_err(e: candle_core::Error) -> crate::Error {
-    crate::Error::Invalid(format!("forward pass: {e}"))
 }
 
 impl Weights {

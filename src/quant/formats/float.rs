@@ -1,4 +1,60 @@
-//! Unquantized storage: F32, F16 and BF16 (little endian).
+//! Unquantized storage: F32, F16 and BF16 (little endian), as "blocks" of one weight.
+
+use super::block::{GgmlBlock, VecDotType};
+
+/// F32 in the block-format table; copied as is (`memcpy` in `ggml_quantize_chunk`).
+pub struct F32;
+
+impl GgmlBlock for F32 {
+    const NAME: &'static str = "F32";
+    const BLOCK_SIZE: usize = 1;
+    const QUANTIZED: bool = false;
+    const VEC_DOT: VecDotType = VecDotType::F32;
+    type Block = [u8; 4];
+
+    fn dequantize(blocks: &[[u8; 4]], y: &mut [f32]) {
+        dequantize_f32(bytemuck::cast_slice(blocks), y)
+    }
+    fn quantize_ref(x: &[f32], out: &mut [[u8; 4]]) {
+        quantize_f32(x, bytemuck::cast_slice_mut(out))
+    }
+}
+
+/// F16 in the block-format table.
+pub struct F16;
+
+impl GgmlBlock for F16 {
+    const NAME: &'static str = "F16";
+    const BLOCK_SIZE: usize = 1;
+    const QUANTIZED: bool = false;
+    const VEC_DOT: VecDotType = VecDotType::F16;
+    type Block = [u8; 2];
+
+    fn dequantize(blocks: &[[u8; 2]], y: &mut [f32]) {
+        dequantize_f16(bytemuck::cast_slice(blocks), y)
+    }
+    fn quantize_ref(x: &[f32], out: &mut [[u8; 2]]) {
+        quantize_f16(x, bytemuck::cast_slice_mut(out))
+    }
+}
+
+/// BF16 in the block-format table.
+pub struct BF16;
+
+impl GgmlBlock for BF16 {
+    const NAME: &'static str = "BF16";
+    const BLOCK_SIZE: usize = 1;
+    const QUANTIZED: bool = false;
+    const VEC_DOT: VecDotType = VecDotType::BF16;
+    type Block = [u8; 2];
+
+    fn dequantize(blocks: &[[u8; 2]], y: &mut [f32]) {
+        dequantize_bf16(bytemuck::cast_slice(blocks), y)
+    }
+    fn quantize_ref(x: &[f32], out: &mut [[u8; 2]]) {
+        quantize_bf16(x, bytemuck::cast_slice_mut(out))
+    }
+}
 
 pub fn dequantize_f32(src: &[u8], dst: &mut [f32]) {
     for (o, b) in dst.iter_mut().zip(src.chunks_exact(4)) {

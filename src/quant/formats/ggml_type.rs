@@ -1,9 +1,11 @@
-//! The ggml type ids sinkquant reads, and their block geometry.
+//! The ggml type ids sinkquant reads, and the table mapping each to its block format.
 
+use super::block::BlockFormat;
+use super::{float, q2_k, q3_k, q4_0, q4_1, q4_k, q5_0, q5_1, q5_k, q6_k, q8_0};
 use std::fmt;
 
 /// A ggml tensor type that sinkquant can dequantize. The discriminants are ggml's ids
-/// (`enum ggml_type` in ggml.h).
+/// (`enum ggml_type` in ggml.h); each variant has its line in `REGISTRY`.
 #[allow(non_camel_case_types)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum GgmlType {
@@ -48,69 +50,89 @@ fn known_unsupported(id: u32) -> Option<&'static str> {
     })
 }
 
-impl GgmlType {
-    pub const ALL: [GgmlType; 13] = [
-        GgmlType::F32,
-        GgmlType::F16,
-        GgmlType::BF16,
-        GgmlType::Q4_0,
-        GgmlType::Q4_1,
-        GgmlType::Q5_0,
-        GgmlType::Q5_1,
-        GgmlType::Q8_0,
-        GgmlType::Q2_K,
-        GgmlType::Q3_K,
-        GgmlType::Q4_K,
-        GgmlType::Q5_K,
-        GgmlType::Q6_K,
-    ];
+/// The one registration table: every supported type with its block format, in the order
+/// `GgmlType::ALL` lists them (the order type names are listed in messages). Adding a type is
+/// its file implementing `GgmlBlock`, its variant above, and its line here.
+const REGISTRY: [(GgmlType, &dyn BlockFormat); 13] = [
+    (GgmlType::F32, &float::F32),
+    (GgmlType::F16, &float::F16),
+    (GgmlType::BF16, &float::BF16),
+    (GgmlType::Q4_0, &q4_0::Q4_0),
+    (GgmlType::Q4_1, &q4_1::Q4_1),
+    (GgmlType::Q5_0, &q5_0::Q5_0),
+    (GgmlType::Q5_1, &q5_1::Q5_1),
+    (GgmlType::Q8_0, &q8_0::Q8_0),
+    (GgmlType::Q2_K, &q2_k::Q2_K),
+    (GgmlType::Q3_K, &q3_k::Q3_K),
+    (GgmlType::Q4_K, &q4_k::Q4_K),
+    (GgmlType::Q5_K, &q5_k::Q5_K),
+    (GgmlType::Q6_K, &q6_k::Q6_K),
+];
 
-    /// The type for a ggml id, or a message saying why it cannot be read.
-    pub fn from_id(id: u32) -> Result<Self, String> {
-        if let Some(t) = Self::ALL.iter().find(|t| **t as u32 == id) {
-            return Ok(*t);
+/// A ggml type id sinkquant cannot read: `name` is ggml's name for ids that exist but are not
+/// handled. The message is the one the GGUF reader puts before " in tensor ...".
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct UnknownGgmlType {
+    pub id: u32,
+    pub name: Option<&'static str>,
+}
+
+impl fmt::Display for UnknownGgmlType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.name {
+            Some(name) => write!(f, "ggml type {name} ({})", self.id),
+            None => write!(f, "unknown ggml type id {}", self.id),
         }
-        Err(match known_unsupported(id) {
-            Some(name) => format!("ggml type {name} ({id})"),
-            None => format!("unknown ggml type id {id}"),
-        })
+    }
+}
+
+impl std::error::Error for UnknownGgmlType {}
+
+impl GgmlType {
+    /// Every supported type, in `REGISTRY` order.
+    pub const ALL: [GgmlType; REGISTRY.len()] = {
+        let mut all = [GgmlType::F32; REGISTRY.len()];
+        let mut i = 0;
+        while i < all.len() {
+            all[i] = REGISTRY[i].0;
+            i += 1;
+        }
+        all
+    };
+
+    /// The type for a ggml id.
+    pub fn from_id(id: u32) -> Result<Self, UnknownGgmlType> {
+        match Self::ALL.iter().find(|t| **t as u32 == id) {
+            Some(t) => Ok(*t),
+            None => Err(UnknownGgmlType { id, name: known_unsupported(id) }),
+        }
     }
 
     pub fn id(self) -> u32 {
         self as u32
     }
 
+    /// The type's block format: geometry and kernels (see `block.rs`).
+    pub fn format(self) -> &'static dyn BlockFormat {
+        match REGISTRY.iter().find(|(t, _)| *t == self) {
+            Some((_, f)) => *f,
+            None => unreachable!("GgmlType::{self:?} has no line in REGISTRY"),
+        }
+    }
+
     /// Weights per block.
     pub fn block_size(self) -> usize {
-        match self {
-            GgmlType::F32 | GgmlType::F16 | GgmlType::BF16 => 1,
-            GgmlType::Q4_0 | GgmlType::Q4_1 | GgmlType::Q5_0 | GgmlType::Q5_1 | GgmlType::Q8_0 => 32,
-            _ => super::QK_K,
-        }
+        self.format().block_size()
     }
 
     /// Bytes per block.
     pub fn type_size(self) -> usize {
-        use std::mem::size_of;
-        match self {
-            GgmlType::F32 => 4,
-            GgmlType::F16 | GgmlType::BF16 => 2,
-            GgmlType::Q4_0 => size_of::<super::q4_0::BlockQ4_0>(),
-            GgmlType::Q4_1 => size_of::<super::q4_1::BlockQ4_1>(),
-            GgmlType::Q5_0 => size_of::<super::q5_0::BlockQ5_0>(),
-            GgmlType::Q5_1 => size_of::<super::q5_1::BlockQ5_1>(),
-            GgmlType::Q8_0 => size_of::<super::q8_0::BlockQ8_0>(),
-            GgmlType::Q2_K => size_of::<super::q2_k::BlockQ2K>(),
-            GgmlType::Q3_K => size_of::<super::q3_k::BlockQ3K>(),
-            GgmlType::Q4_K => size_of::<super::q4_k::BlockQ4K>(),
-            GgmlType::Q5_K => size_of::<super::q5_k::BlockQ5K>(),
-            GgmlType::Q6_K => size_of::<super::q6_k::BlockQ6K>(),
-        }
+        self.format().type_size()
     }
 
     /// Bytes taken by `n` weights, or `None` if `n` is not a whole number of blocks or overflows.
     pub fn row_bytes(self, n: usize) -> Option<usize> {
-        if n % self.block_size() != 0 {
+        if !n.is_multiple_of(self.block_size()) {
             return None;
         }
         (n / self.block_size()).checked_mul(self.type_size())
@@ -118,7 +140,7 @@ impl GgmlType {
 
     /// Block-quantized (not a float type).
     pub fn is_quantized(self) -> bool {
-        !matches!(self, GgmlType::F32 | GgmlType::F16 | GgmlType::BF16)
+        self.format().is_quantized()
     }
 
     /// Storage cost in bits per weight.
@@ -127,21 +149,7 @@ impl GgmlType {
     }
 
     pub fn name(self) -> &'static str {
-        match self {
-            GgmlType::F32 => "F32",
-            GgmlType::F16 => "F16",
-            GgmlType::BF16 => "BF16",
-            GgmlType::Q4_0 => "Q4_0",
-            GgmlType::Q4_1 => "Q4_1",
-            GgmlType::Q5_0 => "Q5_0",
-            GgmlType::Q5_1 => "Q5_1",
-            GgmlType::Q8_0 => "Q8_0",
-            GgmlType::Q2_K => "Q2_K",
-            GgmlType::Q3_K => "Q3_K",
-            GgmlType::Q4_K => "Q4_K",
-            GgmlType::Q5_K => "Q5_K",
-            GgmlType::Q6_K => "Q6_K",
-        }
+        self.format().name()
     }
 }
 

@@ -4,19 +4,22 @@
 //! Each block type lives in its own file with a `#[repr(C)]` block struct whose size is pinned
 //! at compile time and whose field names follow ggml (`d`, `dmin`, `qs`, `qh`, `scales`). Every
 //! field is a byte array, so blocks have alignment 1 and can be viewed in place inside a
-//! memory-mapped file with `bytemuck`. The scalar `dequantize` of each file is the reference: a
-//! line-by-line port of `dequantize_row_*` in ggml/src/ggml-quants.c (ggml 0.25.3, as vendored in
-//! llama-cpp-python 0.3.36), keeping its order of floating-point operations so results are
-//! bit-identical to llama.cpp's. Next to it, `quantize` ports `quantize_row_*_ref` (no
-//! imatrix) and `quantize_row_*_impl` (with one); the scale searches they share are in
-//! `search.rs` and `search_qkx.rs`, the legacy types' block scans in `scan.rs`, and the
-//! row-parallel entry point `quantize_rows` in `quantize.rs`. The output is
-//! `ggml_quantize_chunk`'s, bit for bit (`quant_tests.rs`, `quant_ggml_ffi.rs`); where the code
-//! departs from ggml's loops for speed, it says why the result cannot change.
+//! memory-mapped file with `bytemuck`. The file's zero-sized struct (`q4_0::Q4_0`, ...)
+//! implements `GgmlBlock` (`block.rs`) and has one line in the registration table of
+//! `ggml_type.rs`, through which `GgmlType::format` dispatches, once per row or tile. The scalar
+//! `dequantize` of each file is the reference: a line-by-line port of `dequantize_row_*` in
+//! ggml/src/ggml-quants.c (ggml 0.25.3, as vendored in llama-cpp-python 0.3.36), keeping its
+//! order of floating-point operations so results are bit-identical to llama.cpp's. Next to it,
+//! the quantizers port `quantize_row_*_ref` (no imatrix) and `quantize_row_*_impl` (with one);
+//! the scale searches they share are in `search.rs` and `search_qkx.rs`, the legacy types' block
+//! scans in `scan.rs`, and the row-parallel entry point `quantize_rows` in `quantize.rs`. The
+//! output is `ggml_quantize_chunk`'s, bit for bit (`quant_tests.rs`, `quant_ggml_ffi.rs`); where
+//! the code departs from ggml's loops for speed, it says why the result cannot change.
 
 // Index loops mirror ggml's C loops, which keeps the ports checkable line by line.
 #![allow(clippy::needless_range_loop)]
 
+pub mod block;
 pub mod float;
 pub mod q2_k;
 pub mod q3_k;
@@ -40,7 +43,8 @@ mod search;
 mod search_qkx;
 #[cfg(test)]
 mod tests;
-pub use ggml_type::GgmlType;
+pub use block::{BlockFormat, GgmlBlock, VecDotType};
+pub use ggml_type::{GgmlType, UnknownGgmlType};
 pub use quantize::{quantize_row, quantize_rows};
 
 /// Number of weights in a k-quant super-block.
@@ -138,19 +142,5 @@ pub(crate) fn scale_min_k4(j: usize, q: &[u8; 12]) -> (u8, u8) {
 /// Panics if the lengths disagree: callers size both from the same validated shape.
 pub fn dequantize(ty: GgmlType, src: &[u8], dst: &mut [f32]) {
     assert_eq!(Some(src.len()), ty.row_bytes(dst.len()), "dequantize: {ty} length mismatch");
-    match ty {
-        GgmlType::F32 => float::dequantize_f32(src, dst),
-        GgmlType::F16 => float::dequantize_f16(src, dst),
-        GgmlType::BF16 => float::dequantize_bf16(src, dst),
-        GgmlType::Q4_0 => q4_0::dequantize(bytemuck::cast_slice(src), dst),
-        GgmlType::Q4_1 => q4_1::dequantize(bytemuck::cast_slice(src), dst),
-        GgmlType::Q5_0 => q5_0::dequantize(bytemuck::cast_slice(src), dst),
-        GgmlType::Q5_1 => q5_1::dequantize(bytemuck::cast_slice(src), dst),
-        GgmlType::Q8_0 => q8_0::dequantize(bytemuck::cast_slice(src), dst),
-        GgmlType::Q2_K => q2_k::dequantize(bytemuck::cast_slice(src), dst),
-        GgmlType::Q3_K => q3_k::dequantize(bytemuck::cast_slice(src), dst),
-        GgmlType::Q4_K => q4_k::dequantize(bytemuck::cast_slice(src), dst),
-        GgmlType::Q5_K => q5_k::dequantize(bytemuck::cast_slice(src), dst),
-        GgmlType::Q6_K => q6_k::dequantize(bytemuck::cast_slice(src), dst),
-    }
+    ty.format().dequantize(src, dst)
 }

@@ -1,6 +1,7 @@
 //! Q2_K: 256-weight super-block of 16 sub-blocks of 16; 4-bit sub-block scales and mins
 //! against fp16 super-scales, 2-bit codes (2.625 bpw).
 
+use super::block::{GgmlBlock, VecDotType};
 use super::search::{make_qp_quants, nearest_int};
 use super::search_qkx::make_qkx_quants;
 use super::{each, f16_bytes, f16_le, sub, sub_mut, QK_K};
@@ -41,9 +42,30 @@ pub fn dequantize(blocks: &[BlockQ2K], y: &mut [f32]) {
     }
 }
 
+/// Q2_K in the block-format table.
+#[allow(non_camel_case_types)]
+pub struct Q2_K;
+
+impl GgmlBlock for Q2_K {
+    const NAME: &'static str = "Q2_K";
+    const BLOCK_SIZE: usize = QK_K;
+    const VEC_DOT: VecDotType = VecDotType::Q8_K;
+    type Block = BlockQ2K;
+
+    fn dequantize(blocks: &[BlockQ2K], y: &mut [f32]) {
+        dequantize(blocks, y)
+    }
+    fn quantize_ref(x: &[f32], out: &mut [BlockQ2K]) {
+        quantize(x, None, out)
+    }
+    fn quantize_weighted(x: &[f32], qw: &[f32], out: &mut [BlockQ2K]) {
+        quantize(x, Some(qw), out)
+    }
+}
+
 /// `quantize_q2_K` for one row: `quantize_row_q2_K_ref` without an imatrix, else
 /// `quantize_row_q2_K_impl` (`imatrix` has one weight per column of the row).
-pub fn quantize(x: &[f32], imatrix: Option<&[f32]>, out: &mut [BlockQ2K]) {
+fn quantize(x: &[f32], imatrix: Option<&[f32]>, out: &mut [BlockQ2K]) {
     assert_eq!(x.len(), out.len() * QK_K, "quantize Q2_K: length mismatch");
     match imatrix {
         None => {

@@ -2,6 +2,7 @@
 //! an fp16 super-scale, 3-bit codes split into 2 low bits (`qs`) and a high bit (`hmask`)
 //! (3.4375 bpw).
 
+use super::block::{GgmlBlock, VecDotType};
 use super::search::{make_q3_quants, make_qx_quants, nearest_int};
 use super::{each, f16_bytes, f16_le, sub, sub_mut, QK_K};
 use bytemuck::{Pod, Zeroable};
@@ -66,9 +67,30 @@ pub fn dequantize(blocks: &[BlockQ3K], y: &mut [f32]) {
     }
 }
 
+/// Q3_K in the block-format table.
+#[allow(non_camel_case_types)]
+pub struct Q3_K;
+
+impl GgmlBlock for Q3_K {
+    const NAME: &'static str = "Q3_K";
+    const BLOCK_SIZE: usize = QK_K;
+    const VEC_DOT: VecDotType = VecDotType::Q8_K;
+    type Block = BlockQ3K;
+
+    fn dequantize(blocks: &[BlockQ3K], y: &mut [f32]) {
+        dequantize(blocks, y)
+    }
+    fn quantize_ref(x: &[f32], out: &mut [BlockQ3K]) {
+        quantize(x, None, out)
+    }
+    fn quantize_weighted(x: &[f32], qw: &[f32], out: &mut [BlockQ3K]) {
+        quantize(x, Some(qw), out)
+    }
+}
+
 /// `quantize_q3_K` for one row: `quantize_row_q3_K_ref` without an imatrix, else
 /// `quantize_row_q3_K_impl` (`imatrix` has one weight per column of the row).
-pub fn quantize(x: &[f32], imatrix: Option<&[f32]>, out: &mut [BlockQ3K]) {
+fn quantize(x: &[f32], imatrix: Option<&[f32]>, out: &mut [BlockQ3K]) {
     assert_eq!(x.len(), out.len() * QK_K, "quantize Q3_K: length mismatch");
     match imatrix {
         None => {

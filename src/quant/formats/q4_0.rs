@@ -1,5 +1,6 @@
 //! Q4_0: 32 weights, one fp16 scale, 4-bit codes with an implicit offset of 8 (4.5 bpw).
 
+use super::block::{GgmlBlock, VecDotType};
 use super::scan::abs_max;
 use super::search::make_qx_quants;
 use super::{c_trunc_block, each, f16_bytes, f16_le, row_sigma2};
@@ -28,13 +29,25 @@ pub fn dequantize(blocks: &[BlockQ4_0], y: &mut [f32]) {
     }
 }
 
-/// `quantize_q4_0` for one row: `quantize_row_q4_0_ref` without an imatrix, else
-/// `quantize_row_q4_0_impl` (`imatrix` has one weight per column of the row).
-pub fn quantize(x: &[f32], imatrix: Option<&[f32]>, out: &mut [BlockQ4_0]) {
-    assert_eq!(x.len(), out.len() * QK, "quantize Q4_0: length mismatch");
-    match imatrix {
-        None => quantize_ref(x, out),
-        Some(qw) => quantize_impl(x, qw, out),
+/// Q4_0 in the block-format table. `quantize_q4_0` for one row: `quantize_row_q4_0_ref`
+/// without an imatrix, else `quantize_row_q4_0_impl` (one weight per column of the row).
+#[allow(non_camel_case_types)]
+pub struct Q4_0;
+
+impl GgmlBlock for Q4_0 {
+    const NAME: &'static str = "Q4_0";
+    const BLOCK_SIZE: usize = QK;
+    const VEC_DOT: VecDotType = VecDotType::Q8_0;
+    type Block = BlockQ4_0;
+
+    fn dequantize(blocks: &[BlockQ4_0], y: &mut [f32]) {
+        dequantize(blocks, y)
+    }
+    fn quantize_ref(x: &[f32], out: &mut [BlockQ4_0]) {
+        quantize_ref(x, out)
+    }
+    fn quantize_weighted(x: &[f32], qw: &[f32], out: &mut [BlockQ4_0]) {
+        quantize_impl(x, qw, out)
     }
 }
 

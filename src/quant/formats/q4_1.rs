@@ -1,5 +1,6 @@
 //! Q4_1: 32 weights, fp16 scale and min, 4-bit codes (5 bpw).
 
+use super::block::{GgmlBlock, VecDotType};
 use super::scan::min_max;
 use super::search_qkx::make_qkx_quants;
 use super::{c_trunc_block, each, f16_bytes, f16_le, row_sigma2};
@@ -30,13 +31,25 @@ pub fn dequantize(blocks: &[BlockQ4_1], y: &mut [f32]) {
     }
 }
 
-/// `quantize_q4_1` for one row: `quantize_row_q4_1_ref` without an imatrix, else
-/// `quantize_row_q4_1_impl` (`imatrix` has one weight per column of the row).
-pub fn quantize(x: &[f32], imatrix: Option<&[f32]>, out: &mut [BlockQ4_1]) {
-    assert_eq!(x.len(), out.len() * QK, "quantize Q4_1: length mismatch");
-    match imatrix {
-        None => quantize_ref(x, out),
-        Some(qw) => quantize_impl(x, qw, out),
+/// Q4_1 in the block-format table. `quantize_q4_1` for one row: `quantize_row_q4_1_ref`
+/// without an imatrix, else `quantize_row_q4_1_impl` (one weight per column of the row).
+#[allow(non_camel_case_types)]
+pub struct Q4_1;
+
+impl GgmlBlock for Q4_1 {
+    const NAME: &'static str = "Q4_1";
+    const BLOCK_SIZE: usize = QK;
+    const VEC_DOT: VecDotType = VecDotType::Q8_0;
+    type Block = BlockQ4_1;
+
+    fn dequantize(blocks: &[BlockQ4_1], y: &mut [f32]) {
+        dequantize(blocks, y)
+    }
+    fn quantize_ref(x: &[f32], out: &mut [BlockQ4_1]) {
+        quantize_ref(x, out)
+    }
+    fn quantize_weighted(x: &[f32], qw: &[f32], out: &mut [BlockQ4_1]) {
+        quantize_impl(x, qw, out)
     }
 }
 

@@ -1,6 +1,7 @@
 //! Q4_K: 256-weight super-block of 8 sub-blocks of 32; 6-bit sub-block scales and mins against
 //! fp16 super-scales, 4-bit codes (4.5 bpw).
 
+use super::block::{GgmlBlock, VecDotType};
 use super::search::{make_qp_quants, nearest_int};
 use super::search_qkx::make_qkx_quants;
 use super::{each, f16_bytes, f16_le, scale_min_k4, sub, sub_mut, QK_K};
@@ -35,9 +36,30 @@ pub fn dequantize(blocks: &[BlockQ4K], y: &mut [f32]) {
     }
 }
 
+/// Q4_K in the block-format table.
+#[allow(non_camel_case_types)]
+pub struct Q4_K;
+
+impl GgmlBlock for Q4_K {
+    const NAME: &'static str = "Q4_K";
+    const BLOCK_SIZE: usize = QK_K;
+    const VEC_DOT: VecDotType = VecDotType::Q8_K;
+    type Block = BlockQ4K;
+
+    fn dequantize(blocks: &[BlockQ4K], y: &mut [f32]) {
+        dequantize(blocks, y)
+    }
+    fn quantize_ref(x: &[f32], out: &mut [BlockQ4K]) {
+        quantize(x, None, out)
+    }
+    fn quantize_weighted(x: &[f32], qw: &[f32], out: &mut [BlockQ4K]) {
+        quantize(x, Some(qw), out)
+    }
+}
+
 /// `quantize_q4_K` for one row: `quantize_row_q4_K_ref` without an imatrix, else
 /// `quantize_row_q4_K_impl` (`imatrix` has one weight per column of the row).
-pub fn quantize(x: &[f32], imatrix: Option<&[f32]>, out: &mut [BlockQ4K]) {
+fn quantize(x: &[f32], imatrix: Option<&[f32]>, out: &mut [BlockQ4K]) {
     assert_eq!(x.len(), out.len() * QK_K, "quantize Q4_K: length mismatch");
     for (i, (b, x)) in out.iter_mut().zip(x.chunks_exact(QK_K)).enumerate() {
         let x = x.try_into().unwrap();

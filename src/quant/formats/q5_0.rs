@@ -1,6 +1,7 @@
 //! Q5_0: 32 weights, fp16 scale, 5-bit codes (4 low bits in `qs`, the fifth in `qh`) with an
 //! implicit offset of 16 (5.5 bpw).
 
+use super::block::{GgmlBlock, VecDotType};
 use super::scan::abs_max;
 use super::search::make_qx_quants;
 use super::{c_trunc_block, each, f16_bytes, f16_le, row_sigma2};
@@ -33,13 +34,25 @@ pub fn dequantize(blocks: &[BlockQ5_0], y: &mut [f32]) {
     }
 }
 
-/// `quantize_q5_0` for one row: `quantize_row_q5_0_ref` without an imatrix, else
-/// `quantize_row_q5_0_impl` (`imatrix` has one weight per column of the row).
-pub fn quantize(x: &[f32], imatrix: Option<&[f32]>, out: &mut [BlockQ5_0]) {
-    assert_eq!(x.len(), out.len() * QK, "quantize Q5_0: length mismatch");
-    match imatrix {
-        None => quantize_ref(x, out),
-        Some(qw) => quantize_impl(x, qw, out),
+/// Q5_0 in the block-format table. `quantize_q5_0` for one row: `quantize_row_q5_0_ref`
+/// without an imatrix, else `quantize_row_q5_0_impl` (one weight per column of the row).
+#[allow(non_camel_case_types)]
+pub struct Q5_0;
+
+impl GgmlBlock for Q5_0 {
+    const NAME: &'static str = "Q5_0";
+    const BLOCK_SIZE: usize = QK;
+    const VEC_DOT: VecDotType = VecDotType::Q8_0;
+    type Block = BlockQ5_0;
+
+    fn dequantize(blocks: &[BlockQ5_0], y: &mut [f32]) {
+        dequantize(blocks, y)
+    }
+    fn quantize_ref(x: &[f32], out: &mut [BlockQ5_0]) {
+        quantize_ref(x, out)
+    }
+    fn quantize_weighted(x: &[f32], qw: &[f32], out: &mut [BlockQ5_0]) {
+        quantize_impl(x, qw, out)
     }
 }
 

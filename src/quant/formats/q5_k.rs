@@ -1,5 +1,6 @@
 //! Q5_K: like Q4_K with a fifth bit per code in `qh` (5.5 bpw).
 
+use super::block::{GgmlBlock, VecDotType};
 use super::q4_k::{codes_impl, codes_ref};
 use super::{f16_le, scale_min_k4, sub, QK_K};
 use bytemuck::{Pod, Zeroable};
@@ -39,10 +40,31 @@ pub fn dequantize(blocks: &[BlockQ5K], y: &mut [f32]) {
     }
 }
 
+/// Q5_K in the block-format table.
+#[allow(non_camel_case_types)]
+pub struct Q5_K;
+
+impl GgmlBlock for Q5_K {
+    const NAME: &'static str = "Q5_K";
+    const BLOCK_SIZE: usize = QK_K;
+    const VEC_DOT: VecDotType = VecDotType::Q8_K;
+    type Block = BlockQ5K;
+
+    fn dequantize(blocks: &[BlockQ5K], y: &mut [f32]) {
+        dequantize(blocks, y)
+    }
+    fn quantize_ref(x: &[f32], out: &mut [BlockQ5K]) {
+        quantize(x, None, out)
+    }
+    fn quantize_weighted(x: &[f32], qw: &[f32], out: &mut [BlockQ5K]) {
+        quantize(x, Some(qw), out)
+    }
+}
+
 /// `quantize_q5_K` for one row: `quantize_row_q5_K_ref` without an imatrix, else
 /// `quantize_row_q5_K_impl` (`imatrix` has one weight per column of the row). The scale search
 /// is Q4_K's with 5-bit codes.
-pub fn quantize(x: &[f32], imatrix: Option<&[f32]>, out: &mut [BlockQ5K]) {
+fn quantize(x: &[f32], imatrix: Option<&[f32]>, out: &mut [BlockQ5K]) {
     assert_eq!(x.len(), out.len() * QK_K, "quantize Q5_K: length mismatch");
     for (i, (b, x)) in out.iter_mut().zip(x.chunks_exact(QK_K)).enumerate() {
         let x = x.try_into().unwrap();

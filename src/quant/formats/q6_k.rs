@@ -2,6 +2,7 @@
 //! an fp16 super-scale, 6-bit codes split into 4 low bits (`ql`) and 2 high bits (`qh`)
 //! (6.5625 bpw).
 
+use super::block::{GgmlBlock, VecDotType};
 use super::search::{make_qx_quants, nearest_int, GROUP_MAX_EPS};
 use super::{each, f16_bytes, f16_le, sub, sub_mut, QK_K};
 use bytemuck::{Pod, Zeroable};
@@ -39,10 +40,31 @@ pub fn dequantize(blocks: &[BlockQ6K], y: &mut [f32]) {
     }
 }
 
+/// Q6_K in the block-format table.
+#[allow(non_camel_case_types)]
+pub struct Q6_K;
+
+impl GgmlBlock for Q6_K {
+    const NAME: &'static str = "Q6_K";
+    const BLOCK_SIZE: usize = QK_K;
+    const VEC_DOT: VecDotType = VecDotType::Q8_K;
+    type Block = BlockQ6K;
+
+    fn dequantize(blocks: &[BlockQ6K], y: &mut [f32]) {
+        dequantize(blocks, y)
+    }
+    fn quantize_ref(x: &[f32], out: &mut [BlockQ6K]) {
+        quantize(x, None, out)
+    }
+    fn quantize_weighted(x: &[f32], qw: &[f32], out: &mut [BlockQ6K]) {
+        quantize(x, Some(qw), out)
+    }
+}
+
 /// `quantize_q6_K` for one row: `quantize_row_q6_K_ref` without an imatrix, else
 /// `quantize_row_q6_K_impl` (`imatrix` has one weight per column of the row). The two differ
 /// only in the weights of the sub-block search: `x*x`, or the imatrix itself.
-pub fn quantize(x: &[f32], imatrix: Option<&[f32]>, out: &mut [BlockQ6K]) {
+fn quantize(x: &[f32], imatrix: Option<&[f32]>, out: &mut [BlockQ6K]) {
     assert_eq!(x.len(), out.len() * QK_K, "quantize Q6_K: length mismatch");
     if let Some(qw) = imatrix {
         assert_eq!(qw.len(), x.len(), "quantize Q6_K: imatrix length mismatch");

@@ -1,5 +1,6 @@
 //! Q8_0: 32 weights, fp16 scale, signed 8-bit codes (8.5 bpw).
 
+use super::block::{GgmlBlock, VecDotType};
 use super::scan::amax_q8;
 use super::{c_trunc_block, each, f16_bytes, f16_le};
 use bytemuck::{Pod, Zeroable};
@@ -24,9 +25,27 @@ pub fn dequantize(blocks: &[BlockQ8_0], y: &mut [f32]) {
     }
 }
 
-/// `quantize_row_q8_0_ref`; ggml has no importance-weighted Q8_0, so `quantize_q8_0` ignores the
-/// imatrix and so does this.
-pub fn quantize(x: &[f32], _imatrix: Option<&[f32]>, out: &mut [BlockQ8_0]) {
+/// Q8_0 in the block-format table. ggml has no importance-weighted Q8_0: `quantize_q8_0` ignores
+/// the imatrix, and so does the trait's default `quantize_weighted`.
+#[allow(non_camel_case_types)]
+pub struct Q8_0;
+
+impl GgmlBlock for Q8_0 {
+    const NAME: &'static str = "Q8_0";
+    const BLOCK_SIZE: usize = QK;
+    const VEC_DOT: VecDotType = VecDotType::Q8_0;
+    type Block = BlockQ8_0;
+
+    fn dequantize(blocks: &[BlockQ8_0], y: &mut [f32]) {
+        dequantize(blocks, y)
+    }
+    fn quantize_ref(x: &[f32], out: &mut [BlockQ8_0]) {
+        quantize_ref(x, out)
+    }
+}
+
+/// `quantize_row_q8_0_ref`.
+fn quantize_ref(x: &[f32], out: &mut [BlockQ8_0]) {
     assert_eq!(x.len(), out.len() * QK, "quantize Q8_0: length mismatch");
     for (b, x) in out.iter_mut().zip(x.chunks_exact(QK)) {
         let x: &[f32; QK] = x.try_into().unwrap();

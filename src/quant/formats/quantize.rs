@@ -1,6 +1,6 @@
 //! Row-parallel quantization from f32: `ggml_quantize_chunk` over whole rows.
 
-use super::{float, q2_k, q3_k, q4_0, q4_1, q4_k, q5_0, q5_1, q5_k, q6_k, q8_0, GgmlType};
+use super::GgmlType;
 use rayon::prelude::*;
 
 /// Quantizes `src`, rows of `n_per_row` f32 weights, to type `ty` in `dst` (the rows' bytes,
@@ -25,10 +25,11 @@ pub fn quantize_rows(ty: GgmlType, src: &[f32], n_per_row: usize, imatrix: Optio
     }
     // At least ~16K weights per task so cheap types are not dominated by scheduling.
     let min_rows = (1 << 14) / n_per_row + 1;
+    let format = ty.format();
     dst.par_chunks_mut(row_bytes)
         .zip(src.par_chunks(n_per_row))
         .with_min_len(min_rows)
-        .for_each(|(d, s)| quantize_row(ty, s, imatrix, d));
+        .for_each(|(d, s)| format.quantize(s, imatrix, d));
 }
 
 /// Quantizes one row `src` to type `ty` in `dst` on the calling thread; `imatrix`, if given, has
@@ -36,20 +37,5 @@ pub fn quantize_rows(ty: GgmlType, src: &[f32], n_per_row: usize, imatrix: Optio
 /// reference quantizers work block by block. Panics if the lengths disagree.
 pub fn quantize_row(ty: GgmlType, src: &[f32], imatrix: Option<&[f32]>, dst: &mut [u8]) {
     assert_eq!(Some(dst.len()), ty.row_bytes(src.len()), "quantize {ty}: length mismatch");
-    use bytemuck::cast_slice_mut as blocks;
-    match ty {
-        GgmlType::F32 => float::quantize_f32(src, dst),
-        GgmlType::F16 => float::quantize_f16(src, dst),
-        GgmlType::BF16 => float::quantize_bf16(src, dst),
-        GgmlType::Q4_0 => q4_0::quantize(src, imatrix, blocks(dst)),
-        GgmlType::Q4_1 => q4_1::quantize(src, imatrix, blocks(dst)),
-        GgmlType::Q5_0 => q5_0::quantize(src, imatrix, blocks(dst)),
-        GgmlType::Q5_1 => q5_1::quantize(src, imatrix, blocks(dst)),
-        GgmlType::Q8_0 => q8_0::quantize(src, imatrix, blocks(dst)),
-        GgmlType::Q2_K => q2_k::quantize(src, imatrix, blocks(dst)),
-        GgmlType::Q3_K => q3_k::quantize(src, imatrix, blocks(dst)),
-        GgmlType::Q4_K => q4_k::quantize(src, imatrix, blocks(dst)),
-        GgmlType::Q5_K => q5_k::quantize(src, imatrix, blocks(dst)),
-        GgmlType::Q6_K => q6_k::quantize(src, imatrix, blocks(dst)),
-    }
+    ty.format().quantize(src, imatrix, dst)
 }

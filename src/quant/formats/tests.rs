@@ -45,11 +45,16 @@ fn geometry_matches_ggml() {
     for (ty, block, size) in expect {
         assert_eq!((ty.block_size(), ty.type_size()), (block, size), "{ty}");
         assert_eq!(GgmlType::from_id(ty.id()), Ok(ty));
+        // The registered format is the variant's, and each type is registered once.
+        assert_eq!(ty.name(), format!("{ty:?}"));
+        assert_eq!(GgmlType::ALL.iter().filter(|t| **t == ty).count(), 1, "{ty}");
     }
     assert_eq!(GgmlType::Q4_K.row_bytes(512), Some(288));
     assert_eq!(GgmlType::Q4_K.row_bytes(576), None, "576 is not a multiple of 256");
-    assert_eq!(GgmlType::from_id(16), Err("ggml type IQ2_XXS (16)".into()));
-    assert_eq!(GgmlType::from_id(99), Err("unknown ggml type id 99".into()));
+    let iq2 = GgmlType::from_id(16).unwrap_err();
+    assert_eq!(iq2, super::UnknownGgmlType { id: 16, name: Some("IQ2_XXS") });
+    assert_eq!(iq2.to_string(), "ggml type IQ2_XXS (16)");
+    assert_eq!(GgmlType::from_id(99).unwrap_err().to_string(), "unknown ggml type id 99");
 }
 
 #[test]

@@ -6,8 +6,10 @@ use super::scan::CalibArgs;
 use anyhow::{bail, Context, Result};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::json;
+use sinkquant::io::gguf::llama_meta::{self, Provenance};
+use sinkquant::io::Progress;
 use sinkquant::model::Model;
-use sinkquant::output::{self, gguf::QuantInputs, gguf_meta::Provenance, Progress};
+use sinkquant::output::{self, gguf::QuantInputs};
 use sinkquant::plan::{self, Mixture, OutlierPolicy, PlanOptions, Preset, Protected, TensorPlan};
 use sinkquant::quant::formats::GgmlType;
 use std::path::PathBuf;
@@ -188,7 +190,7 @@ pub fn run(a: Args) -> Result<()> {
         calibration: calib_info,
         massive_dims: protected.dims.clone(),
     };
-    let meta = output::gguf_meta::metadata(&model, &vocab, a.preset.mixture.file_type(), &prov);
+    let meta = llama_meta::metadata(&model, &vocab, a.preset.mixture.file_type(), &prov);
     let pb = bar(0, "{spinner} quantizing [{bar:30}] {bytes}/{total_bytes} {msg} eta {eta}");
     let written = output::gguf::write(&model, &the_plan, &meta, &inputs, &output, &mut advance(&pb))?;
     pb.finish_and_clear();

@@ -2,7 +2,6 @@
 //! each tensor by role, read in Hugging Face's canonical layout.
 
 pub mod arch;
-pub mod compressed;
 pub mod convert;
 pub mod hparams;
 pub mod roles;
@@ -12,6 +11,7 @@ pub use hparams::{HParams, SpecialIds};
 pub use roles::{LayerTensor, Role};
 
 use crate::error::{Error, Result};
+use crate::io::compressed_tensors::CompressedTensors;
 use crate::io::gguf::GgufFile;
 use crate::io::safetensors::SafetensorsModel;
 use crate::io::store::{TensorEntry, TensorStore};
@@ -33,7 +33,7 @@ pub struct Model {
     /// Tensors of the file that have no role in the architecture.
     pub unrecognised: Vec<String>,
     /// compressed-tensors `pack-quantized` layers (roles map to their `weight_packed` tensor).
-    pub compressed: Option<compressed::CompressedTensors>,
+    pub compressed: Option<CompressedTensors>,
 }
 
 /// Whether `path` starts with the GGUF magic.
@@ -87,7 +87,7 @@ impl Model {
             }
         })?;
         let arch = hparams.arch;
-        let compressed = compressed::CompressedTensors::from_config(&cfg, &cfg_path, &st.store)?;
+        let compressed = CompressedTensors::from_config(&cfg, &cfg_path, &st.store)?;
         let c = compressed.as_ref();
         let names: Vec<String> = st
             .store

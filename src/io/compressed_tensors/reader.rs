@@ -114,15 +114,15 @@ fn scale_groups(store: &TensorStore, scale: &TensorEntry, rows: usize) -> Result
     Ok((sdt, ng))
 }
 
-/// The packed layer whose `weight_packed` tensor is `e`, and the names of its companion
-/// tensors.
-fn packed_layer(
-    store: &TensorStore,
+/// The packed layer whose `weight_packed` tensor is `e`, and its companion tensors (scale,
+/// shape, zero point).
+fn packed_layer<'a>(
+    store: &'a TensorStore,
     e: &TensorEntry,
     prefix: &str,
     schemes: &[Scheme],
     cfg_path: &Path,
-) -> Result<(Layer, Vec<String>)> {
+) -> Result<(Layer, Vec<&'a TensorEntry>)> {
     let file = store.path_of(e);
     if schemes.is_empty() {
         return Err(bad(
@@ -176,7 +176,7 @@ fn packed_layer(
             ),
         ));
     };
-    let companions = [Some(scale), Some(shape), zero].into_iter().flatten().map(|t| t.name.clone()).collect();
+    let companions = [Some(scale), Some(shape), zero].into_iter().flatten().collect();
     Ok((Layer { prefix: prefix.to_string(), scheme, rows, cols, scale_dtype }, companions))
 }
 
@@ -191,8 +191,8 @@ impl CompressedTensors {
         let mut companions = HashSet::new();
         for e in store.entries() {
             let Some(prefix) = e.name.strip_suffix(PACKED) else { continue };
-            let (layer, names) = packed_layer(store, e, prefix, &schemes, cfg_path)?;
-            companions.extend(names);
+            let (layer, tensors) = packed_layer(store, e, prefix, &schemes, cfg_path)?;
+            companions.extend(tensors.into_iter().map(|t| t.name.clone()));
             layers.insert(e.name.clone(), layer);
         }
         Ok(Some(CompressedTensors { config: cfg_path.to_path_buf(), schemes, layers, companions }))

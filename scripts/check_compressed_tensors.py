@@ -15,7 +15,7 @@ Purpose
     b) sinkquant: the float32 weights sinkquant reads from DIR (Model::open + read_canonical).
        First `quantize export DIR OUT --dtype f32`; when that command does not accept DIR
        (today it converts GGUF files only), the ignored unit test
-       `model::compressed::tests::dump_f32` writes the same reading (cargo, in --repo);
+       `io::compressed_tensors::tests::dump_f32` writes the same reading (cargo, in --repo);
     c) every sinkquant tensor equals the reference tensor of the same name:
        max|a - b| <= --tol * max|b| (default 1e-6; exact equality is expected), and every
        reference weight sinkquant knows a role for is present;
@@ -30,7 +30,7 @@ Purpose
     (apply_quantization_config, min-max scales from calculate_qparams, ModelCompressor
     compress_model / save_pretrained / update_config), which checks sinkquant's reader against
     their writer; --writer sinkquant runs the ignored unit test
-    `model::compressed::tests::write_fixture_dir`, which checks their reader against ours.
+    `io::compressed_tensors::tests::write_fixture_dir`, which checks their reader against ours.
     --scheme BITS:GROUP:SYM, e.g. 4:32:sym, 8:channel:sym, 4:128:asym. lm_head is ignored.
     --from HF_DIR (compressed-tensors writer only) quantizes a real model directory instead
     (loaded in bfloat16; tokenizer files are copied).
@@ -151,7 +151,7 @@ def sinkquant(d: Path, tmp: Path, binary: Path, repo: Path, via: str) -> tuple[d
             raise RuntimeError(f"quantize export failed: {msg}")
         notes.append(f"quantize export declined ({msg})")
     out = tmp / "dump.safetensors"
-    cargo_test(repo, "model::compressed::tests::dump_f32",
+    cargo_test(repo, "io::compressed_tensors::tests::dump_f32",
                {"SINKQUANT_DUMP_IN": str(d), "SINKQUANT_DUMP_OUT": str(out)})
     notes.append("read through the dump_f32 unit test (Model::open + read_canonical)")
     return load_file(out), "; ".join(notes)
@@ -229,7 +229,7 @@ def main() -> int:
         bits, group, sym = parse_scheme(a.scheme)
         if a.writer == "sinkquant":
             a.make_fixture.mkdir(parents=True, exist_ok=True)
-            cargo_test(a.repo, "model::compressed::tests::write_fixture_dir",
+            cargo_test(a.repo, "io::compressed_tensors::tests::write_fixture_dir",
                        {"SINKQUANT_FIXTURE_OUT": str(a.make_fixture.resolve()), "SINKQUANT_FIXTURE_SCHEME": a.scheme})
         else:
             make_fixture_ct(a.make_fixture, bits, group, sym, a.source)

@@ -3,9 +3,10 @@
 
 use crate::util::*;
 use sinkquant::forward::Transformer;
+use sinkquant::io::gguf::llama_meta::{self, Provenance};
 use sinkquant::io::gguf::{GgufFile, GgufWriter, MetaValue, PlannedGgufTensor};
 use sinkquant::model::Model;
-use sinkquant::output::{self, gguf::QuantInputs, gguf_meta::Provenance};
+use sinkquant::output::{self, gguf::QuantInputs};
 use sinkquant::plan::{self, OutlierPolicy, PlanOptions, Preset, Protected};
 use sinkquant::quant::formats::GgmlType;
 use sinkquant::tokenizer::GgufVocab;
@@ -87,7 +88,7 @@ fn folding_is_exact_in_full_precision() {
         let vocab = GgufVocab::from_gguf(model.gguf().unwrap()).unwrap();
         let prov =
             Provenance { preset: "f32".into(), outliers: "fold".into(), calibration: None, massive_dims: vec![] };
-        let meta = output::gguf_meta::metadata(&model, &vocab, 0, &prov);
+        let meta = llama_meta::metadata(&model, &vocab, 0, &prov);
         let out = dir.path().join("folded.gguf");
         output::gguf::write(&model, &p, &meta, &inputs, &out, &mut |_| {}).unwrap();
         let (a, b) = (logits(&src), logits(&out));

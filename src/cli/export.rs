@@ -3,7 +3,9 @@
 use super::format;
 use anyhow::Result;
 use indicatif::{ProgressBar, ProgressStyle};
-use sinkquant::export::{export_gguf, ExportDtype, Progress};
+use sinkquant::export::export_gguf;
+use sinkquant::io::hf_dir::WeightDtype;
+use sinkquant::io::Progress;
 use sinkquant::model::Model;
 use std::path::PathBuf;
 
@@ -14,6 +16,24 @@ llama.cpp's conversions are undone (llama Q/K row permutation, Gemma's +1 on nor
 embeddings); the tokenizer is rebuilt from the GGUF vocabulary (byte-level BPE with merges, or the \
 SentencePiece vocabulary with scores). The directory appears only when complete.";
 
+/// `--dtype`: the library's `WeightDtype` as a flag value.
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+enum Dtype {
+    F16,
+    Bf16,
+    F32,
+}
+
+impl From<Dtype> for WeightDtype {
+    fn from(d: Dtype) -> Self {
+        match d {
+            Dtype::F16 => WeightDtype::F16,
+            Dtype::Bf16 => WeightDtype::Bf16,
+            Dtype::F32 => WeightDtype::F32,
+        }
+    }
+}
+
 #[derive(clap::Args)]
 pub struct Args {
     /// GGUF file (llama, qwen2 or gemma3 architecture)
@@ -22,7 +42,7 @@ pub struct Args {
     output: PathBuf,
     /// Element type of the exported weights
     #[arg(long, value_enum, default_value = "f16")]
-    dtype: ExportDtype,
+    dtype: Dtype,
     /// Replace OUTPUT if it already exists
     #[arg(long)]
     force: bool,
@@ -39,7 +59,7 @@ pub fn run(a: Args) -> Result<()> {
             .progress_chars("=> "),
     );
     let started = std::time::Instant::now();
-    let summary = export_gguf(&model, &a.output, a.dtype, a.force, &mut |p| match p {
+    let summary = export_gguf(&model, &a.output, a.dtype.into(), a.force, &mut |p| match p {
         Progress::Start { bytes, .. } => bar.set_length(bytes),
         Progress::Tensor { name, bytes } => {
             bar.inc(bytes);

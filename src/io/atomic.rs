@@ -97,6 +97,11 @@ impl AtomicDir {
         std::fs::write(self.path(name), text).map_err(|e| Error::io(self.target.join(name), e))
     }
 
+    /// Writes `bytes` to the file `name` of the directory.
+    pub fn write_bytes(&self, name: &str, bytes: impl AsRef<[u8]>) -> Result<()> {
+        std::fs::write(self.path(name), bytes).map_err(|e| Error::io(self.target.join(name), e))
+    }
+
     pub fn commit(mut self) -> Result<()> {
         if self.target.exists() {
             let old = self.target.with_file_name(format!(

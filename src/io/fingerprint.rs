@@ -6,8 +6,11 @@ use crate::error::{Error, Result};
 use std::path::{Path, PathBuf};
 use std::time::UNIX_EPOCH;
 
+/// A sha256 digest as 64 lowercase hex digits.
+pub type Sha256Hex = String;
+
 /// sha256 of a file's bytes, read in a stream.
-pub fn sha256_file(path: &Path) -> Result<String> {
+pub fn sha256_file(path: &Path) -> Result<Sha256Hex> {
     use sha2::{Digest, Sha256};
     let mut f = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
     let mut h = Sha256::new();

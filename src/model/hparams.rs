@@ -2,9 +2,11 @@
 //! as a `config.json` that transformers loads.
 
 use super::arch::Arch;
+use crate::error::{Error, Result};
 use crate::io::gguf::GgufFile;
 use serde::Serialize;
 use serde_json::{json, Value};
+use std::path::Path;
 
 /// Gemma-3 interleaves five sliding-window layers with one global layer; llama.cpp hard-codes
 /// the pattern (`set_swa_pattern(6)`) and the local RoPE base (10000) for gemma3.
@@ -35,6 +37,31 @@ pub struct HParams {
     pub tied_embeddings: bool,
 }
 
+/// Why a `config.json` gives no hyperparameters; [`ConfigError::at`] names the file.
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+pub enum ConfigError {
+    /// A `model_type` sinkquant does not handle.
+    #[error("architecture {0:?} (supported: llama, qwen2, gemma3)")]
+    Architecture(String),
+    /// A field is missing or malformed.
+    #[error("{0}")]
+    Malformed(String),
+}
+
+impl ConfigError {
+    /// The library error for this problem in the `config.json` at `path`.
+    pub fn at(self, path: &Path) -> Error {
+        match self {
+            ConfigError::Architecture(_) => Error::unsupported(path, self.to_string()),
+            ConfigError::Malformed(msg) => Error::corrupt(path, msg),
+        }
+    }
+}
+
+fn malformed(msg: impl Into<String>) -> ConfigError {
+    ConfigError::Malformed(msg.into())
+}
+
 /// f32 values from GGUF (1e-6 is stored as 9.99999997e-07) to the shortest decimal.
 fn tidy(v: f32) -> f64 {
     v.to_string().parse().unwrap_or(v as f64)
@@ -42,34 +69,36 @@ fn tidy(v: f32) -> f64 {
 
 impl HParams {
     /// From GGUF metadata. `has_output` says whether the file carries a separate output matrix.
-    pub fn from_gguf(arch: Arch, g: &GgufFile, has_output: bool) -> Result<Self, String> {
+    /// Missing or malformed keys are `Error::Corrupt` naming the file.
+    pub fn from_gguf(arch: Arch, g: &GgufFile, has_output: bool) -> Result<Self> {
         let a = arch.gguf_name();
-        let uint = |k: &str| -> Result<usize, String> {
+        let bad = |msg: String| Error::corrupt(g.path(), msg);
+        let uint = |k: &str| -> Result<usize> {
             let key = format!("{a}.{k}");
-            let v = g.get(&key).ok_or_else(|| format!("missing metadata {key}"))?;
+            let v = g.get(&key).ok_or_else(|| bad(format!("missing metadata {key}")))?;
             v.as_i64()
                 .and_then(|x| usize::try_from(x).ok())
                 .filter(|&x| x > 0)
-                .ok_or_else(|| format!("metadata {key} = {v} is not a positive integer"))
+                .ok_or_else(|| bad(format!("metadata {key} = {v} is not a positive integer")))
         };
         let opt_uint = |k: &str| {
             g.get(&format!("{a}.{k}")).and_then(|v| v.as_i64()).and_then(|x| usize::try_from(x).ok()).filter(|&x| x > 0)
         };
-        let float = |k: &str| -> Result<f64, String> {
+        let float = |k: &str| -> Result<f64> {
             let key = format!("{a}.{k}");
-            let v = g.get(&key).ok_or_else(|| format!("missing metadata {key}"))?;
-            v.as_f64().map(|x| tidy(x as f32)).ok_or_else(|| format!("metadata {key} = {v} is not a number"))
+            let v = g.get(&key).ok_or_else(|| bad(format!("missing metadata {key}")))?;
+            v.as_f64().map(|x| tidy(x as f32)).ok_or_else(|| bad(format!("metadata {key} = {v} is not a number")))
         };
         let d_model = uint("embedding_length")?;
         let n_heads = uint("attention.head_count")?;
         let n_kv_heads = opt_uint("attention.head_count_kv").unwrap_or(n_heads);
         if n_heads % n_kv_heads != 0 {
-            return Err(format!("{n_heads} attention heads do not split into {n_kv_heads} KV groups"));
+            return Err(bad(format!("{n_heads} attention heads do not split into {n_kv_heads} KV groups")));
         }
         let head_dim = match opt_uint("attention.key_length") {
             Some(h) => h,
             None if d_model % n_heads == 0 => d_model / n_heads,
-            None => return Err(format!("embedding length {d_model} is not a multiple of {n_heads} heads")),
+            None => return Err(bad(format!("embedding length {d_model} is not a multiple of {n_heads} heads"))),
         };
         let vocab_size = match opt_uint("vocab_size") {
             Some(v) => v,
@@ -77,7 +106,7 @@ impl HParams {
                 .get("tokenizer.ggml.tokens")
                 .and_then(|t| t.as_array())
                 .map(|t| t.len())
-                .ok_or("missing metadata tokenizer.ggml.tokens")?,
+                .ok_or_else(|| bad("missing metadata tokenizer.ggml.tokens".into()))?,
         };
         let gemma = arch == Arch::Gemma3;
         Ok(HParams {
@@ -102,16 +131,17 @@ impl HParams {
     }
 
     /// From a Hugging Face `config.json` (transformers 4.x or 5.x style).
-    pub fn from_hf_config(cfg: &Value) -> Result<Self, String> {
-        let model_type = cfg.get("model_type").and_then(Value::as_str).ok_or("config.json has no model_type")?;
-        let arch = Arch::from_hf_model_type(model_type)
-            .ok_or_else(|| format!("architecture {model_type:?} (supported: llama, qwen2, gemma3)"))?;
-        let uint = |k: &str| -> Result<usize, String> {
+    pub fn from_hf_config(cfg: &Value) -> Result<Self, ConfigError> {
+        let model_type =
+            cfg.get("model_type").and_then(Value::as_str).ok_or_else(|| malformed("config.json has no model_type"))?;
+        let arch =
+            Arch::from_hf_model_type(model_type).ok_or_else(|| ConfigError::Architecture(model_type.to_string()))?;
+        let uint = |k: &str| -> Result<usize, ConfigError> {
             cfg.get(k)
                 .and_then(Value::as_u64)
                 .filter(|&x| x > 0)
                 .map(|x| x as usize)
-                .ok_or_else(|| format!("config.json: {k} missing or not a positive integer"))
+                .ok_or_else(|| malformed(format!("config.json: {k} missing or not a positive integer")))
         };
         let opt_uint = |k: &str| cfg.get(k).and_then(Value::as_u64).filter(|&x| x > 0).map(|x| x as usize);
         let rope = cfg.get("rope_parameters");
@@ -138,7 +168,10 @@ impl HParams {
             head_dim,
             vocab_size: uint("vocab_size")?,
             ctx_len: uint("max_position_embeddings")?,
-            rms_eps: cfg.get("rms_norm_eps").and_then(Value::as_f64).ok_or("config.json: rms_norm_eps missing")?,
+            rms_eps: cfg
+                .get("rms_norm_eps")
+                .and_then(Value::as_f64)
+                .ok_or_else(|| malformed("config.json: rms_norm_eps missing"))?,
             rope_theta: rope_of("full_attention")
                 .or_else(|| cfg.get("rope_theta").and_then(Value::as_f64))
                 .unwrap_or(10_000.0),

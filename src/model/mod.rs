@@ -2,16 +2,16 @@
 //! each tensor by role, read in Hugging Face's canonical layout.
 
 pub mod arch;
-pub mod compressed;
 pub mod convert;
 pub mod hparams;
 pub mod roles;
 
 pub use arch::Arch;
-pub use hparams::{HParams, SpecialIds};
+pub use hparams::{ConfigError, HParams, SpecialIds};
 pub use roles::{LayerTensor, Role};
 
 use crate::error::{Error, Result};
+use crate::io::compressed_tensors::CompressedTensors;
 use crate::io::gguf::GgufFile;
 use crate::io::safetensors::SafetensorsModel;
 use crate::io::store::{TensorEntry, TensorStore};
@@ -33,7 +33,7 @@ pub struct Model {
     /// Tensors of the file that have no role in the architecture.
     pub unrecognised: Vec<String>,
     /// compressed-tensors `pack-quantized` layers (roles map to their `weight_packed` tensor).
-    pub compressed: Option<compressed::CompressedTensors>,
+    pub compressed: Option<CompressedTensors>,
 }
 
 /// Whether `path` starts with the GGUF magic.
@@ -66,7 +66,7 @@ impl Model {
             Error::unsupported(&path, format!("architecture {arch_name:?} (supported: llama, qwen2, gemma3)"))
         })?;
         let has_output = g.store.get("output.weight").is_some();
-        let hparams = HParams::from_gguf(arch, &g, has_output).map_err(|m| Error::corrupt(&path, m))?;
+        let hparams = HParams::from_gguf(arch, &g, has_output)?;
         let names: Vec<String> = g.store.entries().iter().map(|e| e.name.clone()).collect();
         let (roles, unrecognised) = assign_roles(&names, |n| Role::from_gguf_name(arch, n));
         let m = Model { path, hparams, source: Source::Gguf(g), roles, unrecognised, compressed: None };
@@ -79,15 +79,9 @@ impl Model {
         let text = std::fs::read_to_string(&cfg_path).map_err(|e| Error::io(&cfg_path, e))?;
         let cfg: serde_json::Value =
             serde_json::from_str(&text).map_err(|e| Error::corrupt(&cfg_path, format!("invalid JSON: {e}")))?;
-        let hparams = HParams::from_hf_config(&cfg).map_err(|m| {
-            if m.starts_with("architecture") {
-                Error::unsupported(&cfg_path, m)
-            } else {
-                Error::corrupt(&cfg_path, m)
-            }
-        })?;
+        let hparams = HParams::from_hf_config(&cfg).map_err(|e| e.at(&cfg_path))?;
         let arch = hparams.arch;
-        let compressed = compressed::CompressedTensors::from_config(&cfg, &cfg_path, &st.store)?;
+        let compressed = CompressedTensors::from_config(&cfg, &cfg_path, &st.store)?;
         let c = compressed.as_ref();
         let names: Vec<String> = st
             .store

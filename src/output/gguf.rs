@@ -1,9 +1,9 @@
 //! Quantized GGUF output: each planned tensor is read in Hugging Face layout, folded (if the
 //! policy says so), converted to llama.cpp's conventions, quantized and streamed to the file.
 
-use super::Progress;
 use crate::error::Result;
 use crate::io::gguf::{GgufWriter, MetaValue, PlannedGgufTensor};
+use crate::io::Progress;
 use crate::model::{convert, Model, Role};
 use crate::plan::TensorPlan;
 use crate::quant::formats::quantize_rows;

@@ -1,5 +1,5 @@
-//! Quantization: block formats (one file per ggml type) and compressed-tensors' packed format.
+//! Quantization: block formats (one file per ggml type). compressed-tensors' packed format is in
+//! `crate::io::compressed_tensors`.
 
-pub mod compressed;
 pub mod formats;
 pub mod measure;

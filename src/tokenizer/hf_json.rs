@@ -9,6 +9,7 @@
 //!   fallback to the `<0xXX>` tokens and spaces written as U+2581.
 
 use super::vocab::{token_type, GgufVocab, VocabKind};
+use super::TokenizerError;
 use serde_json::{json, Map, Value};
 use std::collections::HashMap;
 
@@ -26,7 +27,7 @@ fn split_isolated(regex: &str) -> Value {
 
 /// The pre-tokenizer for a byte-level BPE `tokenizer.ggml.pre` value, and whether merges are
 /// skipped for whole-word vocabulary hits (`ignore_merges`, Llama 3).
-fn bpe_pre_tokenizer(pre: Option<&str>) -> Result<(Value, bool), String> {
+fn bpe_pre_tokenizer(pre: Option<&str>) -> Result<(Value, bool), TokenizerError> {
     Ok(match pre.unwrap_or("default") {
         "default" | "gpt2" | "gpt-2" => (byte_level(true), false),
         // llama.cpp: "\p{N}" then GPT-2's expression.
@@ -41,9 +42,9 @@ fn bpe_pre_tokenizer(pre: Option<&str>) -> Result<(Value, bool), String> {
             (json!({"type": "Sequence", "pretokenizers": [split_isolated(LLAMA3_REGEX), byte_level(false)]}), true)
         }
         other => {
-            return Err(format!(
+            return Err(TokenizerError(format!(
                 "unsupported BPE pre-tokenizer {other:?} (supported: default, gpt2, smollm, qwen2, llama-bpe)"
-            ))
+            )))
         }
     })
 }
@@ -122,7 +123,7 @@ fn post_processor(v: &GgufVocab) -> Value {
 }
 
 /// `tokenizer.json`.
-pub fn tokenizer_json(v: &GgufVocab) -> Result<Value, String> {
+pub fn tokenizer_json(v: &GgufVocab) -> Result<Value, TokenizerError> {
     let (model, normalizer, pre_tokenizer, decoder) = match v.kind {
         VocabKind::BytePairGpt2 => {
             let (pre, ignore_merges) = bpe_pre_tokenizer(v.pre.as_deref())?;
@@ -133,7 +134,7 @@ pub fn tokenizer_json(v: &GgufVocab) -> Result<Value, String> {
                     let (a, b) = m.split_once(' ').ok_or_else(|| format!("merge {m:?} has no space"))?;
                     Ok(json!([a, b]))
                 })
-                .collect::<Result<_, String>>()?;
+                .collect::<Result<_, TokenizerError>>()?;
             let model = json!({
                 "type": "BPE", "dropout": null, "unk_token": null, "continuing_subword_prefix": null,
                 "end_of_word_suffix": null, "fuse_unk": false, "byte_fallback": false,

@@ -8,6 +8,25 @@ pub mod vocab;
 
 pub use vocab::GgufVocab;
 
+/// A vocabulary or tokenizer file that cannot be read or rebuilt. The message names the key
+/// or field; the public entry points ([`GgufVocab::from_gguf`], [`GgufVocab::from_hf_dir`],
+/// [`from_gguf`]) turn it into an [`Error`] naming the file.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct TokenizerError(pub String);
+
+impl From<String> for TokenizerError {
+    fn from(msg: String) -> Self {
+        TokenizerError(msg)
+    }
+}
+
+impl From<&str> for TokenizerError {
+    fn from(msg: &str) -> Self {
+        TokenizerError(msg.to_string())
+    }
+}
+
 use crate::error::{Error, Result};
 use crate::io::gguf::GgufFile;
 use tokenizers::Tokenizer;
@@ -24,18 +43,16 @@ pub struct Rebuilt {
 /// `tokenizer.json` of a Hugging Face directory.
 pub fn vocab_of(model: &crate::model::Model) -> Result<GgufVocab> {
     match model.gguf() {
-        Some(g) => GgufVocab::from_gguf(g).map_err(|m| Error::unsupported(g.path(), m)),
-        None => {
-            GgufVocab::from_hf_dir(&model.path, model.arch().gguf_name()).map_err(|m| Error::corrupt(&model.path, m))
-        }
+        Some(g) => GgufVocab::from_gguf(g),
+        None => GgufVocab::from_hf_dir(&model.path, model.arch().gguf_name()),
     }
 }
 
 pub fn from_gguf(g: &GgufFile) -> Result<Rebuilt> {
-    let vocab = GgufVocab::from_gguf(g).map_err(|m| Error::unsupported(g.path(), m))?;
+    let vocab = GgufVocab::from_gguf(g)?;
     // The JSON tree (large for 262K-token vocabularies) lives only inside this block.
     let json = {
-        let tree = hf_json::tokenizer_json(&vocab).map_err(|m| Error::unsupported(g.path(), m))?;
+        let tree = hf_json::tokenizer_json(&vocab).map_err(|e| Error::unsupported(g.path(), e.0))?;
         serde_json::to_string(&tree).expect("JSON values serialize")
     };
     let tokenizer = <Tokenizer as std::str::FromStr>::from_str(&json)

@@ -1,5 +1,7 @@
 //! The tokenizer a GGUF carries (`tokenizer.ggml.*` metadata), as plain data.
 
+use super::TokenizerError;
+use crate::error::{Error, Result};
 use crate::io::gguf::GgufFile;
 use crate::model::SpecialIds;
 
@@ -38,21 +40,31 @@ pub struct GgufVocab {
 }
 
 impl GgufVocab {
-    pub fn from_gguf(g: &GgufFile) -> Result<Self, String> {
+    /// The vocabulary of a GGUF's `tokenizer.ggml.*` metadata; anything missing or malformed is
+    /// `Error::Unsupported` naming the file.
+    pub fn from_gguf(g: &GgufFile) -> Result<Self> {
+        Self::read_gguf(g).map_err(|e| Error::unsupported(g.path(), e.0))
+    }
+
+    fn read_gguf(g: &GgufFile) -> std::result::Result<Self, TokenizerError> {
         let model = g.get("tokenizer.ggml.model").and_then(|v| v.as_str()).ok_or("no tokenizer.ggml.model metadata")?;
         let kind = match model {
             "gpt2" => VocabKind::BytePairGpt2,
             "llama" => VocabKind::SentencePiece,
-            other => return Err(format!("unsupported tokenizer model {other:?} (supported: gpt2, llama)")),
+            other => {
+                return Err(TokenizerError(format!("unsupported tokenizer model {other:?} (supported: gpt2, llama)")))
+            }
         };
-        let strings = |key: &str| -> Result<Vec<String>, String> {
+        let strings = |key: &str| -> std::result::Result<Vec<_>, TokenizerError> {
             match g.get(key) {
                 None => Ok(Vec::new()),
                 Some(v) => v
                     .as_array()
                     .ok_or(format!("{key} is not an array"))?
                     .iter()
-                    .map(|x| x.as_str().map(str::to_owned).ok_or(format!("{key} holds a non-string")))
+                    .map(|x| {
+                        x.as_str().map(str::to_owned).ok_or_else(|| TokenizerError(format!("{key} holds a non-string")))
+                    })
                     .collect(),
             }
         };
@@ -60,15 +72,22 @@ impl GgufVocab {
         if tokens.is_empty() {
             return Err("tokenizer.ggml.tokens is missing or empty".into());
         }
-        let numbers = |key: &str| -> Result<Vec<f64>, String> {
+        let numbers = |key: &str| -> Result<Vec<f64>, TokenizerError> {
             match g.get(key) {
                 None => Ok(Vec::new()),
                 Some(v) => {
                     let items = v.as_array().ok_or(format!("{key} is not an array"))?;
                     if items.len() != tokens.len() {
-                        return Err(format!("{key} has {} entries for {} tokens", items.len(), tokens.len()));
+                        return Err(TokenizerError(format!(
+                            "{key} has {} entries for {} tokens",
+                            items.len(),
+                            tokens.len()
+                        )));
                     }
-                    items.iter().map(|x| x.as_f64().ok_or(format!("{key} holds a non-number"))).collect()
+                    items
+                        .iter()
+                        .map(|x| x.as_f64().ok_or_else(|| TokenizerError(format!("{key} holds a non-number"))))
+                        .collect()
                 }
             }
         };
@@ -84,11 +103,11 @@ impl GgufVocab {
         if kind == VocabKind::SentencePiece && scores.is_empty() {
             return Err("SentencePiece vocabulary without tokenizer.ggml.scores".into());
         }
-        let id = |key: &str| -> Result<Option<u32>, String> {
+        let id = |key: &str| -> Result<Option<u32>, TokenizerError> {
             match g.get(key).map(|v| v.as_i64()) {
                 None => Ok(None),
                 Some(Some(i)) if i >= 0 && (i as usize) < tokens.len() => Ok(Some(i as u32)),
-                Some(_) => Err(format!("{key} is not a token id below {}", tokens.len())),
+                Some(_) => Err(TokenizerError(format!("{key} is not a token id below {}", tokens.len()))),
             }
         };
         let flag = |key: &str, default: bool| g.get(key).and_then(|v| v.as_bool()).unwrap_or(default);

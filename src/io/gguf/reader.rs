@@ -5,7 +5,7 @@
 //! before anything is allocated for it, so a lying header fails with a message instead of
 //! exhausting memory.
 
-use super::cursor::Cursor;
+use super::cursor::{Cursor, CursorError};
 use super::value::{type_id, MetaValue};
 use crate::error::{Error, Result};
 use crate::io::store::{StorageType, TensorStore};
@@ -61,11 +61,10 @@ impl GgufFile {
     pub fn open(path: impl AsRef<Path>) -> Result<Self> {
         let path = path.as_ref();
         let map = super::super::mmap::Mapped::open(path)?;
-        let parsed = parse(map.bytes()).map_err(|msg| Error::corrupt(path, msg))?;
-        let parsed = match parsed {
-            Ok(p) => p,
-            Err(unsupported) => return Err(Error::unsupported(path, unsupported)),
-        };
+        let parsed = parse(map.bytes()).map_err(|e| match e {
+            HeaderError::Corrupt(msg) => Error::corrupt(path, msg),
+            HeaderError::Unsupported(msg) => Error::unsupported(path, msg),
+        })?;
         let meta_index = parsed.metadata.iter().enumerate().map(|(i, (k, _))| (k.clone(), i)).collect();
         let tensor_index = parsed.tensors.iter().enumerate().map(|(i, t)| (t.name.clone(), i)).collect();
         let file_size = map.bytes().len() as u64;
@@ -119,26 +118,50 @@ struct Parsed {
     data_start: usize,
 }
 
-/// Outer error: corrupt file; inner error: well-formed but unsupported.
-fn parse(buf: &[u8]) -> std::result::Result<std::result::Result<Parsed, String>, String> {
+/// Why a header cannot be read; `GgufFile::open` adds the path.
+#[derive(Debug)]
+enum HeaderError {
+    /// Truncated, corrupt or self-contradicting.
+    Corrupt(String),
+    /// Well formed, but a version or ggml type sinkquant does not read.
+    Unsupported(String),
+}
+
+impl From<CursorError> for HeaderError {
+    fn from(e: CursorError) -> Self {
+        HeaderError::Corrupt(e.to_string())
+    }
+}
+
+impl From<String> for HeaderError {
+    fn from(msg: String) -> Self {
+        HeaderError::Corrupt(msg)
+    }
+}
+
+type Parse<T> = std::result::Result<T, HeaderError>;
+
+fn parse(buf: &[u8]) -> Parse<Parsed> {
     let mut c = Cursor::new(buf);
     let magic = c.array::<4>("magic").map_err(|_| "not a GGUF file (shorter than its magic)".to_string())?;
     if &magic != GGUF_MAGIC {
-        return Err(format!("not a GGUF file (magic {:?})", String::from_utf8_lossy(&magic)));
+        return Err(HeaderError::Corrupt(format!("not a GGUF file (magic {:?})", String::from_utf8_lossy(&magic))));
     }
     let version = c.u32("version")?;
     if version != 2 && version != 3 {
-        return Ok(Err(format!("GGUF version {version} (only 2 and 3 are read)")));
+        return Err(HeaderError::Unsupported(format!("GGUF version {version} (only 2 and 3 are read)")));
     }
     let n_tensors = c.u64("tensor count")?;
     let n_kv = c.u64("metadata count")?;
     // Each key/value takes at least 8 (key length) + 4 (type) + 1 bytes; each tensor info at
     // least 8 + 4 + 4 + 8 bytes.
     if n_kv > (c.remaining() / 13) as u64 {
-        return Err(format!("header claims {n_kv} metadata entries, more than the file can hold"));
+        return Err(HeaderError::Corrupt(format!(
+            "header claims {n_kv} metadata entries, more than the file can hold"
+        )));
     }
     if n_tensors > (c.remaining() / 24) as u64 {
-        return Err(format!("header claims {n_tensors} tensors, more than the file can hold"));
+        return Err(HeaderError::Corrupt(format!("header claims {n_tensors} tensors, more than the file can hold")));
     }
     let mut metadata = Vec::new();
     let mut seen = std::collections::HashSet::new();
@@ -147,22 +170,32 @@ fn parse(buf: &[u8]) -> std::result::Result<std::result::Result<Parsed, String>,
         let ty = c.u32(&format!("type of {key}"))?;
         let value = read_value(&mut c, ty, &key, 0)?;
         if !seen.insert(key.clone()) {
-            return Err(format!("duplicate metadata key {key}"));
+            return Err(HeaderError::Corrupt(format!("duplicate metadata key {key}")));
         }
         metadata.push((key, value));
     }
     let alignment = match metadata.iter().find(|(k, _)| k == "general.alignment") {
         None => DEFAULT_ALIGNMENT,
         Some((_, MetaValue::U32(a))) if *a != 0 && a.is_power_of_two() => *a as u64,
-        Some((_, v)) => return Err(format!("general.alignment {v} is not a power-of-two u32")),
+        Some((_, v)) => return Err(HeaderError::Corrupt(format!("general.alignment {v} is not a power-of-two u32"))),
     };
+    let tensors = read_tensor_infos(&mut c, n_tensors, alignment)?;
+    let data_start = (c.pos() as u64).div_ceil(alignment) * alignment;
+    check_layout(&tensors, data_start, buf.len() as u64)?;
+    Ok(Parsed { version, alignment, metadata, tensors, data_start: data_start as usize })
+}
+
+/// The `n_tensors` tensor infos after the metadata, each checked on its own.
+fn read_tensor_infos(c: &mut Cursor, n_tensors: u64, alignment: u64) -> Parse<Vec<GgufTensorInfo>> {
     let mut tensors = Vec::new();
     let mut names = std::collections::HashSet::new();
     for i in 0..n_tensors {
         let name = c.string(&format!("tensor #{i} name"))?;
         let n_dims = c.u32(&format!("dimension count of {name}"))?;
         if n_dims == 0 || n_dims > MAX_DIMS {
-            return Err(format!("tensor {name} has {n_dims} dimensions (1 to {MAX_DIMS} allowed)"));
+            return Err(HeaderError::Corrupt(format!(
+                "tensor {name} has {n_dims} dimensions (1 to {MAX_DIMS} allowed)"
+            )));
         }
         let mut dims = Vec::with_capacity(n_dims as usize);
         for _ in 0..n_dims {
@@ -172,7 +205,7 @@ fn parse(buf: &[u8]) -> std::result::Result<std::result::Result<Parsed, String>,
         let offset = c.u64(&format!("offset of {name}"))?;
         let ggml_type = match GgmlType::from_id(type_raw) {
             Ok(t) => t,
-            Err(msg) => return Ok(Err(format!("{msg} in tensor {name}"))),
+            Err(msg) => return Err(HeaderError::Unsupported(format!("{msg} in tensor {name}"))),
         };
         let n_el = dims.iter().try_fold(1u64, |acc, &d| acc.checked_mul(d));
         let n_el = n_el
@@ -180,36 +213,43 @@ fn parse(buf: &[u8]) -> std::result::Result<std::result::Result<Parsed, String>,
             .and_then(|n| usize::try_from(n).ok())
             .ok_or_else(|| format!("tensor {name}: element count of shape {dims:?} overflows"))?;
         if dims[0] % ggml_type.block_size() as u64 != 0 {
-            return Err(format!(
+            return Err(HeaderError::Corrupt(format!(
                 "tensor {name}: row length {} is not a multiple of the {ggml_type} block size {}",
                 dims[0],
                 ggml_type.block_size()
-            ));
+            )));
         }
         let nbytes = ggml_type.row_bytes(n_el).ok_or_else(|| format!("tensor {name}: byte size overflows"))?;
         if offset % alignment != 0 {
-            return Err(format!("tensor {name}: offset {offset} is not a multiple of the alignment {alignment}"));
+            return Err(HeaderError::Corrupt(format!(
+                "tensor {name}: offset {offset} is not a multiple of the alignment {alignment}"
+            )));
         }
         if !names.insert(name.clone()) {
-            return Err(format!("duplicate tensor name {name}"));
+            return Err(HeaderError::Corrupt(format!("duplicate tensor name {name}")));
         }
         tensors.push(GgufTensorInfo { name, dims, ggml_type, offset, nbytes });
     }
-    let data_start = (c.pos() as u64).div_ceil(alignment) * alignment;
-    let data_len = (buf.len() as u64).saturating_sub(data_start);
-    if tensors.iter().any(|t| t.nbytes > 0) && data_start > buf.len() as u64 {
-        return Err("truncated: the file ends before its data section".into());
+    Ok(tensors)
+}
+
+/// Every tensor lies inside the data section (starting at `data_start` of a file of
+/// `file_len` bytes) and no two overlap.
+fn check_layout(tensors: &[GgufTensorInfo], data_start: u64, file_len: u64) -> Parse<()> {
+    let data_len = file_len.saturating_sub(data_start);
+    if tensors.iter().any(|t| t.nbytes > 0) && data_start > file_len {
+        return Err(HeaderError::Corrupt("truncated: the file ends before its data section".into()));
     }
-    for t in &tensors {
+    for t in tensors {
         let end = t.offset.checked_add(t.nbytes as u64);
         if end.is_none_or(|e| e > data_len) {
-            return Err(format!(
+            return Err(HeaderError::Corrupt(format!(
                 "truncated or lying header: tensor {} needs bytes {}..{} of a data section of {} bytes",
                 t.name,
                 t.offset,
                 t.offset as u128 + t.nbytes as u128,
                 data_len
-            ));
+            )));
         }
     }
     // Tensors may not overlap (llama.cpp lays them out one after another).
@@ -218,13 +258,13 @@ fn parse(buf: &[u8]) -> std::result::Result<std::result::Result<Parsed, String>,
     spans.sort_unstable();
     for w in spans.windows(2) {
         if w[1].0 < w[0].1 {
-            return Err(format!("tensors {} and {} overlap", w[0].2, w[1].2));
+            return Err(HeaderError::Corrupt(format!("tensors {} and {} overlap", w[0].2, w[1].2)));
         }
     }
-    Ok(Ok(Parsed { version, alignment, metadata, tensors, data_start: data_start as usize }))
+    Ok(())
 }
 
-fn read_value(c: &mut Cursor, ty: u32, key: &str, depth: usize) -> std::result::Result<MetaValue, String> {
+fn read_value(c: &mut Cursor, ty: u32, key: &str, depth: usize) -> Parse<MetaValue> {
     use type_id::*;
     Ok(match ty {
         U8 => MetaValue::U8(c.u8(key)?),
@@ -237,7 +277,7 @@ fn read_value(c: &mut Cursor, ty: u32, key: &str, depth: usize) -> std::result::
         BOOL => match c.u8(key)? {
             0 => MetaValue::Bool(false),
             1 => MetaValue::Bool(true),
-            b => return Err(format!("metadata {key}: bool byte {b} is neither 0 nor 1")),
+            b => return Err(HeaderError::Corrupt(format!("metadata {key}: bool byte {b} is neither 0 nor 1"))),
         },
         STRING => MetaValue::String(c.string(key)?),
         U64 => MetaValue::U64(c.u64(key)?),
@@ -245,7 +285,9 @@ fn read_value(c: &mut Cursor, ty: u32, key: &str, depth: usize) -> std::result::
         F64 => MetaValue::F64(f64::from_bits(c.u64(key)?)),
         ARRAY => {
             if depth >= MAX_ARRAY_DEPTH {
-                return Err(format!("metadata {key}: arrays nested deeper than {MAX_ARRAY_DEPTH}"));
+                return Err(HeaderError::Corrupt(format!(
+                    "metadata {key}: arrays nested deeper than {MAX_ARRAY_DEPTH}"
+                )));
             }
             let elem = c.u32(key)?;
             let n = c.u64(key)?;
@@ -255,10 +297,14 @@ fn read_value(c: &mut Cursor, ty: u32, key: &str, depth: usize) -> std::result::
                 U32 | I32 | F32 => 4,
                 U64 | I64 | F64 | STRING => 8,
                 ARRAY => 12,
-                other => return Err(format!("metadata {key}: unknown array element type {other}")),
+                other => {
+                    return Err(HeaderError::Corrupt(format!("metadata {key}: unknown array element type {other}")))
+                }
             };
             if n > c.remaining() as u64 / min_size {
-                return Err(format!("metadata {key}: array of {n} elements does not fit in the file"));
+                return Err(HeaderError::Corrupt(format!(
+                    "metadata {key}: array of {n} elements does not fit in the file"
+                )));
             }
             // No capacity from the header: the vector grows only as elements are really read.
             let mut items = Vec::new();
@@ -267,6 +313,6 @@ fn read_value(c: &mut Cursor, ty: u32, key: &str, depth: usize) -> std::result::
             }
             MetaValue::Array(elem, items)
         }
-        other => return Err(format!("metadata {key}: unknown value type {other}")),
+        other => return Err(HeaderError::Corrupt(format!("metadata {key}: unknown value type {other}"))),
     })
 }

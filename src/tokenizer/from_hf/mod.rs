@@ -17,6 +17,7 @@
 use super::vocab::{token_type, GgufVocab, VocabKind};
 use crate::io::gguf::value::{type_id, MetaValue};
 use crate::model::SpecialIds;
+use crate::tokenizer::TokenizerError;
 use serde_json::Value;
 use std::collections::HashMap;
 use std::path::Path;
@@ -46,18 +47,23 @@ struct HfFiles {
     chat_template_file: Option<String>,
 }
 
-fn read_text(dir: &Path, name: &str) -> Result<Option<String>, String> {
+/// What reading a file of the directory gives.
+type Read<T> = Result<T, TokenizerError>;
+
+fn read_text(dir: &Path, name: &str) -> Read<Option<String>> {
     let path = dir.join(name);
     if !path.is_file() {
         return Ok(None);
     }
-    std::fs::read_to_string(&path).map(Some).map_err(|e| format!("cannot read {name}: {e}"))
+    std::fs::read_to_string(&path).map(Some).map_err(|e| TokenizerError(format!("cannot read {name}: {e}")))
 }
 
-fn read_json(dir: &Path, name: &str) -> Result<Option<Value>, String> {
+fn read_json(dir: &Path, name: &str) -> Result<Option<Value>, TokenizerError> {
     match read_text(dir, name)? {
         None => Ok(None),
-        Some(text) => serde_json::from_str(&text).map(Some).map_err(|e| format!("{name} is not valid JSON: {e}")),
+        Some(text) => {
+            serde_json::from_str(&text).map(Some).map_err(|e| TokenizerError(format!("{name} is not valid JSON: {e}")))
+        }
     }
 }
 
@@ -66,7 +72,12 @@ impl GgufVocab {
     /// `tokenizer_config.json`, `special_tokens_map.json`, `config.json`,
     /// `generation_config.json` and `chat_template.jinja` when present). `arch` is the GGUF
     /// architecture name (`gemma3` never adds a space prefix, as convert_hf_to_gguf.py writes).
-    pub fn from_hf_dir(dir: &Path, arch: &str) -> Result<GgufVocab, String> {
+    /// Anything missing or malformed is `Error::Corrupt` naming the directory.
+    pub fn from_hf_dir(dir: &Path, arch: &str) -> crate::error::Result<GgufVocab> {
+        Self::read_hf_dir(dir, arch).map_err(|e| crate::error::Error::corrupt(dir, e.0))
+    }
+
+    fn read_hf_dir(dir: &Path, arch: &str) -> Result<GgufVocab, TokenizerError> {
         let tokenizer = read_json(dir, "tokenizer.json")?
             .ok_or("no tokenizer.json (only tokenizers in the tokenizer.json format are supported)")?;
         let chat_template_file = match read_text(dir, "chat_template.jinja")? {
@@ -134,10 +145,9 @@ impl GgufVocab {
     }
 }
 
-fn from_hf_files(f: &HfFiles, arch: &str) -> Result<GgufVocab, String> {
+fn from_hf_files(f: &HfFiles, arch: &str) -> Result<GgufVocab, TokenizerError> {
     let tj = &f.tokenizer;
     let tc = f.tokenizer_config.as_ref();
-    let null = Value::Null;
     let model = tj.get("model").filter(|m| m.is_object()).ok_or("tokenizer.json has no model object")?;
     let model_type = model.get("type").and_then(Value::as_str).unwrap_or(if model.get("merges").is_some() {
         "BPE"
@@ -145,78 +155,13 @@ fn from_hf_files(f: &HfFiles, arch: &str) -> Result<GgufVocab, String> {
         "(none)"
     });
     if model_type != "BPE" {
-        return Err(format!("unsupported tokenizer.json model type {model_type:?} (supported: BPE)"));
+        return Err(TokenizerError(format!("unsupported tokenizer.json model type {model_type:?} (supported: BPE)")));
     }
-    let normalizer = tj.get("normalizer").unwrap_or(&null);
-    let pre_tokenizer = tj.get("pre_tokenizer").unwrap_or(&null);
-    let decoder = tj.get("decoder").unwrap_or(&null);
-
-    let byte_level = has_component(pre_tokenizer, "ByteLevel") || has_component(decoder, "ByteLevel");
-    let byte_fallback = model.get("byte_fallback").and_then(Value::as_bool).unwrap_or(false);
-    let (kind, pre, add_space_prefix) = if byte_level {
-        (VocabKind::BytePairGpt2, detect_pre(pre_tokenizer)?.to_owned(), false)
-    } else if byte_fallback {
-        let prefix = spm_style(normalizer, pre_tokenizer)?.ok_or(
-            "byte-fallback BPE that neither replaces spaces with U+2581 nor has a Metaspace pre-tokenizer \
-             (supported: byte-level BPE, SentencePiece-style BPE)",
-        )?;
-        // convert_hf_to_gguf.py writes add_space_prefix = false for Gemma 3 whatever the files say.
-        (VocabKind::SentencePiece, "default".to_owned(), prefix && arch != "gemma3")
-    } else {
-        return Err(format!(
-            "unsupported BPE tokenizer: no ByteLevel pre-tokenizer or decoder and no byte_fallback \
-             (pre-tokenizer {}, normalizer {})",
-            brief(pre_tokenizer),
-            brief(normalizer)
-        ));
-    };
+    let (kind, pre, add_space_prefix) = detect_kind(tj, model, arch)?;
     let spm = kind == VocabKind::SentencePiece;
 
-    // Tokens in id order.
-    let vocab = model.get("vocab").and_then(Value::as_object).ok_or("tokenizer.json model has no vocab object")?;
-    let added = added_tokens(tj, tc)?;
-    let mut entries: Vec<(&str, u64)> = Vec::with_capacity(vocab.len());
-    for (t, id) in vocab {
-        let id = id.as_u64().ok_or_else(|| format!("tokenizer.json vocab gives {t:?} the id {id}"))?;
-        entries.push((t, id));
-    }
-    let max_id =
-        entries.iter().map(|e| e.1).chain(added.iter().map(|a| a.id)).max().ok_or("tokenizer.json has no tokens")?;
-    let n = match config_value(f.config.as_ref(), "vocab_size") {
-        None => max_id.saturating_add(1),
-        Some(v) => {
-            let n = v.as_u64().ok_or_else(|| format!("config.json vocab_size {v} is not a token count"))?;
-            if max_id >= n {
-                return Err(format!("tokenizer.json has token id {max_id} but config.json vocab_size is {n}"));
-            }
-            n
-        }
-    };
-    let distinct_max = (entries.len() + added.len()) as u64;
-    if n > distinct_max.saturating_add(MAX_HOLES as u64) || n > u32::MAX as u64 {
-        return Err(format!("a vocabulary of {n} ids holds only {distinct_max} tokens"));
-    }
-    let n = n as usize;
-    let mut slots: Vec<Option<String>> = vec![None; n];
-    for &(t, id) in &entries {
-        let slot = &mut slots[id as usize];
-        if let Some(other) = slot {
-            return Err(format!("tokenizer.json vocab gives id {id} to both {other:?} and {t:?}"));
-        }
-        *slot = Some(t.to_owned());
-    }
-    // Added tokens: control (special, or looking special) or user-defined, whose U+2581 are
-    // spaces in GGUF (convert_hf_to_gguf.py pre-normalizes them).
-    let mut added_control: Vec<Option<bool>> = vec![None; n];
-    for a in &added {
-        let control = a.special || looks_special(&a.content);
-        let i = a.id as usize;
-        slots[i] = Some(if control { a.content.clone() } else { a.content.replace(SPACE_MARK, " ") });
-        added_control[i] = Some(control);
-    }
-    let holes: Vec<bool> = slots.iter().map(Option::is_none).collect();
-    let tokens: Vec<String> =
-        slots.into_iter().enumerate().map(|(i, t)| t.unwrap_or_else(|| format!("[PAD{i}]"))).collect();
+    let Slots { tokens, holes, added_control, added } = token_slots(tj, tc, model, f.config.as_ref())?;
+    let n = tokens.len();
     let mut index: HashMap<&str, u32> = HashMap::with_capacity(n);
     for (i, t) in tokens.iter().enumerate().rev() {
         index.insert(t, i as u32);
@@ -272,16 +217,7 @@ fn from_hf_files(f: &HfFiles, arch: &str) -> Result<GgufVocab, String> {
     });
     let add_eos = flag("add_eos_token").unwrap_or(template.is_some() && last.is_some() && last == token(special.eos));
 
-    let chat_template = match tc.and_then(|c| c.get("chat_template")) {
-        Some(Value::String(t)) => Some(t.clone()),
-        Some(Value::Array(named)) => named
-            .iter()
-            .find(|t| t.get("name").and_then(Value::as_str) == Some("default"))
-            .and_then(|t| t.get("template").and_then(Value::as_str))
-            .map(str::to_owned),
-        _ => None,
-    }
-    .or_else(|| f.chat_template_file.clone());
+    let chat_template = chat_template(tc, f.chat_template_file.as_ref());
 
     // Token types.
     let types: Vec<i32> = (0..n)
@@ -295,8 +231,138 @@ fn from_hf_files(f: &HfFiles, arch: &str) -> Result<GgufVocab, String> {
         })
         .collect();
 
+    let (scores, merges) = scores_and_merges(model, &index, n, spm)?;
+
+    Ok(GgufVocab {
+        kind,
+        pre: Some(pre),
+        tokens,
+        scores,
+        types,
+        merges,
+        special,
+        add_bos,
+        add_eos,
+        add_space_prefix,
+        chat_template,
+    })
+}
+
+/// The vocabulary's kind, `tokenizer.ggml.pre` and whether a space is prepended, from the
+/// tokenizer's pre-tokenizer, decoder and normalizer.
+fn detect_kind(tj: &Value, model: &Value, arch: &str) -> Result<(VocabKind, String, bool), TokenizerError> {
+    let null = Value::Null;
+    let normalizer = tj.get("normalizer").unwrap_or(&null);
+    let pre_tokenizer = tj.get("pre_tokenizer").unwrap_or(&null);
+    let decoder = tj.get("decoder").unwrap_or(&null);
+
+    let byte_level = has_component(pre_tokenizer, "ByteLevel") || has_component(decoder, "ByteLevel");
+    let byte_fallback = model.get("byte_fallback").and_then(Value::as_bool).unwrap_or(false);
+    let (kind, pre, add_space_prefix) = if byte_level {
+        (VocabKind::BytePairGpt2, detect_pre(pre_tokenizer)?.to_owned(), false)
+    } else if byte_fallback {
+        let prefix = spm_style(normalizer, pre_tokenizer)?.ok_or(
+            "byte-fallback BPE that neither replaces spaces with U+2581 nor has a Metaspace pre-tokenizer \
+             (supported: byte-level BPE, SentencePiece-style BPE)",
+        )?;
+        // convert_hf_to_gguf.py writes add_space_prefix = false for Gemma 3 whatever the files say.
+        (VocabKind::SentencePiece, "default".to_owned(), prefix && arch != "gemma3")
+    } else {
+        return Err(TokenizerError(format!(
+            "unsupported BPE tokenizer: no ByteLevel pre-tokenizer or decoder and no byte_fallback \
+             (pre-tokenizer {}, normalizer {})",
+            brief(pre_tokenizer),
+            brief(normalizer)
+        )));
+    };
+    Ok((kind, pre, add_space_prefix))
+}
+
+/// The tokens in id order (holes filled with `[PAD{id}]`), which ids were holes, which were
+/// added tokens (control or not), and the added tokens.
+struct Slots {
+    tokens: Vec<String>,
+    holes: Vec<bool>,
+    added_control: Vec<Option<bool>>,
+    added: Vec<Added>,
+}
+
+fn token_slots(tj: &Value, tc: Option<&Value>, model: &Value, config: Option<&Value>) -> Result<Slots, TokenizerError> {
+    // Tokens in id order.
+    let vocab = model.get("vocab").and_then(Value::as_object).ok_or("tokenizer.json model has no vocab object")?;
+    let added = added_tokens(tj, tc)?;
+    let mut entries: Vec<(&str, u64)> = Vec::with_capacity(vocab.len());
+    for (t, id) in vocab {
+        let id = id.as_u64().ok_or_else(|| format!("tokenizer.json vocab gives {t:?} the id {id}"))?;
+        entries.push((t, id));
+    }
+    let max_id =
+        entries.iter().map(|e| e.1).chain(added.iter().map(|a| a.id)).max().ok_or("tokenizer.json has no tokens")?;
+    let n = match config_value(config, "vocab_size") {
+        None => max_id.saturating_add(1),
+        Some(v) => {
+            let n = v.as_u64().ok_or_else(|| format!("config.json vocab_size {v} is not a token count"))?;
+            if max_id >= n {
+                return Err(TokenizerError(format!(
+                    "tokenizer.json has token id {max_id} but config.json vocab_size is {n}"
+                )));
+            }
+            n
+        }
+    };
+    let distinct_max = (entries.len() + added.len()) as u64;
+    if n > distinct_max.saturating_add(MAX_HOLES as u64) || n > u32::MAX as u64 {
+        return Err(TokenizerError(format!("a vocabulary of {n} ids holds only {distinct_max} tokens")));
+    }
+    let n = n as usize;
+    let mut slots: Vec<Option<String>> = vec![None; n];
+    for &(t, id) in &entries {
+        let slot = &mut slots[id as usize];
+        if let Some(other) = slot {
+            return Err(TokenizerError(format!("tokenizer.json vocab gives id {id} to both {other:?} and {t:?}")));
+        }
+        *slot = Some(t.to_owned());
+    }
+    // Added tokens: control (special, or looking special) or user-defined, whose U+2581 are
+    // spaces in GGUF (convert_hf_to_gguf.py pre-normalizes them).
+    let mut added_control: Vec<Option<bool>> = vec![None; n];
+    for a in &added {
+        let control = a.special || looks_special(&a.content);
+        let i = a.id as usize;
+        slots[i] = Some(if control { a.content.clone() } else { a.content.replace(SPACE_MARK, " ") });
+        added_control[i] = Some(control);
+    }
+    let holes: Vec<bool> = slots.iter().map(Option::is_none).collect();
+    let tokens: Vec<String> =
+        slots.into_iter().enumerate().map(|(i, t)| t.unwrap_or_else(|| format!("[PAD{i}]"))).collect();
+    Ok(Slots { tokens, holes, added_control, added })
+}
+
+/// `tokenizer_config.json`'s chat template (a string, or the one named `default`), else the
+/// template file's.
+fn chat_template(tc: Option<&Value>, file: Option<&String>) -> Option<String> {
+    match tc.and_then(|c| c.get("chat_template")) {
+        Some(Value::String(t)) => Some(t.clone()),
+        Some(Value::Array(named)) => named
+            .iter()
+            .find(|t| t.get("name").and_then(Value::as_str) == Some("default"))
+            .and_then(|t| t.get("template").and_then(Value::as_str))
+            .map(str::to_owned),
+        _ => None,
+    }
+    .or_else(|| file.cloned())
+}
+
+/// Scores and merges: a SentencePiece vocabulary scores each token by the rank of the first
+/// merge producing it (no merges kept); byte-level BPE keeps the merges (no scores).
+fn scores_and_merges(
+    model: &Value,
+    index: &HashMap<&str, u32>,
+    n: usize,
+    spm: bool,
+) -> Result<(Vec<f32>, Vec<String>), TokenizerError> {
     let (pairs, merge_strings) = merges(model)?;
-    let (scores, merges) = if spm {
+    Ok(if spm {
         // The token each merge produces scores minus its first rank; the rest score lower.
         let mut rank: Vec<Option<usize>> = vec![None; n];
         let mut joined = String::new();
@@ -315,20 +381,6 @@ fn from_hf_files(f: &HfFiles, arch: &str) -> Result<GgufVocab, String> {
             return Err("byte-level BPE tokenizer.json without merges".into());
         }
         (Vec::new(), merge_strings)
-    };
-
-    Ok(GgufVocab {
-        kind,
-        pre: Some(pre),
-        tokens,
-        scores,
-        types,
-        merges,
-        special,
-        add_bos,
-        add_eos,
-        add_space_prefix,
-        chat_template,
     })
 }
 

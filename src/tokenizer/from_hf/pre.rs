@@ -3,6 +3,7 @@
 
 use super::super::hf_json::{LLAMA3_REGEX, QWEN2_REGEX};
 use super::SPACE_MARK;
+use crate::tokenizer::TokenizerError;
 use serde_json::Value;
 
 /// The contraction group of upstream pre-tokenizer regexes, and the spelling hf_json writes
@@ -55,7 +56,7 @@ pub(super) fn is_replace(v: &Value, from: &str, to: &str) -> bool {
 }
 
 /// `tokenizer.ggml.pre` for a byte-level BPE pre-tokenizer.
-pub(super) fn detect_pre(pt: &Value) -> Result<&'static str, String> {
+pub(super) fn detect_pre(pt: &Value) -> Result<&'static str, TokenizerError> {
     let byte_level = |v: &Value, use_regex: bool| {
         type_of(v) == Some("ByteLevel")
             && v.get("use_regex").and_then(Value::as_bool).unwrap_or(true) == use_regex
@@ -89,18 +90,18 @@ pub(super) fn detect_pre(pt: &Value) -> Result<&'static str, String> {
         _ => None,
     };
     pre.ok_or_else(|| {
-        format!(
+        TokenizerError(format!(
             "unsupported byte-level BPE pre-tokenizer {} (supported: ByteLevel alone (gpt-2), Digits + ByteLevel \
              (smollm), Split with the Qwen2 or Llama 3 regex + ByteLevel (qwen2, llama-bpe))",
             brief(pt)
-        )
+        ))
     })
 }
 
 /// Whether a byte-fallback BPE is SentencePiece-style (spaces become U+2581), and whether it
 /// prepends a U+2581 to the text. Normalizer and pre-tokenizer steps that llama.cpp's SPM
 /// tokenizer does not reproduce are errors.
-pub(super) fn spm_style(normalizer: &Value, pre_tokenizer: &Value) -> Result<Option<bool>, String> {
+pub(super) fn spm_style(normalizer: &Value, pre_tokenizer: &Value) -> Result<Option<bool>, TokenizerError> {
     let mut marks_spaces = false;
     let mut prefix = false;
     for n in components(normalizer) {
@@ -109,14 +110,17 @@ pub(super) fn spm_style(normalizer: &Value, pre_tokenizer: &Value) -> Result<Opt
         } else if type_of(n) == Some("Prepend") && n.get("prepend").and_then(Value::as_str) == Some(SPACE_MARK) {
             prefix = true;
         } else {
-            return Err(format!("unsupported normalizer step {} for a SentencePiece-style vocabulary", brief(n)));
+            return Err(TokenizerError(format!(
+                "unsupported normalizer step {} for a SentencePiece-style vocabulary",
+                brief(n)
+            )));
         }
     }
     for p in components(pre_tokenizer) {
         match type_of(p) {
             Some("Metaspace") => {
                 if p.get("replacement").and_then(Value::as_str).is_some_and(|r| r != SPACE_MARK) {
-                    return Err(format!("unsupported Metaspace replacement in {}", brief(p)));
+                    return Err(TokenizerError(format!("unsupported Metaspace replacement in {}", brief(p))));
                 }
                 marks_spaces = true;
                 prefix |= match p.get("prepend_scheme").and_then(Value::as_str) {
@@ -127,7 +131,10 @@ pub(super) fn spm_style(normalizer: &Value, pre_tokenizer: &Value) -> Result<Opt
             // Gemma's Split on " " after the normalizer turned every space into U+2581: a no-op.
             Some("Split") if p.get("pattern").and_then(|x| x.get("String")).and_then(Value::as_str) == Some(" ") => {}
             _ => {
-                return Err(format!("unsupported pre-tokenizer step {} for a SentencePiece-style vocabulary", brief(p)))
+                return Err(TokenizerError(format!(
+                    "unsupported pre-tokenizer step {} for a SentencePiece-style vocabulary",
+                    brief(p)
+                )))
             }
         }
     }

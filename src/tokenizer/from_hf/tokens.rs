@@ -1,6 +1,7 @@
 //! The token lists of a `tokenizer.json`: added tokens (special or not), byte tokens, merges.
 
 use super::pre::brief;
+use crate::tokenizer::TokenizerError;
 use serde_json::Value;
 
 pub(super) struct Added {
@@ -11,7 +12,7 @@ pub(super) struct Added {
 
 /// `tokenizer.json`'s `added_tokens`, then any other id of `tokenizer_config.json`'s
 /// `added_tokens_decoder` (transformers adds both).
-pub(super) fn added_tokens(tj: &Value, tc: Option<&Value>) -> Result<Vec<Added>, String> {
+pub(super) fn added_tokens(tj: &Value, tc: Option<&Value>) -> Result<Vec<Added>, TokenizerError> {
     let mut out = Vec::new();
     match tj.get("added_tokens") {
         None | Some(Value::Null) => {}
@@ -20,7 +21,9 @@ pub(super) fn added_tokens(tj: &Value, tc: Option<&Value>) -> Result<Vec<Added>,
                 let id = t.get("id").and_then(Value::as_u64);
                 let content = t.get("content").and_then(Value::as_str);
                 let (Some(id), Some(content)) = (id, content) else {
-                    return Err(format!("tokenizer.json added_tokens[{i}] lacks an integer id or a content string"));
+                    return Err(TokenizerError(format!(
+                        "tokenizer.json added_tokens[{i}] lacks an integer id or a content string"
+                    )));
                 };
                 let special = t.get("special").and_then(Value::as_bool).unwrap_or(false);
                 out.push(Added { id, content: content.to_owned(), special });
@@ -33,9 +36,9 @@ pub(super) fn added_tokens(tj: &Value, tc: Option<&Value>) -> Result<Vec<Added>,
             let id = key.parse::<u64>().ok();
             let content = t.get("content").and_then(Value::as_str);
             let (Some(id), Some(content)) = (id, content) else {
-                return Err(format!(
+                return Err(TokenizerError(format!(
                     "tokenizer_config.json added_tokens_decoder entry {key:?} is not an id with content"
-                ));
+                )));
             };
             if !out.iter().any(|a| a.id == id) {
                 let special = t.get("special").and_then(Value::as_bool).unwrap_or(false);
@@ -69,7 +72,7 @@ pub(super) type Merges = (Vec<(String, String)>, Vec<String>);
 
 /// The model's merges: `"a b"` strings or `["a", "b"]` pairs (whose spaces become U+0120 in
 /// the strings, as gguf-py writes them).
-pub(super) fn merges(model: &Value) -> Result<Merges, String> {
+pub(super) fn merges(model: &Value) -> Result<Merges, TokenizerError> {
     let items = match model.get("merges") {
         None | Some(Value::Null) => return Ok((Vec::new(), Vec::new())),
         Some(Value::Array(items)) => items,
@@ -78,7 +81,8 @@ pub(super) fn merges(model: &Value) -> Result<Merges, String> {
     let mut pairs = Vec::with_capacity(items.len());
     let mut strings = Vec::with_capacity(items.len());
     for (i, m) in items.iter().enumerate() {
-        let bad = || format!("tokenizer.json merge {i} ({}) is neither \"a b\" nor [\"a\", \"b\"]", brief(m));
+        let bad =
+            || TokenizerError(format!("tokenizer.json merge {i} ({}) is neither \"a b\" nor [\"a\", \"b\"]", brief(m)));
         match m {
             Value::String(s) => {
                 let (a, b) = s.split_once(' ').ok_or_else(bad)?;

@@ -1,7 +1,8 @@
 //! GGUF metadata for a quantized model: hyperparameters in llama.cpp's keys, the tokenizer,
 //! `general.*`, and sinkquant's provenance keys.
 
-use crate::io::gguf::MetaValue;
+use super::value::type_id;
+use super::MetaValue;
 use crate::model::{Arch, Model};
 use crate::tokenizer::GgufVocab;
 use serde::Serialize;
@@ -90,7 +91,7 @@ pub fn metadata(model: &Model, vocab: &GgufVocab, file_type: u32, prov: &Provena
     }
     out.push((
         "sinkquant.massive_dims".into(),
-        MetaValue::Array(crate::io::gguf::value::type_id::U32, prov.massive_dims.iter().map(|&d| u32v(d)).collect()),
+        MetaValue::Array(type_id::U32, prov.massive_dims.iter().map(|&d| u32v(d)).collect()),
     ));
     out
 }

@@ -1,135 +1,11 @@
-//! compressed-tensors' `pack-quantized` format (what llm-compressor writes and vLLM loads) for
-//! int4 and int8 weights, per output channel or per group of input columns.
-//!
-//! Layout, as compressed-tensors 0.20.0 writes and reads it
-//! (`compressors/pack_quantized/{base,helpers}.py`, `quantization/lifecycle/forward.py`):
-//! - `weight_packed`: I32 `[rows, ceil(cols * bits / 32)]`. Each value `q` in `[qmin, qmax]`
-//!   (`-8..=7` for 4 bits, `-128..=127` for 8) is stored as `q + 2^(bits-1)`; element `j` of a
-//!   row occupies bits `j * bits .. (j + 1) * bits` of the row's bit stream, counted from the
-//!   least significant bit of word 0 (for 4 bits: word `j / 8`, nibble `j % 8`, low nibble
-//!   first). Padding bits are 0.
-//! - `weight_scale`: the model's dtype (BF16 for a BF16 model), `[rows, 1]` per channel,
-//!   `[rows, cols / group_size]` per group.
-//! - `weight_zero_point` (asymmetric only): int8 values packed like the weights but along the
-//!   rows: I32 `[ceil(rows * bits / 32), n_groups]`.
-//! - `weight_shape`: I64 `[2]` = `[rows, cols]`.
-//!
-//! Dequantization is `(q - zp) * scale` computed in the scale's dtype (so the product is rounded
-//! to BF16 for a BF16 scale). Quantization is `clamp(round_half_even(x / scale) + zp, qmin, qmax)`
-//! with compressed-tensors' min-max parameters: symmetric `scale = absmax / ((qmax - qmin) / 2)`
-//! (absmax / 7.5 for 4 bits), asymmetric `scale = (max - min) / (qmax - qmin)`,
-//! `zp = round(clamp(qmin - min / scale, qmin, qmax))`, range widened to include 0, and a zero
-//! scale replaced by the scale dtype's epsilon.
+//! compressed-tensors' min-max quantization (optionally searched against per-column
+//! importance) and its decompression `(q - zp) * scale`, rounded to the scale's dtype.
 
+use super::pack::{pack_row, unpack_row};
+use super::scheme::{Packed, ScaleDtype, Scheme};
 use crate::error::{Error, Result};
 use half::bf16;
 use rayon::prelude::*;
-
-/// How a matrix is quantized: bits per weight, group of input columns sharing one scale
-/// (`None`: one scale per output channel), and whether a zero point is stored.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Scheme {
-    /// 4 or 8.
-    pub bits: u8,
-    /// Input columns per scale; `None` = one scale per output channel (row).
-    pub group_size: Option<usize>,
-    pub symmetric: bool,
-}
-
-/// One quantized matrix, as stored in the checkpoint (scales in BF16, compressed-tensors'
-/// choice for a BF16 model).
-#[derive(Clone, Debug, PartialEq)]
-pub struct Packed {
-    /// `rows x packed_cols` words, row-major (`weight_packed`).
-    pub packed: Vec<i32>,
-    /// `rows x n_groups` scales, row-major (`weight_scale`).
-    pub scale: Vec<bf16>,
-    /// `rows x n_groups` zero points, row-major, unpacked; packed along the rows on writing
-    /// (`weight_zero_point`). `None` for a symmetric scheme.
-    pub zero_point: Option<Vec<i8>>,
-    pub rows: usize,
-    pub cols: usize,
-}
-
-/// The dtype a scale is stored in: dequantization rounds `(q - zp) * scale` to it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ScaleDtype {
-    Bf16,
-    F16,
-    F32,
-}
-
-impl ScaleDtype {
-    /// Rounds an f32 to this dtype (to nearest, ties to even) and back.
-    pub fn round(self, x: f32) -> f32 {
-        match self {
-            ScaleDtype::Bf16 => bf16::from_f32(x).to_f32(),
-            ScaleDtype::F16 => half::f16::from_f32(x).to_f32(),
-            ScaleDtype::F32 => x,
-        }
-    }
-
-    /// `torch.finfo(dtype).eps`: what compressed-tensors stores for a zero scale.
-    pub fn eps(self) -> f32 {
-        match self {
-            ScaleDtype::Bf16 => bf16::EPSILON.to_f32(),
-            ScaleDtype::F16 => half::f16::EPSILON.to_f32(),
-            ScaleDtype::F32 => f32::EPSILON,
-        }
-    }
-}
-
-impl Scheme {
-    pub fn qmin(&self) -> i32 {
-        -(1 << (self.bits - 1))
-    }
-
-    pub fn qmax(&self) -> i32 {
-        (1 << (self.bits - 1)) - 1
-    }
-
-    /// Columns that share one scale in a row of `cols`.
-    pub fn group_len(&self, cols: usize) -> usize {
-        self.group_size.unwrap_or(cols)
-    }
-
-    /// Scales per row.
-    pub fn n_groups(&self, cols: usize) -> usize {
-        match self.group_size {
-            Some(g) => cols / g,
-            None => 1,
-        }
-    }
-
-    /// `weight_packed` words per row.
-    pub fn packed_cols(&self, cols: usize) -> usize {
-        (cols * self.bits as usize).div_ceil(32)
-    }
-
-    /// Rows of the packed `weight_zero_point`.
-    pub fn packed_zp_rows(&self, rows: usize) -> usize {
-        (rows * self.bits as usize).div_ceil(32)
-    }
-
-    /// Whether a `rows x cols` matrix can be stored with this scheme (vLLM's kernels take 4 and
-    /// 8 bits; compressed-tensors requires groups to divide the row).
-    pub fn check(&self, rows: usize, cols: usize) -> Result<()> {
-        if self.bits != 4 && self.bits != 8 {
-            return Err(Error::Invalid(format!("compressed-tensors: {} bits (supported: 4, 8)", self.bits)));
-        }
-        if rows == 0 || cols == 0 {
-            return Err(Error::Invalid(format!("compressed-tensors: empty matrix {rows}x{cols}")));
-        }
-        if let Some(g) = self.group_size {
-            if g == 0 || !cols.is_multiple_of(g) {
-                return Err(Error::Invalid(format!(
-                    "compressed-tensors: group size {g} does not divide the {cols} columns"
-                )));
-            }
-        }
-        Ok(())
-    }
-}
 
 /// compressed-tensors' min-max scale and zero point for values in `[mn, mx]` (the range is
 /// first widened to include 0), with the scale rounded to BF16 as stored.
@@ -275,82 +151,6 @@ pub fn quantize(w: &[f32], rows: usize, cols: usize, scheme: &Scheme, importance
     Ok(Packed { packed, scale, zero_point, rows, cols })
 }
 
-/// Packs one row of signed `bits`-bit values (offset by `2^(bits-1)`) into `out`, which must be
-/// zeroed and hold `ceil(len * bits / 32)` words.
-fn pack_row(q: &[i8], bits: u8, out: &mut [i32]) {
-    let bits = bits as usize;
-    let (offset, mask) = (1i32 << (bits - 1), (1u32 << bits) - 1);
-    for (j, &v) in q.iter().enumerate() {
-        let u = ((v as i32 + offset) as u32) & mask;
-        let (word, shift) = (j * bits / 32, j * bits % 32);
-        out[word] |= (u << shift) as i32;
-        if shift + bits > 32 {
-            out[word + 1] |= (u >> (32 - shift)) as i32;
-        }
-    }
-}
-
-/// Inverse of `pack_row` for `out.len()` values.
-fn unpack_row(words: &[i32], bits: u8, out: &mut [i8]) {
-    let bits = bits as usize;
-    let (offset, mask) = (1i32 << (bits - 1), (1u32 << bits) - 1);
-    for (j, d) in out.iter_mut().enumerate() {
-        let (word, shift) = (j * bits / 32, j * bits % 32);
-        let mut u = (words[word] as u32) >> shift;
-        if shift + bits > 32 {
-            u |= (words[word + 1] as u32) << (32 - shift);
-        }
-        *d = ((u & mask) as i32 - offset) as i8;
-    }
-}
-
-/// Packs a row-major `rows x cols` matrix of `bits`-bit values along its rows
-/// (compressed-tensors' `pack_to_int32(.., packed_dim=1)`): `rows x ceil(cols * bits / 32)`.
-pub fn pack(q: &[i8], rows: usize, cols: usize, bits: u8) -> Vec<i32> {
-    assert!((1..=8).contains(&bits) && q.len() == rows * cols);
-    let pc = (cols * bits as usize).div_ceil(32);
-    let mut out = vec![0i32; rows * pc];
-    if pc > 0 {
-        out.par_chunks_mut(pc).zip(q.par_chunks(cols)).for_each(|(o, r)| pack_row(r, bits, o));
-    }
-    out
-}
-
-/// Inverse of `pack`.
-pub fn unpack(packed: &[i32], rows: usize, cols: usize, bits: u8) -> Vec<i8> {
-    let pc = (cols * bits as usize).div_ceil(32);
-    assert!((1..=8).contains(&bits) && packed.len() == rows * pc);
-    let mut out = vec![0i8; rows * cols];
-    if cols > 0 {
-        out.par_chunks_mut(cols).zip(packed.par_chunks(pc)).for_each(|(o, w)| unpack_row(w, bits, o));
-    }
-    out
-}
-
-fn transpose<T: Copy + Default>(x: &[T], rows: usize, cols: usize) -> Vec<T> {
-    let mut out = vec![T::default(); x.len()];
-    for r in 0..rows {
-        for c in 0..cols {
-            out[c * rows + r] = x[r * cols + c];
-        }
-    }
-    out
-}
-
-/// Packs `rows x groups` zero points along the rows (`pack_to_int32(.., packed_dim=0)`):
-/// `ceil(rows * bits / 32) x groups`.
-pub fn pack_zero_points(zp: &[i8], rows: usize, groups: usize, bits: u8) -> Vec<i32> {
-    let t = pack(&transpose(zp, rows, groups), groups, rows, bits);
-    transpose(&t, groups, (rows * bits as usize).div_ceil(32))
-}
-
-/// Inverse of `pack_zero_points`.
-pub fn unpack_zero_points(packed: &[i32], rows: usize, groups: usize, bits: u8) -> Vec<i8> {
-    let pr = (rows * bits as usize).div_ceil(32);
-    let t = unpack(&transpose(packed, pr, groups), groups, rows, bits);
-    transpose(&t, groups, rows)
-}
-
 /// What compressed-tensors' decompression computes, as f32: `(q - zp) * scale` rounded to
 /// `dtype`. `scale` (and `zero_point`, unpacked) are `rows x n_groups`.
 pub fn dequantize_with(
@@ -450,30 +250,6 @@ mod tests {
         let z = quantize(&[0.0; 8], 1, 8, &SCHEMES[1], None).unwrap();
         assert_eq!(z.scale[0], bf16::EPSILON);
         assert_eq!(dequantize(&z, &SCHEMES[1]), vec![0.0; 8]);
-    }
-
-    /// Hand-computed words, as compressed-tensors' pack_to_int32 writes them.
-    #[test]
-    fn pack_layout() {
-        // 4 bits: q + 8, element j in nibble j (low nibble first).
-        let q: Vec<i8> = vec![-8, -7, 0, 7, 1, 2, 3, -1, 5];
-        let words = pack(&q, 1, 9, 4);
-        // nibbles 0,1,8,15,9,10,11,7 -> 0x7BA9F810; then 13 -> 0x0000000D
-        assert_eq!(words, vec![0x7BA9_F810u32 as i32, 0xD]);
-        assert_eq!(unpack(&words, 1, 9, 4), q);
-        // 8 bits: q + 128, element j in byte j.
-        let q: Vec<i8> = vec![-128, 127, 0, -1, 5];
-        let words = pack(&q, 1, 5, 8);
-        assert_eq!(words, vec![0x7F_80_FF_00u32 as i32, 0x85]);
-        assert_eq!(unpack(&words, 1, 5, 8), q);
-        // Zero points are packed down the rows: 8 rows x 2 groups -> 1 x 2 words.
-        let zp: Vec<i8> = (0..16).map(|i| (i % 16) as i8 - 8).collect(); // row r: [2r-8, 2r-7]
-        let pz = pack_zero_points(&zp, 8, 2, 4);
-        assert_eq!(pz, vec![0xECA8_6420u32 as i32, 0xFDB9_7531u32 as i32]);
-        assert_eq!(unpack_zero_points(&pz, 8, 2, 4), zp);
-        // Dense packing straddles words for widths that do not divide 32.
-        let q: Vec<i8> = (0..40).map(|i| (i % 8) as i8 - 4).collect();
-        assert_eq!(unpack(&pack(&q, 2, 20, 3), 2, 20, 3), q);
     }
 
     /// The fast roundings agree with the reference ones.

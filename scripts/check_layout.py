@@ -111,12 +111,13 @@ def main() -> int:
                 problems.append(f"src/{rel}:{k}: Result with a String error: {line.strip()}")
         top = rel.split("/", 1)[0].removesuffix(".rs")
         if top == "cli":
-            for m in re.findall(r"\bsinkquant::([a-z_]+)", text):
+            for m in re.findall(r"\bsinkquant::([a-z_]+)", "\n".join(code_lines(text))):
                 if m in PRIVATE_STAGES:
                     problems.append(f"src/{rel}: uses sinkquant::{m} (the CLI goes through sinkquant::pipeline)")
             continue
         if top not in ("lib", "main"):
-            graph.setdefault(top, set()).update(m for m in imports(text) if m != top and m != "error")
+            code = "\n".join(code_lines(text))
+            graph.setdefault(top, set()).update(m for m in imports(code) if m != top and m != "error")
     for c in cycles(graph):
         problems.append("import cycle: " + " -> ".join(c))
     for p in problems:

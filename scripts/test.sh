@@ -14,7 +14,10 @@
 #                                     and int8 safetensors outputs; weights match ours
 #        scripts/check_batch.py       quantize batch: resume after SIGKILL gives byte-identical
 #                                     outputs, merged shards equal the whole run, bad inputs
-#   4. runs the Rust tests (unit, hostile files, synthetic models, real models), optimised.
+#   4. checks the source layout (scripts/check_layout.py: file and function lengths, typed
+#      errors, the CLI going through the pipeline, no import cycles),
+#   5. runs the Rust tests (unit, hostile files, synthetic models, real models, the doc-tested
+#      library example), optimised.
 # Usage: scripts/test.sh [--quick]   (--quick: Rust tests only, still on the real models)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -50,5 +53,9 @@ if [ "$quick" = 0 ]; then
   step "quantize batch on SmolLM2 (3 recipes, --jobs 2): SIGKILL twice + --resume, shards merged, bad inputs"
   python3 scripts/check_batch.py --quick --models "$SINKQUANT_MODELS" --work target/batch-check --json target/check_batch.json
 fi
+step "source layout"
+python3 scripts/check_layout.py
 step "Rust tests"
 cargo test --release --lib --bins --tests
+step "library example (doc test on SmolLM2)"
+cargo test --release --doc

@@ -1,5 +1,6 @@
 //! Integration tests, compiled into one binary (ripgrep's layout).
 
+mod fixtures;
 mod util;
 
 mod batch;

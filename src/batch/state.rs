@@ -10,7 +10,7 @@ use super::jobs::Job;
 use super::report::JobResult;
 use crate::error::{Error, Result};
 use crate::io::atomic::AtomicFile;
-use crate::io::fingerprint::{model_files, sha256_file};
+use crate::io::fingerprint::{model_files, sha256_file, Sha256Hex};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use std::path::{Path, PathBuf};
@@ -119,9 +119,9 @@ pub fn remove_partial(output: &Path) -> Result<()> {
 }
 
 /// What a job's output depends on, hashed: if any of it changes, the job is redone.
-pub fn fingerprint(job: &Job, tool_version: &str) -> Result<String> {
+pub fn fingerprint(job: &Job, tool_version: &str) -> Result<Sha256Hex> {
     use sha2::{Digest, Sha256};
-    let text = |p: &Option<PathBuf>| -> Result<Option<String>> { p.as_deref().map(sha256_file).transpose() };
+    let text = |p: &Option<PathBuf>| -> Result<Option<Sha256Hex>> { p.as_deref().map(sha256_file).transpose() };
     let v = json!({
         "tool": tool_version,
         "recipe": job.recipe,

@@ -1,9 +1,9 @@
 //! Flags shared by the commands that evaluate models on a text (`ppl`, `compare`).
 
 use anyhow::Result;
-use sinkquant::tokenizer::text::{read_text, TextTokenizer};
 use sinkquant::eval::ChunkPlan;
 use sinkquant::model::Model;
+use sinkquant::tokenizer::text::{read_text, TextTokenizer};
 use std::path::PathBuf;
 
 #[derive(clap::Args)]

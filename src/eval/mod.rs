@@ -9,7 +9,6 @@
 pub mod compare;
 pub mod logprob;
 
-
 use crate::error::{Error, Result};
 use crate::forward::{Hook, Transformer};
 use rayon::prelude::*;

@@ -90,9 +90,11 @@ pub fn export_gguf(
     let dir = AtomicDir::create(out, replace)?;
     let source = g.path().file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     let parameters = write_weights(model, &plan, dtype, &dir, source, progress)?;
-    hf_dir::write_config(&dir, hp, &vocab.special, dtype, None)?;
-    hf_dir::write_generation_config(&dir, &vocab.special)?;
-    hf_dir::write_rebuilt_tokenizer(&dir, &tok_text, &vocab, hp.ctx_len)?;
+    let sp = &vocab.special;
+    hf_dir::write_config(&dir, hp.to_hf_config(sp, dtype.torch_name()), None)?;
+    hf_dir::write_generation_config(&dir, sp.bos, sp.eos, sp.pad)?;
+    let tok_config = crate::tokenizer::hf_json::tokenizer_config_json(&vocab, hp.ctx_len);
+    hf_dir::write_rebuilt_tokenizer(&dir, &tok_text, &tok_config)?;
     let files =
         [hf_dir::WEIGHTS, hf_dir::CONFIG, hf_dir::GENERATION_CONFIG, hf_dir::TOKENIZER, hf_dir::TOKENIZER_CONFIG]
             .map(String::from)

@@ -3,6 +3,7 @@
 
 pub mod arch;
 pub mod convert;
+pub mod gguf_keys;
 pub mod hparams;
 pub mod roles;
 

@@ -6,10 +6,10 @@ use super::observer::{Note, Observer, Stage};
 use super::summary::EvalSummary;
 use crate::error::Result;
 use crate::eval::compare::compare;
-use crate::tokenizer::text::{read_text, TextTokenizer};
 use crate::eval::ChunkPlan;
 use crate::forward::Transformer;
 use crate::model::Model;
+use crate::tokenizer::text::{read_text, TextTokenizer};
 use std::path::Path;
 
 /// Compares `output` with `source` on `spec.text`, in chunks of `ctx` tokens.

@@ -22,11 +22,14 @@
 pub mod calib_cache;
 pub mod calibrate;
 mod evaluate;
+mod inputs;
 pub mod intervene;
 mod job;
 mod observer;
 mod run;
 mod summary;
+mod write_compressed;
+mod write_gguf;
 
 pub use crate::calib::collect::Criterion;
 pub use crate::calib::intervene::{Intervene, Intervention};
@@ -38,3 +41,5 @@ pub use job::{CalibSpec, EvalSpec, Job, JobSpec, OutputFormat};
 pub use observer::{Note, Observer, Silent, Stage};
 pub use run::quantize;
 pub use summary::{CompressedInfo, EvalSummary, FoldRow, PlanRow, Summary};
+#[cfg(test)]
+mod fold_tests;

@@ -2,13 +2,15 @@
 
 use super::calibrate::{calibration, QuantCalibration};
 use super::evaluate::evaluate;
+use super::inputs::QuantInputs;
 use super::job::{Job, OutputFormat};
 use super::observer::{Note, Observer, Stage};
 use super::summary::{CompressedInfo, FoldRow, PlanRow, Summary};
+use super::{write_compressed as compressed, write_gguf};
 use crate::error::Result;
-use crate::model::Model;
-use crate::output::Progress;
-use crate::output::{self, gguf::QuantInputs, gguf_meta::Provenance};
+use crate::io::gguf::llama_meta::{self, ModelKeys, Provenance};
+use crate::io::Progress;
+use crate::model::{gguf_keys, Model};
 use crate::plan::{self, OutlierPolicy, PlanOptions, Preset, Protected, TensorPlan};
 use crate::transform::fold::{self, Folds};
 use std::collections::BTreeSet;
@@ -132,26 +134,27 @@ fn write_gguf(job: &Job, p: &Prepared, obs: &mut dyn Observer) -> Result<u64> {
         calibration: p.calib.as_ref().map(|c| (c.source.0.clone(), c.source.1.clone(), c.cal.chunks, s.calib.ctx)),
         massive_dims: p.protected.dims.clone(),
     };
-    let meta = output::gguf_meta::metadata(&p.model, &vocab, s.preset.mixture.file_type(), &prov);
-    let written = output::gguf::write(&p.model, &p.plan, &meta, &p.inputs, &s.output, &mut write_progress(obs))?;
+    let keys = ModelKeys {
+        architecture: p.model.arch().gguf_name(),
+        general: gguf_keys::general_keys(&p.model),
+        hparams: gguf_keys::hparam_keys(&p.model),
+        vocab: vocab.to_metadata(),
+    };
+    let meta = llama_meta::assemble(keys, s.preset.mixture.file_type(), &prov);
+    let written = write_gguf::write(&p.model, &p.plan, &meta, &p.inputs, &s.output, &mut write_progress(obs))?;
     obs.end(Stage::Write);
     Ok(written)
 }
 
 fn write_compressed(job: &Job, p: &Prepared, bits: u8, obs: &mut dyn Observer) -> Result<(u64, CompressedInfo)> {
     let s = job.spec();
-    let scheme = output::compressed::scheme_for(&p.model, bits);
+    let scheme = compressed::scheme_for(&p.model, bits);
     let keep: BTreeSet<_> = match s.outliers.keeps() {
-        true => p
-            .plan
-            .iter()
-            .filter(|t| output::compressed::is_linear(t.role) && t.reason.is_keep())
-            .map(|t| t.role)
-            .collect(),
+        true => p.plan.iter().filter(|t| compressed::is_linear(t.role) && t.reason.is_keep()).map(|t| t.role).collect(),
         false => BTreeSet::new(),
     };
     let written =
-        output::compressed::write(&p.model, &scheme, &keep, &p.inputs, &s.output, s.replace, &mut write_progress(obs))?;
+        compressed::write(&p.model, &scheme, &keep, &p.inputs, &s.output, s.replace, &mut write_progress(obs))?;
     obs.end(Stage::Write);
     let kept = keep.iter().map(|r| r.hf_name(p.model.arch())).collect();
     Ok((written, CompressedInfo { bits, group_size: scheme.group_size, kept }))

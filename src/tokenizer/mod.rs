@@ -59,3 +59,16 @@ pub fn from_gguf(g: &GgufFile) -> Result<Rebuilt> {
         .map_err(|e| Error::Invalid(format!("{}: rebuilt tokenizer does not load: {e}", g.path().display())))?;
     Ok(Rebuilt { vocab, json, tokenizer })
 }
+
+/// Writes the tokenizer files of `model` into `dir`: copied from a Hugging Face source, or
+/// rebuilt from a GGUF's vocabulary (`vocab`, that GGUF's).
+pub fn write_files(model: &crate::model::Model, vocab: &GgufVocab, dir: &crate::io::atomic::AtomicDir) -> Result<()> {
+    match model.gguf() {
+        None => crate::io::hf_dir::copy_tokenizer_files(&model.path, dir),
+        Some(g) => {
+            let rebuilt = from_gguf(g)?;
+            let config = hf_json::tokenizer_config_json(vocab, model.hparams.ctx_len);
+            crate::io::hf_dir::write_rebuilt_tokenizer(dir, &rebuilt.json, &config)
+        }
+    }
+}

@@ -69,8 +69,11 @@ fn tok_err(e: tokenizers::Error) -> Error {
     Error::Invalid(format!("tokenizer: {e}"))
 }
 
+/// The contents of a text file, checked to be UTF-8 and not empty.
+pub type FileText = String;
+
 /// Reads an evaluation or calibration text: UTF-8, not empty, one trailing newline dropped.
-pub fn read_text(path: &Path) -> Result<String> {
+pub fn read_text(path: &Path) -> Result<FileText> {
     let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
     let mut text = String::from_utf8(bytes).map_err(|e| {
         Error::corrupt(path, format!("not UTF-8 text (invalid byte at offset {})", e.utf8_error().valid_up_to()))

@@ -55,48 +55,18 @@ impl GgufVocab {
                 return Err(TokenizerError(format!("unsupported tokenizer model {other:?} (supported: gpt2, llama)")))
             }
         };
-        let strings = |key: &str| -> std::result::Result<Vec<_>, TokenizerError> {
-            match g.get(key) {
-                None => Ok(Vec::new()),
-                Some(v) => v
-                    .as_array()
-                    .ok_or(format!("{key} is not an array"))?
-                    .iter()
-                    .map(|x| {
-                        x.as_str().map(str::to_owned).ok_or_else(|| TokenizerError(format!("{key} holds a non-string")))
-                    })
-                    .collect(),
-            }
-        };
-        let tokens = strings("tokenizer.ggml.tokens")?;
+        let tokens = gguf_strings(g, "tokenizer.ggml.tokens")?;
         if tokens.is_empty() {
             return Err("tokenizer.ggml.tokens is missing or empty".into());
         }
-        let numbers = |key: &str| -> Result<Vec<f64>, TokenizerError> {
-            match g.get(key) {
-                None => Ok(Vec::new()),
-                Some(v) => {
-                    let items = v.as_array().ok_or(format!("{key} is not an array"))?;
-                    if items.len() != tokens.len() {
-                        return Err(TokenizerError(format!(
-                            "{key} has {} entries for {} tokens",
-                            items.len(),
-                            tokens.len()
-                        )));
-                    }
-                    items
-                        .iter()
-                        .map(|x| x.as_f64().ok_or_else(|| TokenizerError(format!("{key} holds a non-number"))))
-                        .collect()
-                }
-            }
-        };
-        let scores: Vec<f32> = numbers("tokenizer.ggml.scores")?.into_iter().map(|x| x as f32).collect();
-        let mut types: Vec<i32> = numbers("tokenizer.ggml.token_type")?.into_iter().map(|x| x as i32).collect();
+        let scores: Vec<f32> =
+            gguf_numbers(g, "tokenizer.ggml.scores", tokens.len())?.into_iter().map(|x| x as f32).collect();
+        let mut types: Vec<i32> =
+            gguf_numbers(g, "tokenizer.ggml.token_type", tokens.len())?.into_iter().map(|x| x as i32).collect();
         if types.is_empty() {
             types = vec![token_type::NORMAL; tokens.len()];
         }
-        let merges = strings("tokenizer.ggml.merges")?;
+        let merges = gguf_strings(g, "tokenizer.ggml.merges")?;
         if kind == VocabKind::BytePairGpt2 && merges.is_empty() {
             return Err("byte-level BPE vocabulary without tokenizer.ggml.merges".into());
         }
@@ -136,4 +106,30 @@ impl GgufVocab {
     pub fn token(&self, id: Option<u32>) -> Option<&str> {
         id.and_then(|i| self.tokens.get(i as usize)).map(String::as_str)
     }
+}
+
+/// The strings of a GGUF array.
+type Strings = Vec<String>;
+
+/// The strings of an array key (empty when the key is absent).
+fn gguf_strings(g: &GgufFile, key: &str) -> std::result::Result<Strings, TokenizerError> {
+    match g.get(key) {
+        None => Ok(Vec::new()),
+        Some(v) => v
+            .as_array()
+            .ok_or(format!("{key} is not an array"))?
+            .iter()
+            .map(|x| x.as_str().map(str::to_owned).ok_or_else(|| TokenizerError(format!("{key} holds a non-string"))))
+            .collect(),
+    }
+}
+
+/// The numbers of an array key with one entry per token (empty when the key is absent).
+fn gguf_numbers(g: &GgufFile, key: &str, n_tokens: usize) -> std::result::Result<Vec<f64>, TokenizerError> {
+    let Some(v) = g.get(key) else { return Ok(Vec::new()) };
+    let items = v.as_array().ok_or(format!("{key} is not an array"))?;
+    if items.len() != n_tokens {
+        return Err(TokenizerError(format!("{key} has {} entries for {n_tokens} tokens", items.len())));
+    }
+    items.iter().map(|x| x.as_f64().ok_or_else(|| TokenizerError(format!("{key} holds a non-number")))).collect()
 }

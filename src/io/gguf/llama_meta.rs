@@ -1,10 +1,10 @@
-//! GGUF metadata for a quantized model: hyperparameters in llama.cpp's keys, the tokenizer,
-//! `general.*`, and sinkquant's provenance keys.
+//! GGUF metadata for a quantized model, assembled in the order llama.cpp's converter writes it:
+//! `general.*`, the hyperparameters in llama.cpp's keys (`crate::model::gguf_keys`), the file
+//! type, the tokenizer (`crate::tokenizer::GgufVocab::to_metadata`), and sinkquant's provenance
+//! keys, spelled here.
 
 use super::value::type_id;
 use super::MetaValue;
-use crate::model::{Arch, Model};
-use crate::tokenizer::GgufVocab;
 use serde::Serialize;
 
 /// Where the file came from and how it was made (`sinkquant.*` keys).
@@ -18,6 +18,18 @@ pub struct Provenance {
     pub massive_dims: Vec<usize>,
 }
 
+/// The keys that describe the model itself, from the layers that know them.
+pub struct ModelKeys {
+    /// `general.architecture`.
+    pub architecture: &'static str,
+    /// `general.*` but the architecture and the type-dependent keys.
+    pub general: Vec<(String, MetaValue)>,
+    /// `<arch>.*` hyperparameters.
+    pub hparams: Vec<(String, MetaValue)>,
+    /// `tokenizer.*`.
+    pub vocab: Vec<(String, MetaValue)>,
+}
+
 fn s(v: &str) -> MetaValue {
     MetaValue::String(v.to_string())
 }
@@ -26,60 +38,14 @@ fn u32v(v: usize) -> MetaValue {
     MetaValue::U32(v as u32)
 }
 
-/// llama.cpp's hyperparameter keys for the model's architecture.
-pub fn hparam_keys(model: &Model) -> Vec<(String, MetaValue)> {
-    let hp = &model.hparams;
-    let a = hp.arch.gguf_name();
-    let mut out = vec![
-        (format!("{a}.block_count"), u32v(hp.n_layers)),
-        (format!("{a}.context_length"), u32v(hp.ctx_len)),
-        (format!("{a}.embedding_length"), u32v(hp.d_model)),
-        (format!("{a}.feed_forward_length"), u32v(hp.d_ff)),
-        (format!("{a}.attention.head_count"), u32v(hp.n_heads)),
-        (format!("{a}.attention.head_count_kv"), u32v(hp.n_kv_heads)),
-        (format!("{a}.attention.layer_norm_rms_epsilon"), MetaValue::F32(hp.rms_eps as f32)),
-        (format!("{a}.rope.freq_base"), MetaValue::F32(hp.rope_theta as f32)),
-        (format!("{a}.vocab_size"), u32v(hp.vocab_size)),
-    ];
-    if hp.arch == Arch::Llama {
-        out.push((format!("{a}.rope.dimension_count"), u32v(hp.head_dim)));
-    }
-    if hp.arch == Arch::Gemma3 || hp.head_dim * hp.n_heads != hp.d_model {
-        out.push((format!("{a}.attention.key_length"), u32v(hp.head_dim)));
-        out.push((format!("{a}.attention.value_length"), u32v(hp.head_dim)));
-    }
-    if let Some(w) = hp.sliding_window {
-        out.push((format!("{a}.attention.sliding_window"), u32v(w)));
-    }
-    out
-}
-
-/// `general.*` keys: copied from a GGUF source (all but the type-dependent ones), otherwise a
-/// name from the source's folder.
-fn general_keys(model: &Model) -> Vec<(String, MetaValue)> {
-    let skip = ["general.architecture", "general.file_type", "general.quantization_version", "general.alignment"];
-    match model.gguf() {
-        Some(g) => g
-            .metadata()
-            .iter()
-            .filter(|(k, _)| k.starts_with("general.") && !skip.contains(&k.as_str()))
-            .cloned()
-            .collect(),
-        None => {
-            let name = model.path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-            vec![("general.type".into(), s("model")), ("general.name".into(), s(&name))]
-        }
-    }
-}
-
 /// Every metadata key of the output, in the order llama.cpp's converter writes them.
-pub fn metadata(model: &Model, vocab: &GgufVocab, file_type: u32, prov: &Provenance) -> Vec<(String, MetaValue)> {
-    let mut out = vec![("general.architecture".to_string(), s(model.arch().gguf_name()))];
-    out.extend(general_keys(model));
-    out.extend(hparam_keys(model));
+pub fn assemble(keys: ModelKeys, file_type: u32, prov: &Provenance) -> Vec<(String, MetaValue)> {
+    let mut out = vec![("general.architecture".to_string(), s(keys.architecture))];
+    out.extend(keys.general);
+    out.extend(keys.hparams);
     out.push(("general.file_type".into(), MetaValue::U32(file_type)));
     out.push(("general.quantization_version".into(), MetaValue::U32(2)));
-    out.extend(vocab.to_metadata());
+    out.extend(keys.vocab);
     out.push(("sinkquant.version".into(), s(env!("CARGO_PKG_VERSION"))));
     out.push(("sinkquant.preset".into(), s(&prov.preset)));
     out.push(("sinkquant.outliers".into(), s(&prov.outliers)));

@@ -1,32 +1,24 @@
-//! `config.json` (from the model's hyperparameters, `crate::model::HParams::to_hf_config`),
-//! `generation_config.json`, and the metadata of `model.safetensors`.
+//! `config.json` (built by `crate::model::HParams::to_hf_config`), `generation_config.json`,
+//! and the metadata of `model.safetensors`.
 
-use super::{WeightDtype, CONFIG, GENERATION_CONFIG};
+use super::{CONFIG, GENERATION_CONFIG};
 use crate::error::Result;
 use crate::io::atomic::AtomicDir;
-use crate::model::{HParams, SpecialIds};
 use serde_json::Value;
 use std::collections::BTreeMap;
 
-/// Writes `config.json` for weights of `dtype`, with `quantization_config` when given.
-pub fn write_config(
-    dir: &AtomicDir,
-    hp: &HParams,
-    special: &SpecialIds,
-    dtype: WeightDtype,
-    quantization_config: Option<Value>,
-) -> Result<()> {
-    let mut cfg = hp.to_hf_config(special, dtype.torch_name());
+/// Writes `config.json`, with `quantization_config` when given.
+pub fn write_config(dir: &AtomicDir, mut cfg: Value, quantization_config: Option<Value>) -> Result<()> {
     if let Some(q) = quantization_config {
         cfg["quantization_config"] = q;
     }
     dir.write_json(CONFIG, &cfg)
 }
 
-/// Writes `generation_config.json` with the special ids the vocabulary has.
-pub fn write_generation_config(dir: &AtomicDir, special: &SpecialIds) -> Result<()> {
+/// Writes `generation_config.json` with the special ids the vocabulary has (BOS, EOS, padding).
+pub fn write_generation_config(dir: &AtomicDir, bos: Option<u32>, eos: Option<u32>, pad: Option<u32>) -> Result<()> {
     let mut gen = serde_json::json!({"_from_model_config": true});
-    for (k, v) in [("bos_token_id", special.bos), ("eos_token_id", special.eos), ("pad_token_id", special.pad)] {
+    for (k, v) in [("bos_token_id", bos), ("eos_token_id", eos), ("pad_token_id", pad)] {
         if let Some(v) = v {
             gen[k] = v.into();
         }

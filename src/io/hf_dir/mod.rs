@@ -2,7 +2,7 @@
 //! `config.json`, `generation_config.json` and the tokenizer files (`tokenizer.json`,
 //! `tokenizer_config.json`, `special_tokens_map.json`, `chat_template.jinja`), written into an
 //! [`AtomicDir`](crate::io::atomic::AtomicDir). GGUF export (`crate::export`) and the
-//! compressed-tensors output (`crate::output::compressed`) both write through it.
+//! compressed-tensors output (`crate::pipeline`) both write through it.
 
 pub mod config;
 pub mod dtype;
@@ -10,7 +10,7 @@ pub mod tokenizer;
 
 pub use config::{safetensors_metadata, write_config, write_generation_config};
 pub use dtype::WeightDtype;
-pub use tokenizer::{copy_tokenizer_files, write_rebuilt_tokenizer, write_tokenizer};
+pub use tokenizer::{copy_tokenizer_files, write_rebuilt_tokenizer};
 
 /// The weights.
 pub const WEIGHTS: &str = "model.safetensors";

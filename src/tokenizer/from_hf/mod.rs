@@ -170,7 +170,31 @@ fn from_hf_files(f: &HfFiles, arch: &str) -> Result<GgufVocab, TokenizerError> {
         added.iter().find(|a| a.content == content).map(|a| a.id as u32).or_else(|| index.get(content).copied())
     };
 
-    // Special ids: named tokens, then config ids.
+    let mut special = special_ids(f, model, n, &lookup);
+    let (add_bos, add_eos) = bos_eos(f, &mut special, &tokens, spm, &lookup);
+    let chat_template = chat_template(tc, f.chat_template_file.as_ref());
+    let types = token_types(&tokens, &holes, &added_control, spm, special.unk);
+    let (scores, merges) = scores_and_merges(model, &index, n, spm)?;
+
+    Ok(GgufVocab {
+        kind,
+        pre: Some(pre),
+        tokens,
+        scores,
+        types,
+        merges,
+        special,
+        add_bos,
+        add_eos,
+        add_space_prefix,
+        chat_template,
+    })
+}
+
+/// Special ids: named tokens (tokenizer_config.json, special_tokens_map.json), then the ids
+/// in config.json and generation_config.json.
+fn special_ids(f: &HfFiles, model: &Value, n: usize, lookup: &dyn Fn(&str) -> Option<u32>) -> SpecialIds {
+    let tc = f.tokenizer_config.as_ref();
     let named = |key: &str| -> Option<u32> {
         [tc, f.special_tokens_map.as_ref()].into_iter().flatten().find_map(|c| named_token(c.get(key)).and_then(lookup))
     };
@@ -182,15 +206,26 @@ fn from_hf_files(f: &HfFiles, arch: &str) -> Result<GgufVocab, TokenizerError> {
         })
     };
     let model_unk = model.get("unk_token").and_then(Value::as_str).and_then(lookup);
-    let mut special = SpecialIds {
+    SpecialIds {
         bos: named("bos_token").or_else(|| numbered("bos_token_id")),
         eos: named("eos_token").or_else(|| numbered("eos_token_id")),
         pad: named("pad_token").or_else(|| numbered("pad_token_id")),
         unk: named("unk_token").or(model_unk).or_else(|| numbered("unk_token_id")),
-    };
+    }
+}
 
-    // add_bos / add_eos: tokenizer_config.json, else the template of the post-processor.
-    let template = tj
+/// add_bos / add_eos: tokenizer_config.json, else the template of the post-processor (which
+/// also names BOS and EOS when nothing else did).
+fn bos_eos(
+    f: &HfFiles,
+    special: &mut SpecialIds,
+    tokens: &[String],
+    spm: bool,
+    lookup: &dyn Fn(&str) -> Option<u32>,
+) -> (bool, bool) {
+    let tc = f.tokenizer_config.as_ref();
+    let template = f
+        .tokenizer
         .get("post_processor")
         .map(components)
         .unwrap_or_default()
@@ -216,36 +251,27 @@ fn from_hf_files(f: &HfFiles, arch: &str) -> Result<GgufVocab, TokenizerError> {
         spm
     });
     let add_eos = flag("add_eos_token").unwrap_or(template.is_some() && last.is_some() && last == token(special.eos));
+    (add_bos, add_eos)
+}
 
-    let chat_template = chat_template(tc, f.chat_template_file.as_ref());
-
-    // Token types.
-    let types: Vec<i32> = (0..n)
+/// llama.cpp's token type of each id.
+fn token_types(
+    tokens: &[String],
+    holes: &[bool],
+    added_control: &[Option<bool>],
+    spm: bool,
+    unk: Option<u32>,
+) -> Vec<i32> {
+    (0..tokens.len())
         .map(|i| match added_control[i] {
             Some(true) => token_type::CONTROL,
             Some(false) => token_type::USER_DEFINED,
             None if holes[i] || tokens[i] == format!("[PAD{i}]") => token_type::UNUSED,
             None if spm && is_byte_token(&tokens[i]) => token_type::BYTE,
-            None if spm && special.unk == Some(i as u32) => token_type::UNKNOWN,
+            None if spm && unk == Some(i as u32) => token_type::UNKNOWN,
             None => token_type::NORMAL,
         })
-        .collect();
-
-    let (scores, merges) = scores_and_merges(model, &index, n, spm)?;
-
-    Ok(GgufVocab {
-        kind,
-        pre: Some(pre),
-        tokens,
-        scores,
-        types,
-        merges,
-        special,
-        add_bos,
-        add_eos,
-        add_space_prefix,
-        chat_template,
-    })
+        .collect()
 }
 
 /// The vocabulary's kind, `tokenizer.ggml.pre` and whether a space is prepended, from the

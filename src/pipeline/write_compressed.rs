@@ -5,7 +5,7 @@
 //! `crate::io::hf_dir` as a directory (`model.safetensors`, `config.json`, tokenizer files)
 //! that appears only when complete.
 
-use super::gguf::QuantInputs;
+use super::inputs::QuantInputs;
 use crate::error::{Error, Result};
 use crate::io::atomic::AtomicDir;
 use crate::io::compressed_tensors::{self as ct, names::module, Scheme};
@@ -95,8 +95,8 @@ pub fn write(
     let mut ignore = vec!["lm_head".to_string()];
     ignore.extend(keep.iter().map(|r| module(&r.hf_name(arch)).to_string()));
     let q = ct::quantization_config(scheme, &ignore);
-    hf_dir::write_config(&dir, hp, &vocab.special, WeightDtype::Bf16, Some(q))?;
-    hf_dir::write_tokenizer(model, &vocab, &dir)?;
+    hf_dir::write_config(&dir, hp.to_hf_config(&vocab.special, WeightDtype::Bf16.torch_name()), Some(q))?;
+    tokenizer::write_files(model, &vocab, &dir)?;
     dir.commit()?;
     Ok(std::fs::metadata(out.join(hf_dir::WEIGHTS)).map(|m| m.len()).unwrap_or(total))
 }

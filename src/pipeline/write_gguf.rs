@@ -1,31 +1,15 @@
-//! Quantized GGUF output: each planned tensor is read in Hugging Face layout, folded (if the
+//! The GGUF writing stage: each planned tensor is read in Hugging Face layout, folded (if the
 //! policy says so), converted to llama.cpp's conventions, quantized and streamed to the file.
 
+use super::inputs::QuantInputs;
 use crate::error::Result;
 use crate::io::gguf::{GgufWriter, MetaValue, PlannedGgufTensor};
 use crate::io::Progress;
-use crate::model::{convert, Model, Role};
+use crate::model::{convert, Model};
 use crate::plan::TensorPlan;
 use crate::quant::formats::quantize_rows;
-use crate::transform::fold::{self, Folds};
-use std::collections::BTreeMap;
+use crate::transform::fold;
 use std::path::Path;
-
-/// Calibration-derived inputs of the quantizers.
-#[derive(Default)]
-pub struct QuantInputs {
-    /// Mean squared input per column, for each matrix that has calibration statistics.
-    pub importance: BTreeMap<Role, Vec<f32>>,
-    pub folds: Folds,
-}
-
-impl QuantInputs {
-    /// The column weights `role`'s quantizer uses, after any fold.
-    pub fn weights_for(&self, role: Role) -> Option<Vec<f32>> {
-        let imp = self.importance.get(&role)?;
-        Some(fold::folded_importance(&self.folds, role, imp).unwrap_or_else(|| imp.clone()))
-    }
-}
 
 /// One tensor ready to be written: read, folded, converted and quantized.
 pub fn quantized_tensor(model: &Model, t: &TensorPlan, inputs: &QuantInputs) -> Result<Vec<u8>> {

@@ -19,6 +19,9 @@ pub enum Error {
     /// (an architecture, a dtype, a ggml type, a format version).
     #[error("{}: unsupported {msg}", path.display())]
     Unsupported { path: PathBuf, msg: String },
+    /// An output that exists and was not to be replaced.
+    #[error("{}: already exists", path.display())]
+    Exists { path: PathBuf },
     /// A name (of a type, a policy, a format) that is not one of the known ones.
     #[error("unknown {what} {name:?} (known: {})", known.join(", "))]
     Unknown { what: &'static str, name: String, known: Vec<&'static str> },

@@ -74,7 +74,12 @@ pub fn run() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            // The library does not know flag names: the hint for an existing output is added here.
+            let hint = match e.downcast_ref::<sinkquant::Error>() {
+                Some(sinkquant::Error::Exists { .. }) => " (pass --force to replace it)",
+                _ => "",
+            };
+            eprintln!("error: {e:#}{hint}");
             ExitCode::FAILURE
         }
     }

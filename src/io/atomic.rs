@@ -68,10 +68,7 @@ impl AtomicDir {
             let empty_dir =
                 target.is_dir() && std::fs::read_dir(&target).map(|mut d| d.next().is_none()).unwrap_or(false);
             if !empty_dir {
-                return Err(Error::Invalid(format!(
-                    "{}: already exists (pass --force to replace it)",
-                    target.display()
-                )));
+                return Err(Error::Exists { path: target });
             }
         }
         let tmp = temp_name(&target);

@@ -71,6 +71,7 @@ impl Observer for Terminal {
                 println!("planned: {} ({bpw:.2} bpw)", format::bytes(bytes));
             }
             Note::Writing { output } => println!("quantizing to {}", output.display()),
+            Note::Written(s) => super::quantize::print_summary(s),
             Note::Evaluating { text, chunks, ctx } => {
                 println!("evaluating on {} ({chunks} chunks of {ctx} tokens)", text.display())
             }

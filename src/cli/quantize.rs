@@ -7,7 +7,7 @@ use super::format;
 use super::progress::Terminal;
 use anyhow::{Context, Result};
 use sinkquant::pipeline::{
-    self, parse_ggml_type, parse_override, EvalSpec, GgmlType, JobSpec, OutlierPolicy, Preset, Summary,
+    self, parse_ggml_type, parse_override, EvalSpec, EvalSummary, GgmlType, JobSpec, OutlierPolicy, Preset, Summary,
 };
 use std::path::PathBuf;
 
@@ -122,7 +122,9 @@ pub fn run(a: Args) -> Result<()> {
     if summary.dry_run {
         return Ok(());
     }
-    print_summary(&summary);
+    if let Some(e) = &summary.eval {
+        print_eval(e);
+    }
     summary.peak_rss_bytes = super::procfs::peak_rss();
     if let Some(p) = &a.json {
         let v = serde_json::to_value(&summary)?;
@@ -131,7 +133,8 @@ pub fn run(a: Args) -> Result<()> {
     Ok(())
 }
 
-fn print_summary(s: &Summary) {
+/// The summary of the written output (before any evaluation).
+pub fn print_summary(s: &Summary) {
     let layout = match &s.compressed {
         None => String::new(),
         Some(c) => format!(
@@ -143,8 +146,8 @@ fn print_summary(s: &Summary) {
     };
     println!(
         "{} -> {}: {} -> {} ({:.2} bpw{layout}), calibration {:.1} s, quantization {:.1} s, total {:.1} s",
-        s.input.display(),
-        s.output.display(),
+        s.input,
+        s.output,
         format::bytes(s.source_bytes),
         format::bytes(s.output_bytes),
         s.bpw,
@@ -161,18 +164,19 @@ fn print_summary(s: &Summary) {
             f.site, f.alpha, f.error_before, f.error_after
         );
     }
-    if let Some(e) = &s.eval {
-        println!(
-            "eval {} ({} chunks of {}): PPL {:.4} -> {:.4} ({:+.2}%), KLD {:.5} +/- {:.5}, top-1 agreement {:.2}%",
-            e.text.display(),
-            e.chunks,
-            e.ctx,
-            e.ppl_before,
-            e.ppl_after,
-            100.0 * (e.ppl_after / e.ppl_before - 1.0),
-            e.kld,
-            e.kld_stderr,
-            100.0 * e.top1_agreement
-        );
-    }
+}
+
+fn print_eval(e: &EvalSummary) {
+    println!(
+        "eval {} ({} chunks of {}): PPL {:.4} -> {:.4} ({:+.2}%), KLD {:.5} +/- {:.5}, top-1 agreement {:.2}%",
+        e.text,
+        e.chunks,
+        e.ctx,
+        e.ppl_before,
+        e.ppl_after,
+        100.0 * (e.ppl_after / e.ppl_before - 1.0),
+        e.kld,
+        e.kld_stderr,
+        100.0 * e.top1_agreement
+    );
 }

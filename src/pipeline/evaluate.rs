@@ -31,7 +31,7 @@ pub fn evaluate(
     obs.end(Stage::Evaluate);
     let c = &cmp.candidates[0];
     Ok(EvalSummary {
-        text: spec.text.clone(),
+        text: spec.text.display().to_string(),
         chunks: plan.chunks,
         ctx: plan.ctx,
         ppl_before: cmp.base_ppl,

@@ -17,8 +17,8 @@ use std::path::Path;
 fn from_report_file(p: &Path) -> Result<(Criterion, Vec<(usize, usize, f32)>)> {
     let bad = |msg: &str| Error::corrupt(p, msg);
     let text = std::fs::read_to_string(p).map_err(|e| Error::io(p, e))?;
-    let v: Value = serde_json::from_str(&text).map_err(|_| bad("not a scan report"))?;
-    let crit = serde_json::from_value(v["criterion"].clone()).map_err(|_| bad("no criterion"))?;
+    let v: Value = serde_json::from_str(&text).map_err(|e| bad(&format!("not a scan report: {e}")))?;
+    let crit = serde_json::from_value(v["criterion"].clone()).map_err(|e| bad(&format!("no criterion: {e}")))?;
     let dims = v["massive_dims"]
         .as_array()
         .ok_or_else(|| bad("no massive_dims"))?

@@ -8,7 +8,7 @@
 //! job ─> calibrate ─> plan ─> transform (fold) ─> quantize + write ─> evaluate
 //!        calibrate.rs  run.rs  run.rs               run.rs             evaluate.rs
 //!        (calib, forward, tokenizer)
-//!                     (plan)  (transform)          (output, io)       (eval, forward)
+//!                     (plan)  (transform)          (quant, io)        (eval, forward)
 //! ```
 //!
 //! Progress goes to an [`Observer`]; the result is a [`Summary`], serialisable with serde, that
@@ -16,8 +16,8 @@
 //! calibration stage ([`calibrate::scan`]); `ppl --intervene` uses [`intervene::intervention`].
 //!
 //! Who calls whom: `cli` calls only `pipeline` (and the re-exported types below) for these
-//! commands; `pipeline` calls `calib`, `plan`, `transform`, `output`, `eval`, `forward`; those
-//! never call `pipeline`.
+//! commands; `pipeline` calls `calib`, `plan`, `transform`, `quant`, `io`, `eval`, `forward`;
+//! those never call `pipeline`. The writing stages are `write_gguf.rs` and `write_compressed.rs`.
 
 pub mod calib_cache;
 pub mod calibrate;

@@ -2,6 +2,7 @@
 //! (the library never prints); the CLI renders progress bars and lines from it, the tests and
 //! library users may ignore it with [`Silent`].
 
+use super::summary::Summary;
 use crate::plan::TensorPlan;
 use std::path::Path;
 
@@ -40,6 +41,8 @@ pub enum Note<'a> {
     Writing {
         output: &'a Path,
     },
+    /// The output is complete (before any evaluation): what was done so far.
+    Written(&'a Summary),
     Evaluating {
         text: &'a Path,
         chunks: usize,

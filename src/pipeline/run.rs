@@ -55,6 +55,7 @@ pub fn quantize(job: &Job, obs: &mut dyn Observer) -> Result<Summary> {
     summary.bpw = written as f64 * 8.0 / summary.params.max(1) as f64;
     summary.folds = FoldRow::rows(&p.inputs.folds);
     summary.total_seconds = started.elapsed().as_secs_f64();
+    obs.note(Note::Written(&summary));
     if let Some(e) = &s.eval {
         summary.eval = Some(evaluate(&p.model, &s.output, e, s.calib.ctx, obs)?);
     }
@@ -163,8 +164,8 @@ fn write_compressed(job: &Job, p: &Prepared, bits: u8, obs: &mut dyn Observer) -
 fn base_summary(job: &Job, p: &Prepared, planned_bytes: u64, planned_bpw: f64) -> Summary {
     let s = job.spec();
     Summary {
-        input: s.input.clone(),
-        output: s.output.clone(),
+        input: s.input.display().to_string(),
+        output: s.output.display().to_string(),
         format: job.format().name().to_string(),
         preset: s.preset.name.to_string(),
         outliers: s.outliers.name().to_string(),

@@ -3,15 +3,19 @@
 
 use crate::plan::TensorPlan;
 use crate::transform::fold::Folds;
-use serde::{Deserialize, Serialize};
-use std::path::PathBuf;
+use serde::{Deserialize, Deserializer, Serialize};
+
+/// A float that serde_json wrote as `null` (NaN or infinite, e.g. the PPL of a broken file)
+/// reads back as NaN, so that the batch still records the job.
+fn nan_if_null<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+    Option::<f64>::deserialize(d).map(|v| v.unwrap_or(f64::NAN))
+}
 
 /// One tensor of the plan, as printed and stored.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct PlanRow {
     pub name: String,
     pub shape: Vec<usize>,
-    #[serde(rename = "type")]
     pub ty: String,
     pub reason: String,
 }
@@ -35,7 +39,9 @@ pub struct FoldRow {
     pub site: String,
     pub alpha: f32,
     /// Output-space quantization error without the fold and with it.
+    #[serde(deserialize_with = "nan_if_null")]
     pub error_before: f64,
+    #[serde(deserialize_with = "nan_if_null")]
     pub error_after: f64,
 }
 
@@ -64,21 +70,27 @@ pub struct CompressedInfo {
 /// Source and output compared on a text after writing.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct EvalSummary {
-    pub text: PathBuf,
+    pub text: String,
     pub chunks: usize,
     pub ctx: usize,
+    #[serde(deserialize_with = "nan_if_null")]
     pub ppl_before: f64,
+    #[serde(deserialize_with = "nan_if_null")]
     pub ppl_after: f64,
+    #[serde(deserialize_with = "nan_if_null")]
     pub kld: f64,
+    #[serde(deserialize_with = "nan_if_null")]
     pub kld_stderr: f64,
+    #[serde(deserialize_with = "nan_if_null")]
     pub top1_agreement: f64,
 }
 
 /// Everything a job did.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Summary {
-    pub input: PathBuf,
-    pub output: PathBuf,
+    /// Paths as displayed (lossily for non-UTF-8 names).
+    pub input: String,
+    pub output: String,
     /// `gguf` or `compressed-tensors`.
     pub format: String,
     pub preset: String,
@@ -92,6 +104,7 @@ pub struct Summary {
     pub planned_bytes: u64,
     pub params: u64,
     /// Bits per weight of the output (of the plan for a dry run).
+    #[serde(deserialize_with = "nan_if_null")]
     pub bpw: f64,
     pub calibration_seconds: f64,
     pub calibration_cached: bool,
@@ -101,8 +114,81 @@ pub struct Summary {
     pub massive_dims: Vec<usize>,
     pub plan: Vec<PlanRow>,
     pub folds: Vec<FoldRow>,
+    /// For a compressed-tensors output: `bits`, `group_size` and `kept` at the top level.
+    #[serde(flatten)]
     pub compressed: Option<CompressedInfo>,
     pub eval: Option<EvalSummary>,
     /// The process's peak resident memory, when the caller measured it.
     pub peak_rss_bytes: Option<u64>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn summary() -> Summary {
+        Summary {
+            input: "in".into(),
+            output: "out.gguf".into(),
+            format: "gguf".into(),
+            preset: "q4_0".into(),
+            outliers: "fold".into(),
+            imatrix: true,
+            dry_run: false,
+            source_bytes: 10,
+            output_bytes: 4,
+            planned_bytes: 4,
+            params: 8,
+            bpw: 4.0,
+            calibration_seconds: 1.0,
+            calibration_cached: false,
+            quantization_seconds: 2.0,
+            total_seconds: 3.0,
+            massive_dims: vec![507],
+            plan: vec![PlanRow {
+                name: "t".into(),
+                shape: vec![2, 4],
+                ty: "Q4_0".into(),
+                reason: "q4_0 default".into(),
+            }],
+            folds: vec![],
+            compressed: None,
+            eval: None,
+            peak_rss_bytes: None,
+        }
+    }
+
+    #[test]
+    fn summaries_read_back_with_the_keys_scripts_use() {
+        let s = summary();
+        let v = serde_json::to_value(&s).unwrap();
+        assert_eq!(v["plan"][0]["ty"], "Q4_0");
+        assert!(v.get("bits").is_none());
+        assert_eq!(serde_json::from_value::<Summary>(v).unwrap(), s);
+        let mut c = summary();
+        c.compressed = Some(CompressedInfo { bits: 4, group_size: Some(64), kept: vec!["m.down_proj".into()] });
+        let v = serde_json::to_value(&c).unwrap();
+        assert_eq!((v["bits"].as_u64(), v["group_size"].as_u64()), (Some(4), Some(64)));
+        assert_eq!(serde_json::from_value::<Summary>(v).unwrap(), c);
+    }
+
+    #[test]
+    fn a_non_finite_figure_reads_back_as_nan() {
+        let mut s = summary();
+        s.eval = Some(EvalSummary {
+            text: "wiki".into(),
+            chunks: 1,
+            ctx: 8,
+            ppl_before: 10.0,
+            ppl_after: f64::INFINITY,
+            kld: f64::NAN,
+            kld_stderr: 0.0,
+            top1_agreement: 0.5,
+        });
+        let text = serde_json::to_string(&s).unwrap();
+        assert!(text.contains("\"kld\":null"), "{text}");
+        let back: Summary = serde_json::from_str(&text).unwrap();
+        let e = back.eval.unwrap();
+        assert!(e.kld.is_nan() && e.ppl_after.is_nan() && e.ppl_before == 10.0);
+    }
 }

@@ -70,8 +70,8 @@ impl fmt::Display for OutlierPolicy {
 pub enum Protection {
     /// The matrix writes a massive dimension through a super weight at `[row, col]`.
     WritesMassive { dim: usize, col: usize, value: f32 },
-    /// One input channel holds `share` of the matrix's input energy.
-    Dominated { channel: usize, share: f64 },
+    /// One input channel holds `percent` % of the matrix's input energy.
+    Dominated { channel: usize, percent: f64 },
 }
 
 impl fmt::Display for Protection {
@@ -80,8 +80,8 @@ impl fmt::Display for Protection {
             Protection::WritesMassive { dim, col, value } => {
                 write!(f, "writes massive dim {dim} (super weight [{dim},{col}] = {value:+.2})")
             }
-            Protection::Dominated { channel, share } => {
-                write!(f, "input channel {channel} holds {:.0}% of the input energy", 100.0 * share)
+            Protection::Dominated { channel, percent } => {
+                write!(f, "input channel {channel} holds {percent:.0}% of the input energy")
             }
         }
     }
@@ -119,7 +119,8 @@ impl Protected {
             if total > 0.0 && top as f64 / total >= DOMINANT_SHARE {
                 for name in &site.tensors {
                     if let Some((role, _)) = model.roles().find(|(role, _)| &role.gguf_name() == name) {
-                        p.dominated.insert(role, Protection::Dominated { channel: c, share: top as f64 / total });
+                        p.dominated
+                            .insert(role, Protection::Dominated { channel: c, percent: 100.0 * top as f64 / total });
                     }
                 }
             }

@@ -94,7 +94,7 @@ mod tests {
             "q4_k_m rule: output matrix; 576 columns do not fit Q6_K blocks, Q8_0 instead; lowered Q8_0 -> Q5_1 to fit the size of the class"
         );
         assert!(!r.is_keep());
-        let k = Reason::new(Origin::Keep(Protection::Dominated { channel: 7, share: 0.71 }));
+        let k = Reason::new(Origin::Keep(Protection::Dominated { channel: 7, percent: 71.0 }));
         assert!(k.is_keep() && k.to_string() == "keep: input channel 7 holds 71% of the input energy");
     }
 }

@@ -3,7 +3,25 @@
 //! deterministic values, and tiny synthetic models of each architecture with their text.
 #![allow(dead_code)]
 
+use sinkquant::forward::Transformer;
+use sinkquant::model::Model;
 use std::path::{Path, PathBuf};
+
+/// Token ids the logit comparisons run (valid in every tiny model's vocabulary).
+pub const TOKENS: [u32; 12] = [5, 70, 256, 3, 100, 17, 42, 9, 200, 11, 8, 1];
+
+/// Logits of every position of [`TOKENS`] through the model at `path`.
+pub fn logits(path: &Path) -> Vec<Vec<f32>> {
+    let m = Model::open(path).unwrap();
+    let t = Transformer::load(&m, 16).unwrap();
+    t.forward(&TOKENS, 0, None).unwrap().to_vec2().unwrap()
+}
+
+/// The largest absolute difference of two logit tables, relative to the largest |logit| of `a`.
+pub fn max_rel_diff(a: &[Vec<f32>], b: &[Vec<f32>]) -> f32 {
+    let scale = a.iter().flatten().fold(0f32, |m, x| m.max(x.abs()));
+    a.iter().flatten().zip(b.iter().flatten()).fold(0f32, |m, (x, y)| m.max((x - y).abs())) / scale
+}
 
 /// GGUF metadata value type ids (the library's own table).
 pub use sinkquant::io::gguf::value::type_id as ty;

@@ -17,8 +17,6 @@ fn tiny_pair(arch: &str) -> (tempfile::TempDir, PathBuf, PathBuf) {
     (dir, src, out)
 }
 
-const TOKENS: [u32; 12] = [5, 70, 256, 3, 100, 17, 42, 9, 200, 11, 8, 1];
-
 fn logits(path: &PathBuf, hook: Option<&mut dyn Hook>) -> Vec<Vec<f32>> {
     let m = Model::open(path).unwrap();
     let t = Transformer::load(&m, 16).unwrap();

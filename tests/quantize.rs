@@ -3,24 +3,8 @@
 //! is a unit test of the pipeline: `src/pipeline/fold_tests.rs`.)
 
 use crate::util::*;
-use sinkquant::forward::Transformer;
 use sinkquant::io::gguf::{GgufFile, GgufWriter, MetaValue, PlannedGgufTensor};
-use sinkquant::model::Model;
 use sinkquant::quant::formats::GgmlType;
-use std::path::Path;
-
-const TOKENS: [u32; 12] = [5, 70, 256, 3, 100, 17, 42, 9, 200, 11, 8, 1];
-
-fn logits(path: &Path) -> Vec<Vec<f32>> {
-    let m = Model::open(path).unwrap();
-    let t = Transformer::load(&m, 16).unwrap();
-    t.forward(&TOKENS, 0, None).unwrap().to_vec2().unwrap()
-}
-
-fn max_rel_diff(a: &[Vec<f32>], b: &[Vec<f32>]) -> f32 {
-    let scale = a.iter().flatten().fold(0f32, |m, x| m.max(x.abs()));
-    a.iter().flatten().zip(b.iter().flatten()).fold(0f32, |m, (x, y)| m.max((x - y).abs())) / scale
-}
 
 #[test]
 fn gguf_writer_round_trips() {

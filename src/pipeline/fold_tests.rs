@@ -3,28 +3,13 @@
 
 use super::inputs::QuantInputs;
 use super::write_gguf;
-use crate::fixtures::{tiny_model, values};
-use crate::forward::Transformer;
+use crate::fixtures::{logits, max_rel_diff, tiny_model, values};
 use crate::io::gguf::llama_meta::{self, ModelKeys, Provenance};
 use crate::model::{gguf_keys, Model};
 use crate::plan::{self, OutlierPolicy, PlanOptions, Preset, Protected};
 use crate::quant::formats::GgmlType;
 use crate::tokenizer::GgufVocab;
 use crate::transform::fold::{self, Site};
-use std::path::Path;
-
-const TOKENS: [u32; 12] = [5, 70, 256, 3, 100, 17, 42, 9, 200, 11, 8, 1];
-
-fn logits(path: &Path) -> Vec<Vec<f32>> {
-    let m = Model::open(path).unwrap();
-    let t = Transformer::load(&m, 16).unwrap();
-    t.forward(&TOKENS, 0, None).unwrap().to_vec2().unwrap()
-}
-
-fn max_rel_diff(a: &[Vec<f32>], b: &[Vec<f32>]) -> f32 {
-    let scale = a.iter().flatten().fold(0f32, |m, x| m.max(x.abs()));
-    a.iter().flatten().zip(b.iter().flatten()).fold(0f32, |m, (x, y)| m.max((x - y).abs())) / scale
-}
 
 fn tempdir() -> tempfile::TempDir {
     tempfile::tempdir().expect("temp dir")

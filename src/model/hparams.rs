@@ -46,6 +46,9 @@ pub enum ConfigError {
     /// A field is missing or malformed.
     #[error("{0}")]
     Malformed(String),
+    /// The configuration asks for math the forward pass does not implement.
+    #[error("{0}")]
+    Unimplemented(String),
 }
 
 impl ConfigError {
@@ -54,6 +57,7 @@ impl ConfigError {
         match self {
             ConfigError::Architecture(_) => Error::unsupported(path, self.to_string()),
             ConfigError::Malformed(msg) => Error::corrupt(path, msg),
+            ConfigError::Unimplemented(msg) => Error::unsupported(path, msg),
         }
     }
 }
@@ -136,6 +140,7 @@ impl HParams {
             cfg.get("model_type").and_then(Value::as_str).ok_or_else(|| malformed("config.json has no model_type"))?;
         let arch =
             Arch::from_hf_model_type(model_type).ok_or_else(|| ConfigError::Architecture(model_type.to_string()))?;
+        super::unimplemented::check_hf_config(cfg, arch == Arch::Gemma3)?;
         let uint = |k: &str| -> Result<usize, ConfigError> {
             cfg.get(k)
                 .and_then(Value::as_u64)

@@ -6,6 +6,7 @@ pub mod convert;
 pub mod gguf_keys;
 pub mod hparams;
 pub mod roles;
+pub mod unimplemented;
 
 pub use arch::Arch;
 pub use hparams::{ConfigError, HParams, SpecialIds};
@@ -67,6 +68,7 @@ impl Model {
             Error::unsupported(&path, format!("architecture {arch_name:?} (supported: llama, qwen2, gemma3)"))
         })?;
         let has_output = g.store.get("output.weight").is_some();
+        unimplemented::check_gguf(&g, arch.gguf_name())?;
         let hparams = HParams::from_gguf(arch, &g, has_output)?;
         let names: Vec<String> = g.store.entries().iter().map(|e| e.name.clone()).collect();
         let (roles, unrecognised) = assign_roles(&names, |n| Role::from_gguf_name(arch, n));

@@ -70,14 +70,6 @@ pub enum Format {
 }
 
 impl Format {
-    /// The pipeline's output format this stands for (its class decides the bits).
-    pub fn output(self) -> OutputFormat {
-        match self {
-            Format::Gguf => OutputFormat::Gguf,
-            Format::Safetensors => OutputFormat::CompressedTensors { bits: 0 },
-        }
-    }
-
     pub fn name(self) -> &'static str {
         match self {
             Format::Gguf => "gguf",
@@ -206,7 +198,8 @@ impl Manifest {
                 }
             };
             // The pipeline's rule for which classes each format takes.
-            format.output().with_class(preset).map_err(|e| invalid(format!("recipe {:?}: {e}", r.name)))?;
+            OutputFormat::for_class(format == Format::Gguf, preset)
+                .map_err(|e| invalid(format!("recipe {:?}: {e}", r.name)))?;
             let calib = CalibSpec { text: None, chunks: calib_chunks, ctx, seed: CalibSpec::default().seed };
             calib.check().map_err(|e| invalid(e.to_string()))?;
             recipes.push(Recipe {

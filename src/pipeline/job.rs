@@ -60,20 +60,18 @@ pub enum OutputFormat {
 }
 
 impl OutputFormat {
-    /// The format an output path asks for: a `.gguf` file, or any other name, a
+    /// Whether an output path names a GGUF (a `.gguf` file); any other name is a
     /// compressed-tensors directory.
-    pub fn for_path(path: &Path) -> OutputFormat {
-        match path.extension().is_some_and(|x| x.eq_ignore_ascii_case("gguf")) {
-            true => OutputFormat::Gguf,
-            false => OutputFormat::CompressedTensors { bits: 0 },
-        }
+    pub fn is_gguf_path(path: &Path) -> bool {
+        path.extension().is_some_and(|x| x.eq_ignore_ascii_case("gguf"))
     }
 
-    /// The format `self` takes for class `preset`: compressed-tensors has int8 and int4 only.
-    pub fn with_class(self, preset: Preset) -> Result<OutputFormat> {
-        match self {
-            OutputFormat::Gguf => Ok(self),
-            OutputFormat::CompressedTensors { .. } => match preset.mixture {
+    /// A GGUF, or a compressed-tensors directory of class `preset`, which has int8 and int4
+    /// only.
+    pub fn for_class(gguf: bool, preset: Preset) -> Result<OutputFormat> {
+        match gguf {
+            true => Ok(OutputFormat::Gguf),
+            false => match preset.mixture {
                 Mixture::Q8_0 => Ok(OutputFormat::CompressedTensors { bits: 8 }),
                 Mixture::Q4_K_M | Mixture::Q4_K_S | Mixture::Q4_0 | Mixture::Q4_1 => {
                     Ok(OutputFormat::CompressedTensors { bits: 4 })
@@ -147,8 +145,7 @@ impl JobSpec {
     /// the output's folder, the calibration and evaluation counts.
     pub fn validate(self) -> Result<Job> {
         let out = self.output.display().to_string();
-        let format = OutputFormat::for_path(&self.output)
-            .with_class(self.preset)
+        let format = OutputFormat::for_class(OutputFormat::is_gguf_path(&self.output), self.preset)
             .map_err(|e| Error::Invalid(format!("{out}: {e}")))?;
         if let Some(parent) = self.output.parent().filter(|p| !p.as_os_str().is_empty()) {
             if !parent.is_dir() {

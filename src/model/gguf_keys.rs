@@ -2,6 +2,7 @@
 //! llama.cpp's `<arch>.*` keys (the ones `HParams::from_gguf` reads) and `general.*`.
 
 use super::{Arch, Model};
+use crate::io::gguf::llama_meta::ModelKeys;
 use crate::io::gguf::MetaValue;
 
 fn s(v: &str) -> MetaValue {
@@ -55,5 +56,16 @@ pub fn general_keys(model: &Model) -> Vec<(String, MetaValue)> {
             let name = model.path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
             vec![("general.type".into(), s("model")), ("general.name".into(), s(&name))]
         }
+    }
+}
+
+/// Every key that describes `model` in a GGUF, with its vocabulary's `tokenizer.*` keys (from
+/// `crate::tokenizer::GgufVocab::to_metadata`).
+pub fn model_keys(model: &Model, vocab: Vec<(String, MetaValue)>) -> ModelKeys {
+    ModelKeys {
+        architecture: model.arch().gguf_name(),
+        general: general_keys(model),
+        hparams: hparam_keys(model),
+        vocab,
     }
 }

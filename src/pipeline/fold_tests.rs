@@ -4,7 +4,7 @@
 use super::inputs::QuantInputs;
 use super::write_gguf;
 use crate::fixtures::{logits, max_rel_diff, tiny_model, values};
-use crate::io::gguf::llama_meta::{self, ModelKeys, Provenance};
+use crate::io::gguf::llama_meta::{self, Provenance};
 use crate::model::{gguf_keys, Model};
 use crate::plan::{self, OutlierPolicy, PlanOptions, Preset, Protected};
 use crate::quant::formats::GgmlType;
@@ -42,13 +42,7 @@ fn folding_is_exact_in_full_precision() {
         let vocab = GgufVocab::from_gguf(model.gguf().unwrap()).unwrap();
         let prov =
             Provenance { preset: "f32".into(), outliers: "fold".into(), calibration: None, massive_dims: vec![] };
-        let keys = ModelKeys {
-            architecture: model.arch().gguf_name(),
-            general: gguf_keys::general_keys(&model),
-            hparams: gguf_keys::hparam_keys(&model),
-            vocab: vocab.to_metadata(),
-        };
-        let meta = llama_meta::assemble(keys, 0, &prov);
+        let meta = llama_meta::assemble(gguf_keys::model_keys(&model, vocab.to_metadata()), 0, &prov);
         let out = dir.path().join("folded.gguf");
         write_gguf::write(&model, &p, &meta, &inputs, &out, &mut |_| {}).unwrap();
         let (a, b) = (logits(&src), logits(&out));

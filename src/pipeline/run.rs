@@ -8,10 +8,11 @@ use super::observer::{Note, Observer, Stage};
 use super::summary::{CompressedInfo, FoldRow, PlanRow, Summary};
 use super::{write_compressed as compressed, write_gguf};
 use crate::error::Result;
-use crate::io::gguf::llama_meta::{self, ModelKeys, Provenance};
+use crate::io::gguf::llama_meta::{self, Provenance};
 use crate::io::Progress;
 use crate::model::{gguf_keys, Model};
-use crate::plan::{self, OutlierPolicy, PlanOptions, Preset, Protected, TensorPlan};
+use crate::plan::{self, Mixture, OutlierPolicy, PlanOptions, Preset, Protected, TensorPlan};
+use crate::tokenizer::GgufVocab;
 use crate::transform::fold::{self, Folds};
 use std::collections::BTreeSet;
 use std::time::Instant;
@@ -19,6 +20,8 @@ use std::time::Instant;
 /// What the stages before writing produced.
 struct Prepared {
     model: Model,
+    /// The model's vocabulary in llama.cpp's terms, read once for both writers.
+    vocab: GgufVocab,
     calib: Option<QuantCalibration>,
     inputs: QuantInputs,
     protected: Protected,
@@ -67,7 +70,7 @@ fn prepare(job: &Job, obs: &mut dyn Observer) -> Result<Prepared> {
     let s = job.spec();
     let model = Model::open(&s.input)?;
     // A model without a usable vocabulary fails here, before any long work.
-    crate::tokenizer::vocab_of(&model)?;
+    let vocab = crate::tokenizer::vocab_of(&model)?;
     let calib = match job.needs_calibration() {
         true => Some(calibration(&model, &s.input, &s.calib, s.calib_cache.as_deref(), obs)?),
         false => None,
@@ -79,7 +82,7 @@ fn prepare(job: &Job, obs: &mut dyn Observer) -> Result<Prepared> {
     };
     let inputs = QuantInputs { importance, ..Default::default() };
     let plan = plan_tensors(job, &model, &inputs, &protected)?;
-    Ok(Prepared { model, calib, inputs, protected, plan })
+    Ok(Prepared { model, vocab, calib, inputs, protected, plan })
 }
 
 /// Every tensor's type: the class's plan, fitted to the class's size for a GGUF whose types the
@@ -102,7 +105,8 @@ fn choose_folds(job: &Job, p: &Prepared, obs: &mut dyn Observer) -> Result<Folds
     let proxy = match job.format() {
         OutputFormat::Gguf => p.plan.clone(),
         OutputFormat::CompressedTensors { bits } => {
-            let preset = Preset::parse(if bits == 8 { "q8_0" } else { "q4_0" })?;
+            let mixture = if bits == 8 { Mixture::Q8_0 } else { Mixture::Q4_0 };
+            let preset = Preset { name: mixture.name(), mixture };
             let o = PlanOptions { preset, outliers: OutlierPolicy::None, overrides: vec![], ..job.plan_options() };
             plan::plan(&p.model, &o, &Protected::default())
         }
@@ -128,19 +132,13 @@ fn write_progress(obs: &mut dyn Observer) -> impl FnMut(Progress) + '_ {
 
 fn write_gguf(job: &Job, p: &Prepared, obs: &mut dyn Observer) -> Result<u64> {
     let s = job.spec();
-    let vocab = crate::tokenizer::vocab_of(&p.model)?;
     let prov = Provenance {
         preset: s.preset.name.to_string(),
         outliers: s.outliers.name().to_string(),
         calibration: p.calib.as_ref().map(|c| (c.source.0.clone(), c.source.1.clone(), c.cal.chunks, s.calib.ctx)),
         massive_dims: p.protected.dims.clone(),
     };
-    let keys = ModelKeys {
-        architecture: p.model.arch().gguf_name(),
-        general: gguf_keys::general_keys(&p.model),
-        hparams: gguf_keys::hparam_keys(&p.model),
-        vocab: vocab.to_metadata(),
-    };
+    let keys = gguf_keys::model_keys(&p.model, p.vocab.to_metadata());
     let meta = llama_meta::assemble(keys, s.preset.mixture.file_type(), &prov);
     let written = write_gguf::write(&p.model, &p.plan, &meta, &p.inputs, &s.output, &mut write_progress(obs))?;
     obs.end(Stage::Write);
@@ -154,8 +152,16 @@ fn write_compressed(job: &Job, p: &Prepared, bits: u8, obs: &mut dyn Observer) -
         true => p.plan.iter().filter(|t| compressed::is_linear(t.role) && t.reason.is_keep()).map(|t| t.role).collect(),
         false => BTreeSet::new(),
     };
-    let written =
-        compressed::write(&p.model, &scheme, &keep, &p.inputs, &s.output, s.replace, &mut write_progress(obs))?;
+    let written = compressed::write(
+        &p.model,
+        &p.vocab,
+        &scheme,
+        &keep,
+        &p.inputs,
+        &s.output,
+        s.replace,
+        &mut write_progress(obs),
+    )?;
     obs.end(Stage::Write);
     let kept = keep.iter().map(|r| r.hf_name(p.model.arch())).collect();
     Ok((written, CompressedInfo { bits, group_size: scheme.group_size, kept }))

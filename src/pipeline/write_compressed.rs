@@ -13,7 +13,7 @@ use crate::io::hf_dir::{self, WeightDtype};
 use crate::io::safetensors::writer::{PlannedTensor, SafetensorsWriter};
 use crate::io::Progress;
 use crate::model::{Model, Role};
-use crate::tokenizer;
+use crate::tokenizer::{self, GgufVocab};
 use crate::transform::fold;
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -39,6 +39,7 @@ pub fn is_linear(r: Role) -> bool {
 /// layers left in BF16. Returns the bytes of `model.safetensors`.
 pub fn write(
     model: &Model,
+    vocab: &GgufVocab,
     scheme: &Scheme,
     keep: &BTreeSet<Role>,
     inputs: &QuantInputs,
@@ -91,12 +92,11 @@ pub fn write(
     }
     w.finish()?;
 
-    let vocab = tokenizer::vocab_of(model)?;
     let mut ignore = vec!["lm_head".to_string()];
     ignore.extend(keep.iter().map(|r| module(&r.hf_name(arch)).to_string()));
     let q = ct::quantization_config(scheme, &ignore);
     hf_dir::write_config(&dir, hp.to_hf_config(&vocab.special, WeightDtype::Bf16.torch_name()), Some(q))?;
-    tokenizer::write_files(model, &vocab, &dir)?;
+    tokenizer::write_files(model, vocab, &dir)?;
     dir.commit()?;
     Ok(std::fs::metadata(out.join(hf_dir::WEIGHTS)).map(|m| m.len()).unwrap_or(total))
 }

@@ -10,7 +10,7 @@ use super::jobs::Job;
 use super::report::JobResult;
 use crate::error::{Error, Result};
 use crate::io::atomic::AtomicFile;
-use crate::io::fingerprint::{model_files, sha256_file, Sha256Hex};
+use crate::io::fingerprint::{model_files, sha256_file, sha256_json, Sha256Hex};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use std::path::{Path, PathBuf};
@@ -120,7 +120,6 @@ pub fn remove_partial(output: &Path) -> Result<()> {
 
 /// What a job's output depends on, hashed: if any of it changes, the job is redone.
 pub fn fingerprint(job: &Job, tool_version: &str) -> Result<Sha256Hex> {
-    use sha2::{Digest, Sha256};
     let text = |p: &Option<PathBuf>| -> Result<Option<Sha256Hex>> { p.as_deref().map(sha256_file).transpose() };
     let v = json!({
         "tool": tool_version,
@@ -130,7 +129,7 @@ pub fn fingerprint(job: &Job, tool_version: &str) -> Result<Sha256Hex> {
         "calib_sha256": text(&job.recipe.calib)?,
         "eval_sha256": text(&job.recipe.eval)?,
     });
-    Ok(format!("{:x}", Sha256::digest(v.to_string().as_bytes())))
+    Ok(sha256_json(&v))
 }
 
 #[cfg(test)]

@@ -18,6 +18,12 @@ pub fn sha256_file(path: &Path) -> Result<Sha256Hex> {
     Ok(format!("{:x}", h.finalize()))
 }
 
+/// sha256 of a JSON value's compact text: the key of everything a result depends on.
+pub fn sha256_json(v: &serde_json::Value) -> Sha256Hex {
+    use sha2::{Digest, Sha256};
+    format!("{:x}", Sha256::digest(v.to_string().as_bytes()))
+}
+
 /// Name, size and modification time (ns) of each file that makes up the model at `path`: a
 /// folder's files, a GGUF file, or a safetensors file and the JSON files beside it.
 pub fn model_files(path: &Path) -> Result<Vec<(String, u64, u128)>> {

@@ -11,7 +11,7 @@ use crate::calib::report::{self, ScanReport};
 use crate::calib::{self, importance};
 use crate::error::Result;
 use crate::forward::Transformer;
-use crate::io::fingerprint::{model_files, sha256_file};
+use crate::io::fingerprint::{model_files, sha256_file, sha256_json, Sha256Hex};
 use crate::model::Model;
 use crate::plan::Protected;
 use crate::tokenizer::text::{read_text, TextTokenizer};
@@ -112,8 +112,7 @@ pub struct QuantCalibration {
 }
 
 /// Everything the calibration depends on, hashed.
-fn cache_key(input: &Path, text_sha: &str, spec: &CalibSpec) -> Result<String, crate::Error> {
-    use sha2::{Digest, Sha256};
+fn cache_key(input: &Path, text_sha: &str, spec: &CalibSpec) -> Result<Sha256Hex> {
     let abs = std::path::absolute(input).map_err(|e| crate::Error::io(input, e))?;
     let v = serde_json::json!({
         "tool": env!("CARGO_PKG_VERSION"),
@@ -121,7 +120,7 @@ fn cache_key(input: &Path, text_sha: &str, spec: &CalibSpec) -> Result<String, c
         "files": model_files(input)?,
         "text": text_sha, "chunks": spec.chunks, "ctx": spec.ctx, "seed": spec.seed,
     });
-    Ok(format!("{:x}", Sha256::digest(v.to_string().as_bytes())))
+    Ok(sha256_json(&v))
 }
 
 /// The calibration `quantize` needs: run, or taken from `cache` when an earlier run calibrated

@@ -86,10 +86,12 @@ pub struct Collector {
     /// Per layer, per head: sum over chunks of the mean attention of queries 1.. on key 0.
     pub sink_sum: Vec<Vec<f64>>,
     pub sink_chunks: Vec<u64>,
-    /// Keyed by the site whose input it is; Q/K/V share AttnQ's, gate/up share FfnGate's.
+    /// Keyed by the first site whose input it is; Q/K/V share AttnQ's, gate/up share FfnGate's.
     pub linear: HashMap<LinearSite, ChannelStats>,
     /// Input of each layer's down projection at the first token of the first chunk processed.
     pub down_input_first: HashMap<usize, Vec<f32>>,
+    /// The last linear input seen (shared inputs are reported once per matrix).
+    last_input: Option<candle_core::TensorId>,
 }
 
 impl Collector {
@@ -104,6 +106,7 @@ impl Collector {
             hits_dropped: 0,
             dim_stats: BTreeMap::new(),
             sink_sum: vec![Vec::new(); n_layers],
+            last_input: None,
             sink_chunks: vec![0; n_layers],
             linear: HashMap::new(),
             down_input_first: HashMap::new(),
@@ -167,10 +170,12 @@ impl Hook for Collector {
     }
 
     fn linear_input(&mut self, site: LinearSite, x: &Tensor) -> Result<()> {
-        // Q/K/V and gate/up see the same input: collect it once.
-        if matches!(site, LinearSite::Layer(_, LayerTensor::AttnK | LayerTensor::AttnV | LayerTensor::FfnUp)) {
+        // Q/K/V and gate/up see the same input, reported for each: collect it once, under the
+        // first site that reports it.
+        if self.last_input == Some(x.id()) {
             return Ok(());
         }
+        self.last_input = Some(x.id());
         let (v, d) = rows(x)?;
         if let LinearSite::Layer(l, LayerTensor::FfnDown) = site {
             // The first chunk processed.

@@ -117,11 +117,41 @@ fn header(o: &mut String, a: &Args, model: &Model, f: &Facts) {
         hp.vocab_size,
         hp.ctx_len
     );
-    out!(o, "               rms_eps {}, rope_theta {}", hp.rms_eps, hp.rope_theta);
-    if let (Some(w), Some(p), Some(l)) = (hp.sliding_window, hp.sliding_window_pattern, hp.rope_theta_local) {
-        out!(o, ", sliding window {w} on {} of every {p} layers (rope_theta {l})", p - 1);
+    let spec = hp.arch.spec();
+    let norm = match spec.norm {
+        sinkquant::model::arch::Norm::Rms => "RMSNorm",
+        sinkquant::model::arch::Norm::Layer => "LayerNorm",
+    };
+    out!(o, "               {norm} eps {}, {:?}", hp.norm_eps, hp.act);
+    match spec.position {
+        sinkquant::model::arch::Position::Rope => {
+            out!(o, ", rope_theta {}", hp.rope_theta);
+            if hp.rotary_dim != hp.head_dim {
+                out!(o, " on {} of {} dims", hp.rotary_dim, hp.head_dim);
+            }
+            if let Some(s) = &hp.rope_scaling {
+                out!(o, " scaled ({})", serde_json::to_string(s).unwrap_or_default());
+            }
+        }
+        sinkquant::model::arch::Position::Learned => out!(o, ", learned positions"),
+    }
+    if let (Some(w), Some(p)) = (hp.sliding_window, hp.sliding_window_pattern) {
+        let local = hp.rope_theta_local.map(|l| format!(" (rope_theta {l})")).unwrap_or_default();
+        match p {
+            1 => out!(o, ", sliding window {w} on every layer"),
+            _ => out!(o, ", sliding window {w} on {} of every {p} layers{local}", p - 1),
+        }
+    }
+    for (what, cap) in [("attention", hp.attn_softcap), ("final", hp.final_softcap)] {
+        if let Some(c) = cap {
+            out!(o, ", {what} soft-cap {c}");
+        }
+    }
+    if hp.parallel_residual {
+        out!(o, ", parallel residual");
     }
     outln!(o, ", {} embeddings", if hp.tied_embeddings { "tied" } else { "separate output" });
+    outln!(o, "folding:       {}", spec.folding);
     if let Some(g) = model.gguf() {
         for key in ["general.name", "general.file_type", "tokenizer.ggml.model", "tokenizer.ggml.pre"] {
             if let Some(v) = g.get(key) {

@@ -7,7 +7,7 @@ use crate::io::atomic::AtomicDir;
 use crate::io::hf_dir::{self, WeightDtype};
 use crate::io::safetensors::writer::{PlannedTensor, SafetensorsWriter};
 use crate::io::Progress;
-use crate::model::{Model, Role};
+use crate::model::{convert, Model, Role};
 use crate::tokenizer;
 use std::path::Path;
 
@@ -29,7 +29,7 @@ fn plan(model: &Model, dtype: WeightDtype) -> Vec<(Role, PlannedTensor)> {
             let t = PlannedTensor {
                 name: r.hf_name(hp.arch),
                 dtype: dtype.safetensors_name(),
-                shape: e.shape.clone(),
+                shape: convert::hf_shape(hp.arch, r, &e.shape),
                 nbytes: e.shape.iter().product::<usize>() * dtype.size(),
             };
             (r, t)
@@ -51,7 +51,8 @@ fn write_weights(
     let mut writer = SafetensorsWriter::create(&dir.path(hf_dir::WEIGHTS), planned, &meta)?;
     let mut parameters = 0u64;
     for (role, t) in plan {
-        let (_, data) = model.read_canonical(*role)?;
+        let (shape, data) = model.read_canonical(*role)?;
+        let (_, data) = convert::canonical_to_hf(&model.hparams, *role, &shape, data);
         parameters += data.len() as u64;
         writer.write_parts(&t.name, t.nbytes, data.chunks(1 << 20).map(|c| Ok(dtype.encode(c))))?;
         drop(data);

@@ -1,8 +1,10 @@
-//! CPU forward passes (candle) for llama, qwen2 and gemma3, with observation hooks.
+//! CPU forward passes (candle) for every architecture sinkquant describes, with observation
+//! hooks. The block is assembled from the description's parts (`block.rs`).
 //!
 //! One chunk of tokens is evaluated from an empty cache, as perplexity and calibration need:
-//! full causal attention (Gemma-3's local layers also limited to their sliding window).
+//! full causal attention (local layers also limited to their sliding window).
 
+mod block;
 pub mod hook;
 pub mod ops;
 pub mod qlinear;
@@ -11,11 +13,12 @@ pub mod weights;
 
 pub use hook::{Hook, LinearSite};
 
-use crate::model::{Arch, HParams, LayerTensor, Model};
+use crate::model::arch::Norm;
+use crate::model::{HParams, Model};
 use crate::{Error, Result};
-use candle_core::{DType, Tensor};
+use candle_core::{DType, Device, Tensor};
 use rope::Rope;
-use weights::{LayerWeights, Weights};
+use weights::{NormW, Weights};
 
 pub struct Transformer {
     pub hparams: HParams,
@@ -32,26 +35,57 @@ fn round_f16(x: &Tensor) -> candle_core::Result<Tensor> {
     x.to_dtype(DType::F16)?.to_dtype(DType::F32)
 }
 
-fn rms_norm(x: &Tensor, w: &[f32], eps: f64) -> candle_core::Result<Tensor> {
-    ops::rms_norm(x, w, eps)
+/// The architecture's norm of `x` with gain (and bias) `n`.
+fn norm(hp: &HParams, x: &Tensor, n: &NormW) -> candle_core::Result<Tensor> {
+    match hp.arch.spec().norm {
+        Norm::Rms => ops::rms_norm(x, &n.w, hp.norm_eps),
+        Norm::Layer => ops::layer_norm(x, &n.w, n.b.as_deref(), hp.norm_eps),
+    }
 }
 
 impl Transformer {
     /// Loads the weights for chunks of at most `max_tokens` tokens.
     pub fn load(model: &Model, max_tokens: usize) -> Result<Self> {
         let hp = model.hparams.clone();
+        if let Some(n) = hp.rope_scaling.as_ref().and_then(|s| s.max_tokens()).filter(|&n| max_tokens > n) {
+            return Err(Error::unsupported(
+                &model.path,
+                format!("chunks of {max_tokens} tokens: LongRoPE's long-context path (beyond {n} tokens) is not implemented"),
+            ));
+        }
         let weights = Weights::load(model)?;
-        let rope = Rope::new(hp.head_dim, hp.rope_theta, max_tokens)?;
+        let rope = Rope::for_model(&hp, hp.rope_theta, max_tokens)?;
         let rope_local = match hp.rope_theta_local {
-            Some(theta) => Some(Rope::new(hp.head_dim, theta, max_tokens)?),
+            Some(theta) => Some(Rope::new(hp.rotary_dim, theta, max_tokens, None)?),
             None => None,
         };
+        if weights.positions.as_ref().is_some_and(|p| p.len() / hp.d_model < max_tokens) {
+            let n = hp.ctx_len;
+            return Err(Error::Invalid(format!("chunks of {max_tokens} tokens exceed the {n} learned positions")));
+        }
         let kv_f16 = model.gguf().is_some();
         Ok(Transformer { hparams: hp, weights, rope, rope_local, max_tokens, kv_f16 })
     }
 
     pub fn max_tokens(&self) -> usize {
         self.max_tokens
+    }
+
+    /// Token (and position) embeddings of one chunk.
+    fn embed(&self, tokens: &[u32]) -> Result<Tensor> {
+        let hp = &self.hparams;
+        let mut x = self.weights.embedding.lookup(tokens)?;
+        if hp.arch.spec().embed_scale {
+            // Gemma scales embeddings by sqrt(d_model) (in f32, as llama.cpp and transformers
+            // with f32 weights do).
+            x = (x * (hp.d_model as f32).sqrt() as f64)?;
+        }
+        if let Some(p) = &self.weights.positions {
+            let t = tokens.len();
+            let pos = Tensor::from_slice(&p[..t * hp.d_model], (t, hp.d_model), &Device::Cpu)?;
+            x = (x + pos)?;
+        }
+        Ok(x)
     }
 
     /// Logits `[tokens.len() - logits_from, vocab]` for positions `logits_from..` of one chunk.
@@ -64,17 +98,13 @@ impl Transformer {
                 "forward pass: chunk of {t} tokens (at most {max}), logits from {logits_from}"
             )));
         }
-        let mut x = self.weights.embedding.lookup(tokens)?;
-        if hp.arch == Arch::Gemma3 {
-            // Gemma scales embeddings by sqrt(d_model) (in f32, as llama.cpp and transformers
-            // with f32 weights do).
-            x = (x * (hp.d_model as f32).sqrt() as f64)?;
-        }
+        let mut x = self.embed(tokens)?;
         for (i, lw) in self.weights.layers.iter().enumerate() {
             let sliding = hp.is_sliding(i);
             let window = if sliding { hp.sliding_window } else { None };
             let rope = if sliding { self.rope_local.as_ref().unwrap_or(&self.rope) } else { &self.rope };
-            x = self.layer(i, lw, &x, window, rope, &mut hook)?;
+            let block = block::Block { hp, w: lw, layer: i, window, rope, kv_f16: self.kv_f16 };
+            x = block.forward(&x, &mut hook)?;
             if let Some(h) = hook.as_deref_mut() {
                 if let Some(replaced) = h.residual(i, &x)? {
                     x = replaced;
@@ -82,85 +112,14 @@ impl Transformer {
             }
         }
         let x = x.narrow(0, logits_from, t - logits_from)?;
-        let x = rms_norm(&x, &self.weights.output_norm, hp.rms_eps)?;
+        let x = norm(hp, &x, &self.weights.output_norm)?;
         if let Some(h) = hook {
             h.linear_input(LinearSite::Output, &x)?;
         }
-        Ok(self.weights.output.forward(&x)?)
-    }
-
-    fn layer(
-        &self,
-        i: usize,
-        w: &LayerWeights,
-        x: &Tensor,
-        window: Option<usize>,
-        rope: &Rope,
-        hook: &mut Option<&mut dyn Hook>,
-    ) -> Result<Tensor> {
-        let hp = &self.hparams;
-        let eps = hp.rms_eps;
-        let (t, _) = x.dims2()?;
-        let (nh, nkv, hd) = (hp.n_heads, hp.n_kv_heads, hp.head_dim);
-        let h = rms_norm(x, &w.attn_norm, eps)?;
-        if let Some(hk) = hook.as_deref_mut() {
-            for r in [LayerTensor::AttnQ, LayerTensor::AttnK, LayerTensor::AttnV] {
-                hk.linear_input(LinearSite::Layer(i, r), &h)?;
-            }
-        }
-        // [t, n*hd] -> [n, t, hd]
-        let heads = |y: Tensor, n: usize| y.reshape((t, n, hd))?.transpose(0, 1)?.contiguous();
-        let mut q = heads(w.q.forward(&h)?, nh)?;
-        let mut k = heads(w.k.forward(&h)?, nkv)?;
-        let v = heads(w.v.forward(&h)?, nkv)?;
-        if let (Some(qn), Some(kn)) = (&w.q_norm, &w.k_norm) {
-            q = rms_norm(&q, qn, eps)?;
-            k = rms_norm(&k, kn, eps)?;
-        }
-        let q = rope.apply(&q)?;
-        let mut k = rope.apply(&k)?;
-        let mut v = v;
-        if self.kv_f16 {
-            (k, v) = (round_f16(&k)?, round_f16(&v)?);
-        }
-        let scale = match hp.query_pre_attn_scalar {
-            Some(s) => 1.0 / s.sqrt(),
-            None => 1.0 / (hd as f64).sqrt(),
-        };
-        // Grouped-query attention without copying K/V: the g query heads of a KV head are
-        // stacked along the token axis.
-        let g = nh / nkv;
-        let qg = (q * scale)?.reshape((nkv, g * t, hd))?;
-        let scores = qg.matmul(&k.t()?)?.reshape((nh, t, t))?;
-        let probs = ops::causal_softmax(&scores, window)?;
-        if let Some(hk) = hook.as_deref_mut() {
-            hk.attention(i, &probs)?;
-        }
-        let attn = probs.reshape((nkv, g * t, t))?.matmul(&v)?.reshape((nh, t, hd))?;
-        let attn = attn.transpose(0, 1)?.reshape((t, nh * hd))?;
-        if let Some(hk) = hook.as_deref_mut() {
-            hk.linear_input(LinearSite::Layer(i, LayerTensor::AttnOutput), &attn)?;
-        }
-        let mut a = w.o.forward(&attn)?;
-        if let Some(n) = &w.post_attn_norm {
-            a = rms_norm(&a, n, eps)?;
-        }
-        let x = (x + a)?;
-        let h = rms_norm(&x, &w.ffn_norm, eps)?;
-        if let Some(hk) = hook.as_deref_mut() {
-            hk.linear_input(LinearSite::Layer(i, LayerTensor::FfnGate), &h)?;
-            hk.linear_input(LinearSite::Layer(i, LayerTensor::FfnUp), &h)?;
-        }
-        let gate = w.gate.forward(&h)?;
-        let act = if hp.arch == Arch::Gemma3 { gate.gelu()? } else { gate.silu()? };
-        let inner = (act * w.up.forward(&h)?)?;
-        if let Some(hk) = hook.as_deref_mut() {
-            hk.linear_input(LinearSite::Layer(i, LayerTensor::FfnDown), &inner)?;
-        }
-        let mut f = w.down.forward(&inner)?;
-        if let Some(n) = &w.post_ffn_norm {
-            f = rms_norm(&f, n, eps)?;
-        }
-        Ok((x + f)?)
+        let logits = self.weights.output.forward(&x)?;
+        Ok(match hp.final_softcap {
+            Some(cap) => ops::softcap(&logits, cap)?,
+            None => logits,
+        })
     }
 }

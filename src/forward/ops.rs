@@ -22,16 +22,43 @@ pub fn rms_norm(x: &Tensor, w: &[f32], eps: f64) -> Result<Tensor> {
     Tensor::from_vec(v, dims, &Device::Cpu)
 }
 
+/// LayerNorm over the last dimension: `(x - mean) / sqrt(var + eps) * w + b`.
+pub fn layer_norm(x: &Tensor, w: &[f32], b: Option<&[f32]>, eps: f64) -> Result<Tensor> {
+    let dims = x.dims().to_vec();
+    let n = w.len();
+    let mut v = to_vec(x)?;
+    v.par_chunks_mut(n).for_each(|row| {
+        let mean = row.iter().sum::<f32>() / n as f32;
+        let var = row.iter().map(|a| (a - mean) * (a - mean)).sum::<f32>() / n as f32;
+        let r = 1.0 / (var + eps as f32).sqrt();
+        row.iter_mut().zip(w).for_each(|(a, g)| *a = (*a - mean) * r * g);
+        if let Some(b) = b {
+            row.iter_mut().zip(b).for_each(|(a, b)| *a += b);
+        }
+    });
+    Tensor::from_vec(v, dims, &Device::Cpu)
+}
+
+/// `cap * tanh(x / cap)` elementwise (Gemma-2's soft-capping).
+pub fn softcap(x: &Tensor, cap: f64) -> Result<Tensor> {
+    let dims = x.dims().to_vec();
+    let c = cap as f32;
+    let mut v = to_vec(x)?;
+    v.par_iter_mut().for_each(|a| *a = c * (*a / c).tanh());
+    Tensor::from_vec(v, dims, &Device::Cpu)
+}
+
 /// Rotary embedding (GPT-NeoX halves) of `x [heads, t, hd]` for positions `0..t`, with
-/// `cos`/`sin` tables `[positions, hd/2]`.
-pub fn rope(x: &Tensor, cos: &[f32], sin: &[f32]) -> Result<Tensor> {
+/// `cos`/`sin` tables `[positions, half]`: the first `2 * half` dimensions of each head are
+/// rotated (partial rotary when that is less than `hd`), the rest pass through.
+pub fn rope(x: &Tensor, cos: &[f32], sin: &[f32], half: usize) -> Result<Tensor> {
     let (h, t, hd) = x.dims3()?;
-    let half = hd / 2;
+    debug_assert!(2 * half <= hd);
     let mut v = to_vec(x)?;
     v.par_chunks_mut(t * hd).for_each(|head| {
         for (p, row) in head.chunks_mut(hd).enumerate() {
             let (c, s) = (&cos[p * half..(p + 1) * half], &sin[p * half..(p + 1) * half]);
-            let (a, b) = row.split_at_mut(half);
+            let (a, b) = row[..2 * half].split_at_mut(half);
             for i in 0..half {
                 let (x1, x2) = (a[i], b[i]);
                 a[i] = x1 * c[i] - x2 * s[i];
@@ -90,7 +117,7 @@ mod tests {
         // RoPE at position 0 is the identity; at position 1 it rotates each (x_i, x_{i+half}) pair.
         let x = Tensor::from_vec(vec![1f32, 2.0, 3.0, 4.0, 1.0, 2.0, 3.0, 4.0], (1, 2, 4), &Device::Cpu).unwrap();
         let (c, s) = ([1.0f32, 1.0, 0.0, 0.5], [0.0f32, 0.0, 1.0, 0.25]);
-        let y = rope(&x, &c, &s).unwrap().to_vec3::<f32>().unwrap();
+        let y = rope(&x, &c, &s, 2).unwrap().to_vec3::<f32>().unwrap();
         assert_eq!(y[0][0], vec![1.0, 2.0, 3.0, 4.0]);
         assert_eq!(
             y[0][1],

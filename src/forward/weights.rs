@@ -5,7 +5,8 @@
 
 use super::qlinear::{ActRound, QLinear};
 use crate::io::store::StorageType;
-use crate::model::{convert, Arch, LayerTensor, Model, Role, Source};
+use crate::model::arch::Layout;
+use crate::model::{convert, LayerTensor, Model, Role, Source};
 use crate::quant::formats::{dequantize, GgmlType};
 use candle_core::{Device, Result, Tensor};
 use std::sync::Arc;
@@ -25,18 +26,36 @@ impl Linear {
     }
 }
 
+/// A norm's effective gain (Gemma's `1 + w` already added) and LayerNorm's bias.
+pub struct NormW {
+    pub w: Vec<f32>,
+    pub b: Option<Vec<f32>>,
+}
+
+/// The attention's input projections.
+pub enum Qkv {
+    Separate { q: Linear, k: Linear, v: Linear },
+    /// Rows q, k, v stacked.
+    Fused(Linear),
+}
+
+/// The feed-forward's input projections.
+pub enum FfnIn {
+    Gated { gate: Linear, up: Linear },
+    /// Rows gate then up (Phi-3).
+    GatedFused(Linear),
+    Plain(Linear),
+}
+
 pub struct LayerWeights {
-    pub attn_norm: Vec<f32>,
-    pub q: Linear,
-    pub k: Linear,
-    pub v: Linear,
+    pub attn_norm: NormW,
+    pub qkv: Qkv,
     pub o: Linear,
     pub q_norm: Option<Vec<f32>>,
     pub k_norm: Option<Vec<f32>>,
     pub post_attn_norm: Option<Vec<f32>>,
-    pub ffn_norm: Vec<f32>,
-    pub gate: Linear,
-    pub up: Linear,
+    pub ffn_norm: NormW,
+    pub ffn: FfnIn,
     pub down: Linear,
     pub post_ffn_norm: Option<Vec<f32>>,
 }
@@ -66,8 +85,10 @@ impl Embedding {
 
 pub struct Weights {
     pub embedding: Embedding,
+    /// Learned position embeddings `[positions, d_model]` (GPT-2).
+    pub positions: Option<Vec<f32>>,
     pub layers: Vec<LayerWeights>,
-    pub output_norm: Vec<f32>,
+    pub output_norm: NormW,
     pub output: QLinear,
 }
 
@@ -76,27 +97,49 @@ struct Loader<'a> {
 }
 
 impl Loader<'_> {
+    fn has(&self, role: Role) -> bool {
+        self.model.tensor(role).is_some()
+    }
+
     fn f32_tensor(&self, role: Role) -> crate::Result<Tensor> {
         let (shape, data) = self.model.read_canonical(role)?;
         Ok(Tensor::from_vec(data, shape, &Device::Cpu)?)
     }
 
-    /// A norm's effective multiplier: Gemma's RMSNorm multiplies by `1 + w`.
-    fn norm(&self, role: Role) -> crate::Result<Vec<f32>> {
+    /// A norm gain's effective multiplier (Gemma's norms multiply by `1 + w`).
+    fn gain(&self, role: Role) -> crate::Result<Vec<f32>> {
         let (_, mut w) = self.model.read_canonical(role)?;
-        if self.model.arch() == Arch::Gemma3 {
-            w.iter_mut().for_each(|x| *x += 1.0);
+        let offset = self.model.arch().gguf_norm_offset();
+        if offset != 0.0 {
+            w.iter_mut().for_each(|x| *x += offset);
         }
         Ok(w)
     }
 
+    fn opt_gain(&self, role: Role) -> crate::Result<Option<Vec<f32>>> {
+        if self.has(role) {
+            Ok(Some(self.gain(role)?))
+        } else {
+            Ok(None)
+        }
+    }
+
+    /// A norm and its bias, if the model has one.
+    fn norm(&self, gain: Role, bias: Role) -> crate::Result<NormW> {
+        let b = if self.has(bias) { Some(self.model.read_canonical(bias)?.1) } else { None };
+        Ok(NormW { w: self.gain(gain)?, b })
+    }
+
     /// A weight matrix in its stored type (GGUF: quantized as stored, llama's Q/K rows put
-    /// back in Hugging Face order; safetensors: F32/F16/BF16 as stored).
+    /// back in Hugging Face order; safetensors: F32/F16/BF16 as stored, or converted to f32
+    /// when Hugging Face's layout is not the canonical one).
     fn matrix(&self, role: Role) -> crate::Result<QLinear> {
         let m = self.model;
         let e = m.tensor(role).expect("roles are validated on open");
+        let gguf = matches!(m.source, Source::Gguf(_));
+        let relaid = !gguf && m.arch().hf_layout(role) != Layout::Plain;
         // compressed-tensors layers: dequantized once to f32 (as vLLM's reference path does).
-        if m.compressed.as_ref().and_then(|c| c.layer(&e.name)).is_some() {
+        if relaid || m.compressed.as_ref().and_then(|c| c.layer(&e.name)).is_some() {
             let (shape, data) = m.read_canonical(role)?;
             let bytes = bytemuck::cast_slice(&data).to_vec();
             let act = ActRound::None;
@@ -110,7 +153,6 @@ impl Loader<'_> {
         };
         let (rows, cols) = (e.shape[0], e.shape.get(1).copied().unwrap_or(1));
         let raw = m.store().bytes(e);
-        let gguf = matches!(m.source, Source::Gguf(_));
         // llama's Q/K rows are stored permuted in GGUF: move whole (quantized) rows back.
         let bytes = match convert::gguf_permuted_heads(&m.hparams, role).filter(|_| gguf) {
             Some(h) => convert::permute_rows(raw, rows, h, true),
@@ -123,9 +165,10 @@ impl Loader<'_> {
         Ok(QLinear { ty, bytes: Arc::new(bytes), rows, cols, act })
     }
 
-    fn linear(&self, layer: usize, w: LayerTensor, b: Option<LayerTensor>) -> crate::Result<Linear> {
-        let bias = match b {
-            Some(b) if b.in_arch(self.model.arch()) => Some(self.f32_tensor(Role::Layer(layer, b))?),
+    /// The matrix of `w` in layer `layer`, with its bias if the model has one.
+    fn linear(&self, layer: usize, w: LayerTensor) -> crate::Result<Linear> {
+        let bias = match w.bias().map(|b| Role::Layer(layer, b)) {
+            Some(b) if self.has(b) => Some(self.f32_tensor(b)?),
             _ => None,
         };
         Ok(Linear { w: self.matrix(Role::Layer(layer, w))?, b: bias })
@@ -147,41 +190,50 @@ impl Loader<'_> {
         m.store().release(e);
         Ok(Embedding { ty, bytes, rows: e.shape[0], dim: e.shape[1] })
     }
+
+    fn layer(&self, i: usize) -> crate::Result<LayerWeights> {
+        use LayerTensor::*;
+        let r = |t| Role::Layer(i, t);
+        let qkv = if self.has(r(AttnQkv)) {
+            Qkv::Fused(self.linear(i, AttnQkv)?)
+        } else {
+            Qkv::Separate { q: self.linear(i, AttnQ)?, k: self.linear(i, AttnK)?, v: self.linear(i, AttnV)? }
+        };
+        let ffn = if self.has(r(FfnGateUp)) {
+            FfnIn::GatedFused(self.linear(i, FfnGateUp)?)
+        } else if self.has(r(FfnGate)) {
+            FfnIn::Gated { gate: self.linear(i, FfnGate)?, up: self.linear(i, FfnUp)? }
+        } else {
+            FfnIn::Plain(self.linear(i, FfnUp)?)
+        };
+        Ok(LayerWeights {
+            attn_norm: self.norm(r(AttnNorm), r(AttnNormBias))?,
+            qkv,
+            o: self.linear(i, AttnOutput)?,
+            q_norm: self.opt_gain(r(AttnQNorm))?,
+            k_norm: self.opt_gain(r(AttnKNorm))?,
+            post_attn_norm: self.opt_gain(r(PostAttnNorm))?,
+            ffn_norm: self.norm(r(FfnNorm), r(FfnNormBias))?,
+            ffn,
+            down: self.linear(i, FfnDown)?,
+            post_ffn_norm: self.opt_gain(r(PostFfnNorm))?,
+        })
+    }
 }
 
 impl Weights {
     pub fn load(model: &Model) -> crate::Result<Self> {
         let l = Loader { model };
-        let arch = model.arch();
-        let gemma = arch == Arch::Gemma3;
-        let mut layers = Vec::with_capacity(model.hparams.n_layers);
-        for i in 0..model.hparams.n_layers {
-            use LayerTensor::*;
-            let opt_norm = |t: LayerTensor| -> crate::Result<Option<Vec<f32>>> {
-                if gemma {
-                    Ok(Some(l.norm(Role::Layer(i, t))?))
-                } else {
-                    Ok(None)
-                }
-            };
-            layers.push(LayerWeights {
-                attn_norm: l.norm(Role::Layer(i, AttnNorm))?,
-                q: l.linear(i, AttnQ, Some(AttnQBias))?,
-                k: l.linear(i, AttnK, Some(AttnKBias))?,
-                v: l.linear(i, AttnV, Some(AttnVBias))?,
-                o: l.linear(i, AttnOutput, None)?,
-                q_norm: opt_norm(AttnQNorm)?,
-                k_norm: opt_norm(AttnKNorm)?,
-                post_attn_norm: opt_norm(PostAttnNorm)?,
-                ffn_norm: l.norm(Role::Layer(i, FfnNorm))?,
-                gate: l.linear(i, FfnGate, None)?,
-                up: l.linear(i, FfnUp, None)?,
-                down: l.linear(i, FfnDown, None)?,
-                post_ffn_norm: opt_norm(PostFfnNorm)?,
-            });
-        }
+        let layers = (0..model.hparams.n_layers).map(|i| l.layer(i)).collect::<crate::Result<Vec<_>>>()?;
         let output_role = if model.tensor(Role::Output).is_some() { Role::Output } else { Role::TokenEmbd };
         let output = l.matrix(output_role)?;
-        Ok(Weights { embedding: l.embedding(&output)?, layers, output_norm: l.norm(Role::OutputNorm)?, output })
+        let positions = if l.has(Role::PosEmbd) { Some(model.read_canonical(Role::PosEmbd)?.1) } else { None };
+        Ok(Weights {
+            embedding: l.embedding(&output)?,
+            positions,
+            layers,
+            output_norm: l.norm(Role::OutputNorm, Role::OutputNormBias)?,
+            output,
+        })
     }
 }

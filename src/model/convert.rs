@@ -1,7 +1,10 @@
-//! The reversible changes llama.cpp's converter makes to Hugging Face weights, and their
-//! inverses. sinkquant's canonical layout is Hugging Face's.
+//! The reversible changes between files and sinkquant's canonical layout, and their inverses.
+//! Canonical is Hugging Face's layout and conventions (llama's Q/K rows in HF order, Gemma's
+//! norms as `w` of `1 + w`), with linear weights as `[out, in]` and fused Q/K/V rows stacked
+//! q, k, v: GPT-2's transposed `Conv1D` weights and GPT-NeoX's per-head `query_key_value` are
+//! converted on reading (`hf_to_canonical`) and back on writing (`canonical_to_hf`).
 
-use super::arch::Arch;
+use super::arch::{Arch, Layout};
 use super::hparams::HParams;
 use super::roles::{LayerTensor, Role};
 
@@ -66,9 +69,79 @@ fn convert(hp: &HParams, role: Role, shape: &[usize], mut data: Vec<f32>, to_hf:
     data
 }
 
+/// A Hugging Face tensor of `role` (row-major `shape`) in the canonical layout.
+pub fn hf_to_canonical(hp: &HParams, role: Role, shape: &[usize], data: Vec<f32>) -> (Vec<usize>, Vec<f32>) {
+    match hp.arch.hf_layout(role) {
+        Layout::Plain => (shape.to_vec(), data),
+        Layout::Conv1D => (vec![shape[1], shape[0]], transpose(&data, shape[0], shape[1])),
+        Layout::QkvPerHead => (shape.to_vec(), qkv_per_head(&data, hp.n_heads, shape[0], true)),
+    }
+}
+
+/// The canonical tensor of `role` as Hugging Face files store it, with its stored shape.
+pub fn canonical_to_hf(hp: &HParams, role: Role, shape: &[usize], data: Vec<f32>) -> (Vec<usize>, Vec<f32>) {
+    match hp.arch.hf_layout(role) {
+        Layout::Plain => (shape.to_vec(), data),
+        Layout::Conv1D => (vec![shape[1], shape[0]], transpose(&data, shape[0], shape[1])),
+        Layout::QkvPerHead => (shape.to_vec(), qkv_per_head(&data, hp.n_heads, shape[0], false)),
+    }
+}
+
+/// The shape a Hugging Face file stores for a canonical `shape` of `role`.
+pub fn hf_shape(arch: Arch, role: Role, shape: &[usize]) -> Vec<usize> {
+    match arch.hf_layout(role) {
+        Layout::Conv1D => vec![shape[1], shape[0]],
+        _ => shape.to_vec(),
+    }
+}
+
+/// The canonical shape of a Hugging Face tensor of `shape`.
+pub fn canonical_shape(arch: Arch, role: Role, shape: &[usize]) -> Vec<usize> {
+    hf_shape(arch, role, shape)
+}
+
+/// `[rows, cols]` to `[cols, rows]`.
+fn transpose(data: &[f32], rows: usize, cols: usize) -> Vec<f32> {
+    let mut out = vec![0f32; data.len()];
+    for r in 0..rows {
+        for c in 0..cols {
+            out[c * rows + r] = data[r * cols + c];
+        }
+    }
+    out
+}
+
+/// GPT-NeoX's fused rows: per head q, k, v (`to_canonical`: into all q, all k, all v; or back).
+fn qkv_per_head(data: &[f32], n_heads: usize, n_rows: usize, to_canonical: bool) -> Vec<f32> {
+    let row_len = data.len() / n_rows;
+    let hd = n_rows / (3 * n_heads);
+    let mut out = vec![0f32; data.len()];
+    for h in 0..n_heads {
+        for j in 0..3 {
+            for k in 0..hd {
+                let per_head = h * 3 * hd + j * hd + k;
+                let stacked = j * n_heads * hd + h * hd + k;
+                let (src, dst) = if to_canonical { (per_head, stacked) } else { (stacked, per_head) };
+                out[dst * row_len..(dst + 1) * row_len].copy_from_slice(&data[src * row_len..(src + 1) * row_len]);
+            }
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn neox_rows_and_conv1d_round_trip() {
+        // Two heads of two rows: HF q0 q0 k0 k0 v0 v0 q1 q1 k1 k1 v1 v1 -> q0 q0 q1 q1 k0 ...
+        let hf: Vec<f32> = (0..12).map(|x| x as f32).collect();
+        let c = qkv_per_head(&hf, 2, 12, true);
+        assert_eq!(c, vec![0., 1., 6., 7., 2., 3., 8., 9., 4., 5., 10., 11.]);
+        assert_eq!(qkv_per_head(&c, 2, 12, false), hf);
+        assert_eq!(transpose(&[1., 2., 3., 4., 5., 6.], 2, 3), vec![1., 4., 2., 5., 3., 6.]);
+    }
 
     /// The permutation is convert_hf_to_gguf.py's: reshape(n_head, 2, hd/2, ...).swapaxes(1, 2).
     #[test]

@@ -1,17 +1,56 @@
-//! Hyperparameters, read from GGUF metadata or a Hugging Face `config.json`, and written back
-//! as a `config.json` that transformers loads.
+//! Hyperparameters, read from GGUF metadata or a Hugging Face `config.json` (the reading of
+//! config.json is each architecture's, in `super::arch`), and written back as a `config.json`
+//! that transformers loads.
 
-use super::arch::Arch;
+use super::arch::{Arch, Norm, Sliding};
+use super::rope_scaling::RopeScaling;
 use crate::error::{Error, Result};
 use crate::io::gguf::GgufFile;
 use serde::Serialize;
-use serde_json::{json, Value};
+use serde_json::{json, Map, Value};
 use std::path::Path;
 
 /// Gemma-3 interleaves five sliding-window layers with one global layer; llama.cpp hard-codes
 /// the pattern (`set_swa_pattern(6)`) and the local RoPE base (10000) for gemma3.
 pub const GEMMA3_SWA_PATTERN: usize = 6;
 pub const GEMMA3_ROPE_LOCAL_BASE: f64 = 10_000.0;
+
+/// llama.cpp's RoPE tensors: llama3 divisors, and Phi-3's LongRoPE factors.
+pub const ROPE_FREQS: &str = "rope_freqs.weight";
+pub const ROPE_SHORT: &str = "rope_factors_short.weight";
+pub const ROPE_LONG: &str = "rope_factors_long.weight";
+pub const ROPE_TENSORS: [&str; 3] = [ROPE_FREQS, ROPE_SHORT, ROPE_LONG];
+
+/// The feed-forward activation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Act {
+    Silu,
+    /// Exact GELU (erf).
+    Gelu,
+    /// GELU's tanh approximation (`gelu_pytorch_tanh`, GPT-2's `gelu_new`).
+    GeluTanh,
+}
+
+impl Act {
+    /// From config.json's `hidden_act` / `hidden_activation`.
+    pub fn from_hf(name: &str) -> Option<Act> {
+        match name {
+            "silu" | "swish" => Some(Act::Silu),
+            "gelu" => Some(Act::Gelu),
+            "gelu_new" | "gelu_pytorch_tanh" | "gelu_fast" => Some(Act::GeluTanh),
+            _ => None,
+        }
+    }
+
+    pub fn hf_name(self) -> &'static str {
+        match self {
+            Act::Silu => "silu",
+            Act::Gelu => "gelu",
+            Act::GeluTanh => "gelu_pytorch_tanh",
+        }
+    }
+}
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct HParams {
@@ -24,16 +63,27 @@ pub struct HParams {
     pub head_dim: usize,
     pub vocab_size: usize,
     pub ctx_len: usize,
-    pub rms_eps: f64,
+    /// Epsilon of the norms (RMSNorm or LayerNorm, as the architecture has).
+    pub norm_eps: f64,
     pub rope_theta: f64,
+    /// Dimensions of each head that are rotated (partial rotary: GPT-NeoX, Phi-3.5/4-mini).
+    pub rotary_dim: usize,
+    pub rope_scaling: Option<RopeScaling>,
     /// Gemma-3: RoPE base of the sliding-window layers.
     pub rope_theta_local: Option<f64>,
-    /// Gemma-3: window of the local layers.
+    /// The window of the local layers.
     pub sliding_window: Option<usize>,
-    /// Gemma-3: every `n`-th layer is global.
+    /// Every `n`-th layer is global, the others local (1: every layer is local).
     pub sliding_window_pattern: Option<usize>,
-    /// Gemma-3: attention logits are scaled by `query_pre_attn_scalar^-0.5`.
+    /// Gemma: attention logits are scaled by `query_pre_attn_scalar^-0.5`.
     pub query_pre_attn_scalar: Option<f64>,
+    /// Gemma-2: attention scores become `cap * tanh(score / cap)`.
+    pub attn_softcap: Option<f64>,
+    /// Gemma-2: logits become `cap * tanh(logit / cap)`.
+    pub final_softcap: Option<f64>,
+    pub act: Act,
+    /// GPT-NeoX: attention and feed-forward both read the block's input, `x + attn(x) + ffn(x)`.
+    pub parallel_residual: bool,
     pub tied_embeddings: bool,
 }
 
@@ -41,7 +91,7 @@ pub struct HParams {
 #[derive(Clone, Debug, PartialEq, thiserror::Error)]
 pub enum ConfigError {
     /// A `model_type` sinkquant does not handle.
-    #[error("architecture {0:?} (supported: llama, qwen2, gemma3)")]
+    #[error("architecture {0:?} (supported: {supported})", supported = Arch::supported())]
     Architecture(String),
     /// A field is missing or malformed.
     #[error("{0}")]
@@ -62,19 +112,37 @@ impl ConfigError {
     }
 }
 
-fn malformed(msg: impl Into<String>) -> ConfigError {
-    ConfigError::Malformed(msg.into())
-}
-
 /// f32 values from GGUF (1e-6 is stored as 9.99999997e-07) to the shortest decimal.
 fn tidy(v: f32) -> f64 {
     v.to_string().parse().unwrap_or(v as f64)
 }
 
+/// A GGUF's RoPE scaling: `rope.scaling.*` keys, llama3's `rope_freqs` divisors, or Phi-3's
+/// LongRoPE factor tensors.
+fn gguf_rope_scaling(g: &GgufFile, a: &str) -> Result<Option<RopeScaling>> {
+    let key = |k: &str| g.get(&format!("{a}.{k}"));
+    let tensor = |name: &str| -> Result<Option<Vec<f32>>> { g.store.get(name).map(|e| g.store.read_f32(e)).transpose() };
+    let kind = key("rope.scaling.type").and_then(|v| v.as_str());
+    let factor = key("rope.scaling.factor").and_then(|v| v.as_f64());
+    let scaling =
+        RopeScaling::from_gguf(kind, factor, tensor(ROPE_FREQS)?).map_err(|e| Error::unsupported(g.path(), e))?;
+    let (Some(short_factor), Some(long_factor)) = (tensor(ROPE_SHORT)?, tensor(ROPE_LONG)?) else {
+        return Ok(scaling);
+    };
+    let original_ctx = key("rope.scaling.original_context_length")
+        .and_then(|v| v.as_i64())
+        .and_then(|x| usize::try_from(x).ok())
+        .ok_or_else(|| Error::corrupt(g.path(), format!("LongRoPE factors without {a}.rope.scaling.original_context_length")))?;
+    let attn_factor = key("rope.scaling.attn_factor").and_then(|v| v.as_f64()).map_or(1.0, |x| tidy(x as f32));
+    Ok(Some(RopeScaling::LongRope { short_factor, long_factor, original_ctx, attn_factor }))
+}
+
 impl HParams {
-    /// From GGUF metadata. `has_output` says whether the file carries a separate output matrix.
-    /// Missing or malformed keys are `Error::Corrupt` naming the file.
+    /// From GGUF metadata, as the architecture's description says to read it. `has_output`
+    /// says whether the file carries a separate output matrix. Missing or malformed keys are
+    /// `Error::Corrupt` naming the file; math the forward pass lacks is `Error::Unsupported`.
     pub fn from_gguf(arch: Arch, g: &GgufFile, has_output: bool) -> Result<Self> {
+        let spec = arch.spec();
         let a = arch.gguf_name();
         let bad = |msg: String| Error::corrupt(g.path(), msg);
         let uint = |k: &str| -> Result<usize> {
@@ -88,6 +156,7 @@ impl HParams {
         let opt_uint = |k: &str| {
             g.get(&format!("{a}.{k}")).and_then(|v| v.as_i64()).and_then(|x| usize::try_from(x).ok()).filter(|&x| x > 0)
         };
+        let opt_float = |k: &str| g.get(&format!("{a}.{k}")).and_then(|v| v.as_f64()).map(|x| tidy(x as f32));
         let float = |k: &str| -> Result<f64> {
             let key = format!("{a}.{k}");
             let v = g.get(&key).ok_or_else(|| bad(format!("missing metadata {key}")))?;
@@ -104,15 +173,27 @@ impl HParams {
             None if d_model % n_heads == 0 => d_model / n_heads,
             None => return Err(bad(format!("embedding length {d_model} is not a multiple of {n_heads} heads"))),
         };
-        let vocab_size = match opt_uint("vocab_size") {
-            Some(v) => v,
-            None => g
-                .get("tokenizer.ggml.tokens")
-                .and_then(|t| t.as_array())
-                .map(|t| t.len())
-                .ok_or_else(|| bad("missing metadata tokenizer.ggml.tokens".into()))?,
+        let tokens = || g.get("tokenizer.ggml.tokens").and_then(|t| t.as_array()).map(|t| t.len());
+        let vocab_size = opt_uint("vocab_size")
+            .or_else(tokens)
+            .ok_or_else(|| bad("missing metadata tokenizer.ggml.tokens".into()))?;
+        let eps_key = match spec.norm {
+            Norm::Rms => "attention.layer_norm_rms_epsilon",
+            Norm::Layer => "attention.layer_norm_epsilon",
         };
-        let gemma = arch == Arch::Gemma3;
+        let rope_scaling = gguf_rope_scaling(g, a)?;
+        let softcap = |k: &str| opt_float(k).filter(|v| *v != 0.0);
+        let (attn_softcap, final_softcap) = (softcap("attn_logit_softcapping"), softcap("final_logit_softcapping"));
+        if !spec.softcap && (attn_softcap.is_some() || final_softcap.is_some()) {
+            return Err(Error::unsupported(g.path(), format!("soft-capping in a {a} model (the description has none)")));
+        }
+        let window = opt_uint("attention.sliding_window");
+        let (sliding_window, sliding_window_pattern) = match spec.sliding {
+            Sliding::Never => (None, None),
+            Sliding::All => (window, window.map(|_| 1)),
+            Sliding::Pattern(n) => (window, Some(n)),
+        };
+        let parallel = g.get(&format!("{a}.use_parallel_residual")).and_then(|v| v.as_bool());
         Ok(HParams {
             arch,
             n_layers: uint("block_count")?,
@@ -123,93 +204,36 @@ impl HParams {
             head_dim,
             vocab_size,
             ctx_len: uint("context_length")?,
-            rms_eps: float("attention.layer_norm_rms_epsilon")?,
+            norm_eps: float(eps_key)?,
             rope_theta: float("rope.freq_base").unwrap_or(10_000.0),
-            rope_theta_local: gemma.then_some(GEMMA3_ROPE_LOCAL_BASE),
-            sliding_window: if gemma { opt_uint("attention.sliding_window") } else { None },
-            sliding_window_pattern: gemma.then_some(GEMMA3_SWA_PATTERN),
-            // llama.cpp scales Gemma-3 queries by 1/sqrt(head_dim) for all but the 27B model.
-            query_pre_attn_scalar: gemma.then_some(head_dim as f64),
+            rotary_dim: opt_uint("rope.dimension_count").unwrap_or(head_dim),
+            rope_scaling,
+            rope_theta_local: spec.rope_local_base,
+            sliding_window,
+            sliding_window_pattern,
+            // llama.cpp scales Gemma queries by 1/sqrt(head_dim) for all but the 27B models.
+            query_pre_attn_scalar: spec.query_pre_attn_scalar.then_some(head_dim as f64),
+            attn_softcap,
+            final_softcap,
+            act: spec.act,
+            parallel_residual: parallel.unwrap_or(spec.parallel_residual),
             tied_embeddings: !has_output,
         })
     }
 
-    /// From a Hugging Face `config.json` (transformers 4.x or 5.x style).
+    /// From a Hugging Face `config.json` (transformers 4.x or 5.x style), read as its
+    /// `model_type`'s description says.
     pub fn from_hf_config(cfg: &Value) -> Result<Self, ConfigError> {
-        let model_type =
-            cfg.get("model_type").and_then(Value::as_str).ok_or_else(|| malformed("config.json has no model_type"))?;
+        let model_type = cfg
+            .get("model_type")
+            .and_then(Value::as_str)
+            .ok_or_else(|| ConfigError::Malformed("config.json has no model_type".into()))?;
         let arch =
             Arch::from_hf_model_type(model_type).ok_or_else(|| ConfigError::Architecture(model_type.to_string()))?;
-        super::unimplemented::check_hf_config(cfg, arch == Arch::Gemma3)?;
-        let uint = |k: &str| -> Result<usize, ConfigError> {
-            cfg.get(k)
-                .and_then(Value::as_u64)
-                .filter(|&x| x > 0)
-                .map(|x| x as usize)
-                .ok_or_else(|| malformed(format!("config.json: {k} missing or not a positive integer")))
-        };
-        let opt_uint = |k: &str| cfg.get(k).and_then(Value::as_u64).filter(|&x| x > 0).map(|x| x as usize);
-        let rope = cfg.get("rope_parameters");
-        let rope_of = |layer_type: &str| -> Option<f64> {
-            let r = rope?;
-            r.get(layer_type).unwrap_or(r).get("rope_theta")?.as_f64()
-        };
-        let d_model = uint("hidden_size")?;
-        let n_heads = uint("num_attention_heads")?;
-        let gemma = arch == Arch::Gemma3;
-        let head_dim = opt_uint("head_dim").unwrap_or(d_model / n_heads);
-        let pattern = cfg
-            .get("layer_types")
-            .and_then(Value::as_array)
-            .and_then(|t| t.iter().position(|x| x == "full_attention"))
-            .map(|p| p + 1);
-        Ok(HParams {
-            arch,
-            n_layers: uint("num_hidden_layers")?,
-            d_model,
-            d_ff: uint("intermediate_size")?,
-            n_heads,
-            n_kv_heads: opt_uint("num_key_value_heads").unwrap_or(n_heads),
-            head_dim,
-            vocab_size: uint("vocab_size")?,
-            ctx_len: uint("max_position_embeddings")?,
-            rms_eps: cfg
-                .get("rms_norm_eps")
-                .and_then(Value::as_f64)
-                .ok_or_else(|| malformed("config.json: rms_norm_eps missing"))?,
-            rope_theta: rope_of("full_attention")
-                .or_else(|| cfg.get("rope_theta").and_then(Value::as_f64))
-                .unwrap_or(10_000.0),
-            rope_theta_local: if gemma {
-                Some(
-                    rope_of("sliding_attention")
-                        .or_else(|| cfg.get("rope_local_base_freq").and_then(Value::as_f64))
-                        .unwrap_or(GEMMA3_ROPE_LOCAL_BASE),
-                )
-            } else {
-                None
-            },
-            sliding_window: if gemma { opt_uint("sliding_window") } else { None },
-            sliding_window_pattern: if gemma {
-                Some(
-                    pattern
-                        .or_else(|| opt_uint("sliding_window_pattern"))
-                        .or_else(|| opt_uint("_sliding_window_pattern"))
-                        .unwrap_or(GEMMA3_SWA_PATTERN),
-                )
-            } else {
-                None
-            },
-            query_pre_attn_scalar: if gemma {
-                Some(cfg.get("query_pre_attn_scalar").and_then(Value::as_f64).unwrap_or(head_dim as f64))
-            } else {
-                None
-            },
-            tied_embeddings: cfg.get("tie_word_embeddings").and_then(Value::as_bool).unwrap_or(arch == Arch::Gemma3),
-        })
+        (arch.spec().read_config)(&super::arch::Cfg(cfg), arch)
     }
 
-    /// Whether layer `i` attends over a sliding window (Gemma-3's local layers).
+    /// Whether layer `i` attends over a sliding window.
     pub fn is_sliding(&self, layer: usize) -> bool {
         matches!(self.sliding_window_pattern, Some(p) if (layer + 1) % p != 0)
     }
@@ -217,76 +241,19 @@ impl HParams {
     /// A `config.json` for transformers. Both the 4.x fields (`rope_theta`, ...) and 5.x's
     /// `rope_parameters` are written, so either version reads it.
     pub fn to_hf_config(&self, special: &SpecialIds, dtype: &str) -> Value {
-        let mut c = json!({
-            "architectures": [self.arch.hf_class()],
-            "model_type": self.arch.hf_model_type(),
-            "hidden_size": self.d_model,
-            "intermediate_size": self.d_ff,
-            "num_hidden_layers": self.n_layers,
-            "num_attention_heads": self.n_heads,
-            "num_key_value_heads": self.n_kv_heads,
-            "head_dim": self.head_dim,
-            "vocab_size": self.vocab_size,
-            "max_position_embeddings": self.ctx_len,
-            "rms_norm_eps": self.rms_eps,
-            "rope_theta": self.rope_theta,
-            "tie_word_embeddings": self.tied_embeddings,
-            "attention_dropout": 0.0,
-            "initializer_range": 0.02,
-            "use_cache": true,
-            "torch_dtype": dtype,
-            "dtype": dtype,
-        });
-        let o = c.as_object_mut().expect("object");
-        for (k, v) in [("bos_token_id", special.bos), ("eos_token_id", special.eos), ("pad_token_id", special.pad)] {
-            if let Some(v) = v {
-                o.insert(k.into(), json!(v));
-            }
+        let mut o = super::arch::hf_config_base(self, special, dtype);
+        (self.arch.spec().write_config)(self, &mut o);
+        Value::Object(o)
+    }
+
+    /// `rope_parameters` of a config.json for one RoPE base (`rope_scaling`'s keys included).
+    pub fn rope_parameters(&self, theta: f64) -> Value {
+        let mut p = json!({"rope_theta": theta, "rope_type": "default"});
+        if let Some(Value::Object(s)) = self.rope_scaling.as_ref().and_then(RopeScaling::to_hf) {
+            let m: &mut Map<String, Value> = p.as_object_mut().expect("object");
+            m.extend(s);
         }
-        match self.arch {
-            Arch::Llama => {
-                o.insert("hidden_act".into(), json!("silu"));
-                o.insert("attention_bias".into(), json!(false));
-                o.insert("mlp_bias".into(), json!(false));
-                o.insert("rope_parameters".into(), json!({"rope_theta": self.rope_theta, "rope_type": "default"}));
-            }
-            Arch::Qwen2 => {
-                o.insert("hidden_act".into(), json!("silu"));
-                o.insert("use_sliding_window".into(), json!(false));
-                o.insert("sliding_window".into(), Value::Null);
-                o.insert("max_window_layers".into(), json!(self.n_layers));
-                o.insert("rope_parameters".into(), json!({"rope_theta": self.rope_theta, "rope_type": "default"}));
-            }
-            Arch::Gemma3 => {
-                let local = self.rope_theta_local.unwrap_or(GEMMA3_ROPE_LOCAL_BASE);
-                let pattern = self.sliding_window_pattern.unwrap_or(GEMMA3_SWA_PATTERN);
-                let types: Vec<&str> = (0..self.n_layers)
-                    .map(|i| if self.is_sliding(i) { "sliding_attention" } else { "full_attention" })
-                    .collect();
-                o.insert("hidden_activation".into(), json!("gelu_pytorch_tanh"));
-                o.insert("attention_bias".into(), json!(false));
-                o.insert("attn_logit_softcapping".into(), Value::Null);
-                o.insert("final_logit_softcapping".into(), Value::Null);
-                // transformers 5 validates this field as an integer.
-                let scalar = self.query_pre_attn_scalar.unwrap_or(self.head_dim as f64);
-                let scalar = if scalar.fract() == 0.0 { json!(scalar as u64) } else { json!(scalar) };
-                o.insert("query_pre_attn_scalar".into(), scalar);
-                o.insert("sliding_window".into(), json!(self.sliding_window));
-                o.insert("sliding_window_pattern".into(), json!(pattern));
-                o.insert("layer_types".into(), json!(types));
-                o.insert("rope_local_base_freq".into(), json!(local));
-                o.insert("rope_scaling".into(), Value::Null);
-                o.insert(
-                    "rope_parameters".into(),
-                    json!({
-                        "full_attention": {"rope_theta": self.rope_theta, "rope_type": "default"},
-                        "sliding_attention": {"rope_theta": local, "rope_type": "default"},
-                    }),
-                );
-                o.insert("use_bidirectional_attention".into(), json!(false));
-            }
-        }
-        c
+        p
     }
 }
 

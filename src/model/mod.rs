@@ -5,11 +5,13 @@ pub mod arch;
 pub mod convert;
 pub mod gguf_keys;
 pub mod hparams;
+pub mod rope_scaling;
 pub mod roles;
-pub mod unimplemented;
+#[cfg(test)]
+mod unimplemented;
 
 pub use arch::Arch;
-pub use hparams::{ConfigError, HParams, SpecialIds};
+pub use hparams::{Act, ConfigError, HParams, SpecialIds};
 pub use roles::{LayerTensor, Role};
 
 use crate::error::{Error, Result};
@@ -65,13 +67,14 @@ impl Model {
             .and_then(|v| v.as_str())
             .ok_or_else(|| Error::corrupt(&path, "no general.architecture metadata"))?;
         let arch = Arch::from_gguf(arch_name).ok_or_else(|| {
-            Error::unsupported(&path, format!("architecture {arch_name:?} (supported: llama, qwen2, gemma3)"))
+            let supported: Vec<&str> = Arch::all().map(|a| a.gguf_name()).collect();
+            Error::unsupported(&path, format!("architecture {arch_name:?} (supported: {})", supported.join(", ")))
         })?;
         let has_output = g.store.get("output.weight").is_some();
-        unimplemented::check_gguf(&g, arch.gguf_name())?;
         let hparams = HParams::from_gguf(arch, &g, has_output)?;
-        let names: Vec<String> = g.store.entries().iter().map(|e| e.name.clone()).collect();
-        let (roles, unrecognised) = assign_roles(&names, |n| Role::from_gguf_name(arch, n));
+        let names: Vec<String> =
+            g.store.entries().iter().map(|e| e.name.clone()).filter(|n| !hparams::ROPE_TENSORS.contains(&n.as_str())).collect();
+        let (roles, unrecognised) = assign_roles(&names, |n| arch.role_of_gguf(n));
         let m = Model { path, hparams, source: Source::Gguf(g), roles, unrecognised, compressed: None };
         m.check_shapes()?;
         Ok(m)
@@ -94,7 +97,7 @@ impl Model {
             .filter(|n| !c.is_some_and(|c| c.is_companion(n)))
             .collect();
         let (roles, unrecognised) =
-            assign_roles(&names, |n| Role::from_hf_name(arch, &c.map_or(n.into(), |c| c.logical_name(n))));
+            assign_roles(&names, |n| arch.role_of_hf(&c.map_or(n.into(), |c| c.logical_name(n))));
         let path = st.dir.clone();
         let m = Model { path, hparams, source: Source::Safetensors(st), roles, unrecognised, compressed };
         m.check_shapes()?;
@@ -128,34 +131,24 @@ impl Model {
         self.roles.get(&role).and_then(|n| self.store().get(n))
     }
 
-    /// The roles this architecture and these hyperparameters call for, with canonical shapes.
+    /// The roles this architecture and these hyperparameters call for, with canonical shapes:
+    /// the description's required tensors, and its optional ones the file has.
     pub fn expected_roles(&self) -> Vec<(Role, Vec<usize>)> {
         let hp = &self.hparams;
-        let (d, q, kv) = (hp.d_model, hp.n_heads * hp.head_dim, hp.n_kv_heads * hp.head_dim);
-        let mut out = vec![(Role::TokenEmbd, vec![hp.vocab_size, d]), (Role::OutputNorm, vec![d])];
-        if !hp.tied_embeddings || self.roles.contains_key(&Role::Output) {
-            out.push((Role::Output, vec![hp.vocab_size, d]));
-        }
-        for i in 0..hp.n_layers {
-            for t in LayerTensor::ALL {
-                if !t.in_arch(hp.arch) {
-                    continue;
+        let mut out = Vec::new();
+        for t in self.arch().tensors() {
+            let roles: Vec<Role> = match t.slot {
+                arch::Slot::Global(r) => vec![r],
+                arch::Slot::Layer(l) => (0..hp.n_layers).map(|i| Role::Layer(i, l)).collect(),
+            };
+            for r in roles {
+                let needed = t.required || (r == Role::Output && !hp.tied_embeddings);
+                if needed || self.roles.contains_key(&r) {
+                    out.push((r, canonical_shape(hp, r)));
                 }
-                use LayerTensor::*;
-                let shape = match t {
-                    AttnNorm | PostAttnNorm | FfnNorm | PostFfnNorm => vec![d],
-                    AttnQNorm | AttnKNorm => vec![hp.head_dim],
-                    AttnQ => vec![q, d],
-                    AttnK | AttnV => vec![kv, d],
-                    AttnQBias => vec![q],
-                    AttnKBias | AttnVBias => vec![kv],
-                    AttnOutput => vec![d, q],
-                    FfnGate | FfnUp => vec![hp.d_ff, d],
-                    FfnDown => vec![d, hp.d_ff],
-                };
-                out.push((Role::Layer(i, t), shape));
             }
         }
+        out.sort_by_key(|(r, _)| *r);
         out
     }
 
@@ -166,12 +159,12 @@ impl Model {
             let Some(e) = self.tensor(*role) else {
                 let name = match self.gguf() {
                     Some(_) => role.gguf_name(),
-                    None => role.hf_name(self.arch()),
+                    None => self.arch().hf_name(*role).unwrap_or_else(|| role.gguf_name()),
                 };
                 let file = store.paths().next().unwrap_or(&self.path).to_path_buf();
                 return Err(Error::corrupt(file, format!("tensor {name} is missing")));
             };
-            let actual = self.shape_of(e);
+            let actual = self.shape_of(*role, e);
             if &actual != shape {
                 return Err(Error::corrupt(
                     store.path_of(e),
@@ -198,21 +191,21 @@ impl Model {
             return Ok((vec![l.rows, l.cols], c.read(self.store(), l)?));
         }
         let data = self.store().read_f32(e)?;
-        let data = match self.source {
-            Source::Gguf(_) => convert::gguf_to_hf(&self.hparams, role, &e.shape, data),
-            Source::Safetensors(_) => data,
-        };
-        Ok((e.shape.clone(), data))
+        Ok(match self.source {
+            Source::Gguf(_) => (e.shape.clone(), convert::gguf_to_hf(&self.hparams, role, &e.shape, data)),
+            Source::Safetensors(_) => convert::hf_to_canonical(&self.hparams, role, &e.shape, data),
+        })
     }
 
     /// A tensor's shape in Hugging Face's layout (a packed layer's `weight_shape`).
     pub fn canonical_shape(&self, role: Role) -> Option<Vec<usize>> {
-        self.tensor(role).map(|e| self.shape_of(e))
+        self.tensor(role).map(|e| self.shape_of(role, e))
     }
 
-    fn shape_of(&self, e: &TensorEntry) -> Vec<usize> {
+    fn shape_of(&self, role: Role, e: &TensorEntry) -> Vec<usize> {
         match self.compressed.as_ref().and_then(|c| c.layer(&e.name)) {
             Some(l) => vec![l.rows, l.cols],
+            None if self.gguf().is_none() => convert::canonical_shape(self.arch(), role, &e.shape),
             None => e.shape.clone(),
         }
     }
@@ -231,6 +224,33 @@ impl Model {
     pub fn size(&self) -> (u64, u64) {
         let s = self.store();
         (s.entries().iter().map(|e| e.n_elements() as u64).sum(), s.total_bytes())
+    }
+}
+
+/// The canonical shape of `role` under `hp`.
+pub fn canonical_shape(hp: &HParams, role: Role) -> Vec<usize> {
+    let (d, q, kv) = (hp.d_model, hp.n_heads * hp.head_dim, hp.n_kv_heads * hp.head_dim);
+    use LayerTensor::*;
+    match role {
+        Role::TokenEmbd | Role::Output => vec![hp.vocab_size, d],
+        Role::PosEmbd => vec![hp.ctx_len, d],
+        Role::OutputNorm | Role::OutputNormBias => vec![d],
+        Role::Layer(_, t) => match t {
+            AttnNorm | AttnNormBias | PostAttnNorm | FfnNorm | FfnNormBias | PostFfnNorm => vec![d],
+            AttnQNorm | AttnKNorm => vec![hp.head_dim],
+            AttnQ => vec![q, d],
+            AttnK | AttnV => vec![kv, d],
+            AttnQkv => vec![q + 2 * kv, d],
+            AttnQBias => vec![q],
+            AttnKBias | AttnVBias => vec![kv],
+            AttnQkvBias => vec![q + 2 * kv],
+            AttnOutput => vec![d, q],
+            AttnOutputBias | FfnDownBias => vec![d],
+            FfnGate | FfnUp => vec![hp.d_ff, d],
+            FfnGateUp => vec![2 * hp.d_ff, d],
+            FfnUpBias => vec![hp.d_ff],
+            FfnDown => vec![d, hp.d_ff],
+        },
     }
 }
 

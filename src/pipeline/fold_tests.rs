@@ -34,7 +34,7 @@ fn folding_is_exact_in_full_precision() {
         assert!(p.iter().all(|t| t.ty == GgmlType::F32));
         let mut inputs = QuantInputs::default();
         let hp = &model.hparams;
-        for site in Site::all(hp.n_layers) {
+        for site in Site::all(hp.arch, hp.n_layers) {
             let n = if matches!(site, Site::Down(_)) { hp.d_ff } else { hp.d_model };
             let s: Vec<f32> = values(n as u64 + 7, n, 1.0).iter().map(|x| (2.0 * x).exp()).collect();
             inputs.folds.scales.insert(site, s);

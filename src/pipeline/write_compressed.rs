@@ -12,7 +12,7 @@ use crate::io::compressed_tensors::{self as ct, names::module, Scheme};
 use crate::io::hf_dir::{self, WeightDtype};
 use crate::io::safetensors::writer::{PlannedTensor, SafetensorsWriter};
 use crate::io::Progress;
-use crate::model::{Model, Role};
+use crate::model::{convert, Model, Role};
 use crate::tokenizer::{self, GgufVocab};
 use crate::transform::fold;
 use std::collections::BTreeSet;
@@ -33,6 +33,12 @@ pub fn scheme_for(model: &Model, bits: u8) -> Scheme {
 /// the output head is left in BF16 as llm-compressor does).
 pub fn is_linear(r: Role) -> bool {
     matches!(r, Role::Layer(_, t) if t.is_matrix())
+}
+
+/// Linear layers that compressed-tensors quantizes in `arch`: not GPT-2's `Conv1D` modules,
+/// which its `Linear` target does not match (they stay in BF16).
+fn quantized_here(arch: crate::model::Arch, r: Role) -> bool {
+    is_linear(r) && arch.hf_layout(r) != crate::model::arch::Layout::Conv1D
 }
 
 /// Writes `model` quantized with `scheme` to the directory `out`. `keep` lists the linear
@@ -57,13 +63,14 @@ pub fn write(
     for &r in &roles {
         let shape = model.canonical_shape(r).expect("role exists");
         let name = r.hf_name(arch);
-        if is_linear(r) && !keep.contains(&r) {
+        if quantized_here(arch, r) && !keep.contains(&r) {
             let (rows, cols) = (shape[0], shape[1]);
             scheme.check(rows, cols).map_err(|e| Error::Invalid(format!("{name}: {e}")))?;
             planned.extend(ct::planned_layer(module(&name), rows, cols, scheme));
         } else {
             let n: usize = shape.iter().product();
             let dtype = WeightDtype::Bf16;
+            let shape = convert::hf_shape(arch, r, &shape);
             planned.push(PlannedTensor { name, dtype: dtype.safetensors_name(), shape, nbytes: n * dtype.size() });
         }
     }
@@ -75,8 +82,9 @@ pub fn write(
     for &r in &roles {
         let (shape, mut data) = model.read_canonical(r)?;
         fold::apply(&inputs.folds, hp, r, &shape, &mut data);
+        let (_, data) = convert::canonical_to_hf(hp, r, &shape, data);
         let name = r.hf_name(arch);
-        if is_linear(r) && !keep.contains(&r) {
+        if quantized_here(arch, r) && !keep.contains(&r) {
             let imp = inputs.weights_for(r);
             let p = ct::quantize(&data, shape[0], shape[1], scheme, imp.as_deref())
                 .map_err(|e| Error::Invalid(format!("{name}: {e}")))?;
@@ -92,7 +100,7 @@ pub fn write(
     }
     w.finish()?;
 
-    let mut ignore = vec!["lm_head".to_string()];
+    let mut ignore = vec![module(&Role::Output.hf_name(arch)).to_string()];
     ignore.extend(keep.iter().map(|r| module(&r.hf_name(arch)).to_string()));
     let q = ct::quantization_config(scheme, &ignore);
     hf_dir::write_config(&dir, hp.to_hf_config(&vocab.special, WeightDtype::Bf16.torch_name()), Some(q))?;

@@ -5,7 +5,8 @@ use super::inputs::QuantInputs;
 use crate::error::Result;
 use crate::io::gguf::{GgufWriter, MetaValue, PlannedGgufTensor};
 use crate::io::Progress;
-use crate::model::{convert, Model};
+use crate::model::{convert, gguf_keys, Model};
+use crate::quant::formats::GgmlType;
 use crate::plan::TensorPlan;
 use crate::quant::formats::quantize_rows;
 use crate::transform::fold;
@@ -32,11 +33,19 @@ pub fn write(
     out: &Path,
     progress: &mut dyn FnMut(Progress),
 ) -> Result<u64> {
-    let planned: Vec<PlannedGgufTensor> =
+    let mut planned: Vec<PlannedGgufTensor> =
         plan.iter().map(|t| PlannedGgufTensor { name: t.name.clone(), shape: t.shape.clone(), ty: t.ty }).collect();
+    // RoPE scaling llama.cpp reads from tensors (llama3's divisors, Phi-3's LongRoPE factors).
+    let rope = gguf_keys::rope_tensors(model);
+    for (i, (name, f)) in rope.iter().enumerate() {
+        planned.insert(i, PlannedGgufTensor { name: name.to_string(), shape: vec![f.len()], ty: GgmlType::F32 });
+    }
     let total: u64 = plan.iter().map(|t| t.nbytes() as u64).sum();
     progress(Progress::Start { tensors: plan.len(), bytes: total });
     let mut w = GgufWriter::create(out, metadata, planned)?;
+    for (name, f) in &rope {
+        w.write(name, bytemuck::cast_slice(f))?;
+    }
     for t in plan {
         let bytes = quantized_tensor(model, t, inputs)?;
         w.write(&t.name, &bytes)?;

@@ -1,6 +1,6 @@
 //! llama.cpp's per-tensor choices for each mixture (`llama_tensor_get_type_impl` and
 //! `tensor_type_fallback` in src/llama-quant.cpp, llama.cpp as vendored in llama-cpp-python
-//! 0.3.36), restricted to dense llama / qwen2 / gemma3 models. This is the baseline the planner
+//! 0.3.36), restricted to the dense models sinkquant describes. This is the baseline the planner
 //! starts from, so that `--type q4_k_m` gives llama.cpp's file before sinkquant changes it.
 
 use super::preset::Mixture;
@@ -60,6 +60,12 @@ pub fn rule_type(m: Mixture, role: Role, s: &ModelShape, has_imatrix: bool) -> (
             M::Q4_K_S if i < n / 8 => pick(T::Q5_K, "ffn_down of the first eighth"),
             M::Q4_0 if has_imatrix && i < n / 8 => pick(T::Q4_1, "ffn_down of the first eighth"),
             M::Q5_0 if has_imatrix && i < n / 8 => pick(T::Q5_1, "ffn_down of the first eighth"),
+            _ => (default, None),
+        },
+        AttnQkv => match m {
+            M::Q3_K_M | M::Q3_K_L => pick(T::Q4_K, "attn_qkv in Q3_K_M/L"),
+            M::Q4_K_M => pick(T::Q5_K, "attn_qkv in Q4_K_M"),
+            M::Q5_K_M => pick(T::Q6_K, "attn_qkv in Q5_K_M"),
             _ => (default, None),
         },
         AttnOutput => match m {

@@ -80,17 +80,20 @@ pub fn plan(model: &Model, opts: &PlanOptions, protected: &Protected) -> Vec<Ten
     let m = opts.preset.mixture;
     model
         .roles()
-        .map(|(role, e)| {
+        .map(|(role, _)| {
             let name = role.gguf_name();
-            let cols = *e.shape.last().unwrap_or(&1);
-            let (mut ty, mut origin) = if e.shape.len() < 2 {
+            let e_shape = model.canonical_shape(role).expect("a role of the model");
+            let cols = *e_shape.last().unwrap_or(&1);
+            let (mut ty, mut origin) = if e_shape.len() < 2 {
                 (GgmlType::F32, Origin::Vector)
+            } else if role == Role::PosEmbd {
+                (GgmlType::F32, Origin::Positions)
             } else {
                 let (t, why) = llama_mix::rule_type(m, role, &shape, opts.has_imatrix);
                 (t, why.map_or(Origin::MixtureDefault(m), |w| Origin::MixtureRule(m, w)))
             };
             let mut fallback = None;
-            if e.shape.len() >= 2 {
+            if e_shape.len() >= 2 && role != Role::PosEmbd {
                 if let Some((t, why)) = outliers::adjust(opts.outliers, role, ty, protected, m) {
                     (ty, origin) = (t, Origin::Keep(why));
                 }
@@ -110,7 +113,7 @@ pub fn plan(model: &Model, opts: &PlanOptions, protected: &Protected) -> Vec<Ten
                 }
             }
             let reason = Reason { origin, fallback, lowered: None };
-            TensorPlan { role, name, shape: e.shape.clone(), ty, reason }
+            TensorPlan { role, name, shape: e_shape, ty, reason }
         })
         .collect()
 }

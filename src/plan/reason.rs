@@ -12,6 +12,8 @@ use std::fmt;
 pub enum Origin {
     /// A 1-D tensor (norm gain, bias): kept in F32.
     Vector,
+    /// Learned position embeddings: kept in F32, as llama.cpp's quantizer keeps them.
+    Positions,
     /// The mixture's default type.
     MixtureDefault(Mixture),
     /// One of llama.cpp's per-tensor rules for the mixture.
@@ -51,6 +53,7 @@ impl fmt::Display for Origin {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Origin::Vector => f.write_str("1-D tensor: kept in F32"),
+            Origin::Positions => f.write_str("position embeddings: kept in F32"),
             Origin::MixtureDefault(m) => write!(f, "{} default", m.name()),
             Origin::MixtureRule(m, why) => write!(f, "{} rule: {why}", m.name()),
             Origin::Keep(p) => write!(f, "keep: {p}"),

@@ -2,10 +2,13 @@
 //! full-precision norm weights (and, for the down projection, into the up projection's rows),
 //! an exact equivalence transform in full precision:
 //!
-//! - `attn_norm` gain `g` -> `g / s`, and the columns of Q, K, V -> `W diag(s)`;
-//! - `ffn_norm` gain -> `g / s`, and the columns of gate and up -> `W diag(s)`;
-//! - the rows of up -> `diag(1/s) W`, and the columns of down -> `W diag(s)`
-//!   (`act(gate x) * (up x)` is linear in `up x`).
+//! - `attn_norm` gain `g` (and LayerNorm's bias `b`) -> `g / s` (`b / s`), and the columns of
+//!   Q, K, V (or the fused QKV) -> `W diag(s)`;
+//! - `ffn_norm` likewise, with the columns of gate and up (or fused gate-up, or the plain up);
+//! - for gated feed-forwards only, the rows of up -> `diag(1/s) W`, and the columns of down ->
+//!   `W diag(s)` (`act(gate x) * (up x)` is linear in `up x`; `act(up x)` is not).
+//!
+//! Each architecture's description says what this folds for it (`ArchSpec::folding`).
 //!
 //! `s` is chosen per site from the calibration statistics as `mean(x_c^2)^(alpha/2)` (the
 //! activation-aware scaling of AWQ), with `alpha` searched on a sample of rows to minimise the
@@ -13,6 +16,7 @@
 //! `alpha = 0` (no scaling) is always a candidate, so folding never raises that error.
 
 use crate::error::Result;
+use crate::model::arch::Ffn;
 use crate::model::{Arch, HParams, LayerTensor, Model, Role};
 use crate::quant::formats::GgmlType;
 use crate::quant::measure::{sample_rows, scaled_error, SAMPLE_ROWS};
@@ -33,28 +37,36 @@ pub enum Site {
 }
 
 impl Site {
-    /// The matrices whose columns are multiplied by the scale.
-    pub fn consumers(self) -> Vec<Role> {
+    /// Whether `role`'s columns are multiplied by the scale (whichever of the separate or
+    /// fused matrices the model has).
+    pub fn scales_columns_of(self, role: Role) -> bool {
         use LayerTensor::*;
-        match self {
-            Site::Attn(l) => vec![Role::Layer(l, AttnQ), Role::Layer(l, AttnK), Role::Layer(l, AttnV)],
-            Site::Ffn(l) => vec![Role::Layer(l, FfnGate), Role::Layer(l, FfnUp)],
-            Site::Down(l) => vec![Role::Layer(l, FfnDown)],
+        match (self, role) {
+            (Site::Attn(l), Role::Layer(i, AttnQ | AttnK | AttnV | AttnQkv)) => l == i,
+            (Site::Ffn(l), Role::Layer(i, FfnGate | FfnUp | FfnGateUp)) => l == i,
+            (Site::Down(l), Role::Layer(i, FfnDown)) => l == i,
+            _ => false,
         }
     }
 
-    /// The full-precision parameter that absorbs `1/s`.
-    pub fn producer(self) -> Role {
-        use LayerTensor::*;
-        match self {
-            Site::Attn(l) => Role::Layer(l, AttnNorm),
-            Site::Ffn(l) => Role::Layer(l, FfnNorm),
-            Site::Down(l) => Role::Layer(l, FfnUp),
-        }
+    /// The matrices of `model` whose columns are multiplied by the scale.
+    pub fn consumers(self, model: &Model) -> Vec<Role> {
+        let l = match self {
+            Site::Attn(l) | Site::Ffn(l) | Site::Down(l) => l,
+        };
+        LayerTensor::ALL
+            .iter()
+            .map(|&t| Role::Layer(l, t))
+            .filter(|&r| self.scales_columns_of(r) && model.tensor(r).is_some())
+            .collect()
     }
 
-    pub fn all(n_layers: usize) -> Vec<Site> {
-        (0..n_layers).flat_map(|l| [Site::Attn(l), Site::Ffn(l), Site::Down(l)]).collect()
+    /// The sites of an architecture with `n_layers` layers (no down site without a gate).
+    pub fn all(arch: Arch, n_layers: usize) -> Vec<Site> {
+        let gated = arch.spec().ffn == Ffn::Gated;
+        (0..n_layers)
+            .flat_map(|l| [Site::Attn(l), Site::Ffn(l)].into_iter().chain(gated.then_some(Site::Down(l))))
+            .collect()
     }
 }
 
@@ -103,9 +115,12 @@ pub fn choose_all(
     progress: &mut dyn FnMut(usize),
 ) -> Result<Folds> {
     let mut folds = Folds::default();
-    let sites = Site::all(model.hparams.n_layers);
+    let sites = Site::all(model.arch(), model.hparams.n_layers);
     for (done, site) in sites.iter().enumerate() {
-        let consumers = site.consumers();
+        let consumers = site.consumers(model);
+        if consumers.is_empty() {
+            continue;
+        }
         let Some(stats) = importance.get(&consumers[0]) else { continue };
         let mut samples = Vec::new();
         for role in &consumers {
@@ -125,33 +140,45 @@ pub fn choose_all(
     Ok(folds)
 }
 
-/// Applies the folds to one tensor's f32 values (Hugging Face layout), in place.
+/// Applies the folds to one tensor's f32 values (canonical layout), in place.
 pub fn apply(folds: &Folds, hp: &HParams, role: Role, shape: &[usize], data: &mut [f32]) {
+    use LayerTensor::*;
     let cols = *shape.last().unwrap_or(&1);
+    let offset = hp.arch.gguf_norm_offset();
     for (site, s) in &folds.scales {
-        if site.consumers().contains(&role) {
+        if site.scales_columns_of(role) {
             for row in data.chunks_exact_mut(cols) {
                 row.iter_mut().zip(s).for_each(|(x, s)| *x *= s);
             }
         }
-        if site.producer() == role {
-            match site {
-                Site::Down(_) => {
-                    for (row, s) in data.chunks_exact_mut(cols).zip(s) {
-                        row.iter_mut().for_each(|x| *x /= s);
-                    }
-                }
-                // Gemma's norms multiply by (1 + w).
-                _ if hp.arch == Arch::Gemma3 => data.iter_mut().zip(s).for_each(|(w, s)| *w = (1.0 + *w) / s - 1.0),
-                _ => data.iter_mut().zip(s).for_each(|(w, s)| *w /= s),
+        let divide_rows = |rows: &mut [f32]| {
+            for (row, s) in rows.chunks_exact_mut(cols).zip(s) {
+                row.iter_mut().for_each(|x| *x /= s);
             }
+        };
+        match (site, role) {
+            (Site::Down(l), Role::Layer(i, FfnUp)) if *l == i => divide_rows(data),
+            // Phi-3's fused gate-up: the up half (rows d_ff..).
+            (Site::Down(l), Role::Layer(i, FfnGateUp)) if *l == i => divide_rows(&mut data[hp.d_ff * cols..]),
+            (Site::Attn(l), Role::Layer(i, AttnNorm)) | (Site::Ffn(l), Role::Layer(i, FfnNorm)) if *l == i => {
+                if offset != 0.0 {
+                    // Gemma's norms multiply by (offset + w).
+                    data.iter_mut().zip(s).for_each(|(w, s)| *w = (offset + *w) / s - offset);
+                } else {
+                    data.iter_mut().zip(s).for_each(|(w, s)| *w /= s);
+                }
+            }
+            (Site::Attn(l), Role::Layer(i, AttnNormBias)) | (Site::Ffn(l), Role::Layer(i, FfnNormBias)) if *l == i => {
+                data.iter_mut().zip(s).for_each(|(b, s)| *b /= s)
+            }
+            _ => {}
         }
     }
 }
 
 /// The statistics a consumer's quantizer should weight by after folding: `mean_sq / s^2`.
 pub fn folded_importance(folds: &Folds, role: Role, mean_sq: &[f32]) -> Option<Vec<f32>> {
-    let (_, s) = folds.scales.iter().find(|(site, _)| site.consumers().contains(&role))?;
+    let (_, s) = folds.scales.iter().find(|(site, _)| site.scales_columns_of(role))?;
     Some(mean_sq.iter().zip(s).map(|(m, s)| m / (s * s)).collect())
 }
 

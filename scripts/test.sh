@@ -14,6 +14,11 @@
 #                                     and int8 safetensors outputs; weights match ours
 #        scripts/check_batch.py       quantize batch: resume after SIGKILL gives byte-identical
 #                                     outputs, merged shards equal the whole run, bad inputs
+#        scripts/make_tiny_models.py + scripts/check_arch.py   seven architectures (qwen3,
+#                                     llama3, mistral, phi3, gemma2, gpt_neox, gpt2) as tiny
+#                                     random models transformers saves: quantize ppl vs
+#                                     transformers and llama-perplexity (llama.cpp's converter),
+#                                     Q8_0/Q4_K_M KLD vs llama-quantize's, export round trip
 #   4. checks the source layout (scripts/check_layout.py: file and function lengths, typed
 #      errors, the CLI going through the pipeline, no import cycles),
 #   5. runs the Rust tests (unit, hostile files, synthetic models, real models, the doc-tested
@@ -50,6 +55,9 @@ if [ "$quick" = 0 ]; then
     "$SINKQUANT_MODELS/hf/qwen2.5-coder-0.5b" "$ct/qwen-int8" --force
   python3 scripts/check_compressed_tensors.py "$ct/smollm2-int4"
   python3 scripts/check_compressed_tensors.py "$ct/qwen-int8"
+  step "seven architectures as tiny random models (transformers, llama.cpp's converter and tools)"
+  python3 scripts/make_tiny_models.py "$SINKQUANT_MODELS/tiny" --tokenizer-dir "$SINKQUANT_MODELS/hf/smollm2-135m" --text "$SINKQUANT_MODELS/text/wiki.utf8"
+  python3 scripts/check_arch.py "$SINKQUANT_MODELS/tiny" --quantize target/release/quantize --llama-bin "$llama_bin" --json target/check_arch.json
   step "quantize batch on SmolLM2 (3 recipes, --jobs 2): SIGKILL twice + --resume, shards merged, bad inputs"
   python3 scripts/check_batch.py --quick --models "$SINKQUANT_MODELS" --work target/batch-check --json target/check_batch.json
 fi

@@ -2,7 +2,7 @@
 //! outliers per layer (Sun et al.'s massive activations), attention to the first token per
 //! head (sinks), and per-channel input statistics of every linear layer (importance).
 
-use crate::forward::{Hook, LinearSite};
+use crate::forward::{Branch, Hook, LinearSite};
 use crate::model::LayerTensor;
 use crate::Result;
 use candle_core::Tensor;
@@ -90,6 +90,8 @@ pub struct Collector {
     pub linear: HashMap<LinearSite, ChannelStats>,
     /// Input of each layer's down projection at the first token of the first chunk processed.
     pub down_input_first: HashMap<usize, Vec<f32>>,
+    /// What each branch adds to the residual at the first token of the first chunk processed.
+    pub branch_first: HashMap<(usize, Branch), Vec<f32>>,
     /// The last linear input seen (shared inputs are reported once per matrix).
     last_input: Option<candle_core::TensorId>,
 }
@@ -107,6 +109,7 @@ impl Collector {
             dim_stats: BTreeMap::new(),
             sink_sum: vec![Vec::new(); n_layers],
             last_input: None,
+            branch_first: HashMap::new(),
             sink_chunks: vec![0; n_layers],
             linear: HashMap::new(),
             down_input_first: HashMap::new(),
@@ -189,6 +192,14 @@ impl Hook for Collector {
             }
         }
         s.count += (v.len() / d) as u64;
+        Ok(())
+    }
+
+    fn branch(&mut self, layer: usize, branch: Branch, out: &Tensor) -> Result<()> {
+        if !self.branch_first.contains_key(&(layer, branch)) {
+            let row: Vec<f32> = out.narrow(0, 0, 1)?.flatten_all()?.to_vec1()?;
+            self.branch_first.insert((layer, branch), row);
+        }
         Ok(())
     }
 

@@ -6,6 +6,7 @@ pub mod collect;
 pub mod imatrix;
 pub mod importance;
 pub mod intervene;
+pub mod origin;
 pub mod plot;
 pub mod report;
 

@@ -84,6 +84,8 @@ pub struct ScanReport {
     pub criterion: Criterion,
     pub massive_dims: Vec<MassiveDim>,
     pub super_weights: Vec<SuperWeight>,
+    /// Where each massive dimension comes from (super weight, norm gain, attention output).
+    pub origins: Vec<super::origin::DimOrigin>,
     pub sink_share: Vec<f64>,
     pub sink_share_per_head: Vec<Vec<f64>>,
     pub layers: Vec<LayerCurve>,
@@ -229,9 +231,10 @@ pub fn build(
     for (&(layer, dim), &s) in &c.dim_stats {
         by_dim.entry(dim).or_default().push((layer, s));
     }
-    let (mut dims, mut supers) = (Vec::new(), Vec::new());
+    let (mut dims, mut supers, mut origins) = (Vec::new(), Vec::new(), Vec::new());
     for (dim, per_layer) in by_dim {
         let (d, s) = massive_dim(model, c, token_text, dim, &per_layer)?;
+        origins.extend(super::origin::origin(model, c, dim, d.origin_layer)?);
         dims.push(d);
         supers.extend(s);
     }
@@ -258,6 +261,7 @@ pub fn build(
         massive_truncated: c.hits.len() + c.hits_dropped - massive.len(),
         massive_dims: dims,
         super_weights: supers,
+        origins,
         sink_share,
         sink_share_per_head,
         layers,

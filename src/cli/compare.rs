@@ -55,6 +55,7 @@ fn bpw(m: &Model) -> f64 {
 }
 
 pub fn run(a: Args) -> Result<()> {
+    a.eval.set_threads()?;
     let base = Model::open(&a.base)?;
     let super::eval_args::Prepared { tokenizer: tok, tokens: ids, plan } = a.eval.prepare(&base)?;
     let cands = open_candidates(&a, &base)?;

@@ -33,8 +33,12 @@ pub struct Prepared {
 }
 
 impl EvalArgs {
+    /// Call before opening a model: reading one may start the thread pool.
+    pub fn set_threads(&self) -> Result<()> {
+        super::set_threads(self.threads)
+    }
+
     pub fn prepare(&self, model: &Model) -> Result<Prepared> {
-        super::set_threads(self.threads)?;
         let text = read_text(&self.text)?;
         let tokenizer = TextTokenizer::for_model(model)?;
         let tokens = tokenizer.encode_at_least(&text, self.chunks.map(|c| c * self.ctx))?;

@@ -48,6 +48,7 @@ half of each chunk is scored. Prints a running value per chunk and `PPL = x +/- 
 tensors are multiplied in their quantized form (activations rounded to 8 bits, as llama.cpp does).";
 
 pub fn run(a: Args) -> Result<()> {
+    a.eval.set_threads()?;
     let model = Model::open(&a.model)?;
     let super::eval_args::Prepared { tokenizer: tok, tokens: ids, plan } = a.eval.prepare(&model)?;
     let t = Transformer::load(&model, plan.ctx)?;

@@ -100,6 +100,12 @@ fn render(a: &Args, scan: &Scan) -> String {
             let _ = writeln!(o, "             grows most at layer {}, whose FFN down projection writes {:.1} into it at the first token", d.origin_layer, w);
         }
     }
+    if !r.origins.is_empty() {
+        let _ = writeln!(o, "\norigins:");
+    }
+    for d in &r.origins {
+        let _ = writeln!(o, "  {}", d.describe());
+    }
     let _ = writeln!(o, "\nsuper weights (down projection entries writing a massive dimension at the first token):");
     if r.super_weights.is_empty() {
         let _ = writeln!(o, "  none");

@@ -2,7 +2,7 @@
 //! separate or fused Q/K/V, Q/K norms, (partial) RoPE, soft-capped scores, sliding windows,
 //! sandwich norms, sequential or parallel residual, gated or plain feed-forward.
 
-use super::hook::{Hook, LinearSite};
+use super::hook::{Branch, Hook, LinearSite};
 use super::rope::Rope;
 use super::weights::{FfnIn, LayerWeights, Qkv};
 use super::{norm, ops, round_f16};
@@ -41,15 +41,25 @@ impl Block<'_> {
         let hp = self.hp;
         let h = norm(hp, x, &self.w.attn_norm)?;
         let a = self.attention(&h, hook)?;
+        self.report_branch(hook, Branch::Attention, &a)?;
         if hp.parallel_residual {
             let h = norm(hp, x, &self.w.ffn_norm)?;
             let f = self.ffn(&h, hook)?;
+            self.report_branch(hook, Branch::FeedForward, &f)?;
             return Ok(((x + a)? + f)?);
         }
         let x = (x + a)?;
         let h = norm(hp, &x, &self.w.ffn_norm)?;
         let f = self.ffn(&h, hook)?;
+        self.report_branch(hook, Branch::FeedForward, &f)?;
         Ok((x + f)?)
+    }
+
+    fn report_branch(&self, hook: HookRef, branch: Branch, out: &Tensor) -> Result<()> {
+        if let Some(h) = hook.as_deref_mut() {
+            h.branch(self.layer, branch, out)?;
+        }
+        Ok(())
     }
 
     /// Q, K and V `[tokens, n * head_dim]` of the normed input.

@@ -14,6 +14,14 @@ pub enum LinearSite {
     Output,
 }
 
+/// The two branches of a block that add into the residual stream.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Branch {
+    Attention,
+    FeedForward,
+}
+
 pub trait Hook {
     /// The residual stream `[tokens, d_model]` after layer `layer` (0-based). Returning a tensor
     /// replaces the residual stream from there on (e.g. to set chosen activations to a value).
@@ -24,6 +32,12 @@ pub trait Hook {
     /// The input `[tokens, in_features]` of a linear layer, before its matrix multiplication.
     /// Q, K and V (and gate and up) share one input and are reported once each.
     fn linear_input(&mut self, _site: LinearSite, _x: &Tensor) -> Result<()> {
+        Ok(())
+    }
+
+    /// What a branch of layer `layer` adds to the residual stream `[tokens, d_model]` (after
+    /// its post-norm, where the architecture has one).
+    fn branch(&mut self, _layer: usize, _branch: Branch, _out: &Tensor) -> Result<()> {
         Ok(())
     }
 

@@ -11,7 +11,7 @@ pub mod qlinear;
 pub mod rope;
 pub mod weights;
 
-pub use hook::{Hook, LinearSite};
+pub use hook::{Branch, Hook, LinearSite};
 
 use crate::model::arch::Norm;
 use crate::model::{HParams, Model};

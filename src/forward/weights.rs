@@ -34,14 +34,21 @@ pub struct NormW {
 
 /// The attention's input projections.
 pub enum Qkv {
-    Separate { q: Linear, k: Linear, v: Linear },
+    Separate {
+        q: Linear,
+        k: Linear,
+        v: Linear,
+    },
     /// Rows q, k, v stacked.
     Fused(Linear),
 }
 
 /// The feed-forward's input projections.
 pub enum FfnIn {
-    Gated { gate: Linear, up: Linear },
+    Gated {
+        gate: Linear,
+        up: Linear,
+    },
     /// Rows gate then up (Phi-3).
     GatedFused(Linear),
     Plain(Linear),

@@ -2,7 +2,7 @@
 //! config.json is each architecture's, in `super::arch`), and written back as a `config.json`
 //! that transformers loads.
 
-use super::arch::{Arch, Norm, Sliding};
+use super::arch::{Arch, Norm, Position, Sliding};
 use super::rope_scaling::RopeScaling;
 use crate::error::{Error, Result};
 use crate::io::gguf::GgufFile;
@@ -121,7 +121,8 @@ fn tidy(v: f32) -> f64 {
 /// LongRoPE factor tensors.
 fn gguf_rope_scaling(g: &GgufFile, a: &str) -> Result<Option<RopeScaling>> {
     let key = |k: &str| g.get(&format!("{a}.{k}"));
-    let tensor = |name: &str| -> Result<Option<Vec<f32>>> { g.store.get(name).map(|e| g.store.read_f32(e)).transpose() };
+    let tensor =
+        |name: &str| -> Result<Option<Vec<f32>>> { g.store.get(name).map(|e| g.store.read_f32(e)).transpose() };
     let kind = key("rope.scaling.type").and_then(|v| v.as_str());
     let factor = key("rope.scaling.factor").and_then(|v| v.as_f64());
     let scaling =
@@ -132,7 +133,9 @@ fn gguf_rope_scaling(g: &GgufFile, a: &str) -> Result<Option<RopeScaling>> {
     let original_ctx = key("rope.scaling.original_context_length")
         .and_then(|v| v.as_i64())
         .and_then(|x| usize::try_from(x).ok())
-        .ok_or_else(|| Error::corrupt(g.path(), format!("LongRoPE factors without {a}.rope.scaling.original_context_length")))?;
+        .ok_or_else(|| {
+            Error::corrupt(g.path(), format!("LongRoPE factors without {a}.rope.scaling.original_context_length"))
+        })?;
     let attn_factor = key("rope.scaling.attn_factor").and_then(|v| v.as_f64()).map_or(1.0, |x| tidy(x as f32));
     Ok(Some(RopeScaling::LongRope { short_factor, long_factor, original_ctx, attn_factor }))
 }
@@ -185,7 +188,10 @@ impl HParams {
         let softcap = |k: &str| opt_float(k).filter(|v| *v != 0.0);
         let (attn_softcap, final_softcap) = (softcap("attn_logit_softcapping"), softcap("final_logit_softcapping"));
         if !spec.softcap && (attn_softcap.is_some() || final_softcap.is_some()) {
-            return Err(Error::unsupported(g.path(), format!("soft-capping in a {a} model (the description has none)")));
+            return Err(Error::unsupported(
+                g.path(),
+                format!("soft-capping in a {a} model (the description has none)"),
+            ));
         }
         let window = opt_uint("attention.sliding_window");
         let (sliding_window, sliding_window_pattern) = match spec.sliding {
@@ -206,7 +212,11 @@ impl HParams {
             ctx_len: uint("context_length")?,
             norm_eps: float(eps_key)?,
             rope_theta: float("rope.freq_base").unwrap_or(10_000.0),
-            rotary_dim: opt_uint("rope.dimension_count").unwrap_or(head_dim),
+            rotary_dim: if spec.position == Position::Rope {
+                opt_uint("rope.dimension_count").unwrap_or(head_dim)
+            } else {
+                0
+            },
             rope_scaling,
             rope_theta_local: spec.rope_local_base,
             sliding_window,
@@ -246,10 +256,15 @@ impl HParams {
         Value::Object(o)
     }
 
+    /// config.json's `rope_scaling` object for the global layers' RoPE, if scaled.
+    pub fn rope_scaling_hf(&self) -> Option<Value> {
+        self.rope_scaling.as_ref().and_then(|s| s.to_hf(self.rotary_dim, self.rope_theta))
+    }
+
     /// `rope_parameters` of a config.json for one RoPE base (`rope_scaling`'s keys included).
     pub fn rope_parameters(&self, theta: f64) -> Value {
         let mut p = json!({"rope_theta": theta, "rope_type": "default"});
-        if let Some(Value::Object(s)) = self.rope_scaling.as_ref().and_then(RopeScaling::to_hf) {
+        if let Some(Value::Object(s)) = self.rope_scaling_hf() {
             let m: &mut Map<String, Value> = p.as_object_mut().expect("object");
             m.extend(s);
         }

@@ -5,8 +5,8 @@ pub mod arch;
 pub mod convert;
 pub mod gguf_keys;
 pub mod hparams;
-pub mod rope_scaling;
 pub mod roles;
+pub mod rope_scaling;
 #[cfg(test)]
 mod unimplemented;
 
@@ -70,10 +70,21 @@ impl Model {
             let supported: Vec<&str> = Arch::all().map(|a| a.gguf_name()).collect();
             Error::unsupported(&path, format!("architecture {arch_name:?} (supported: {})", supported.join(", ")))
         })?;
+        if let Some(n) = g.get(&format!("{arch_name}.expert_count")).and_then(|v| v.as_i64()).filter(|&n| n > 0) {
+            return Err(Error::unsupported(
+                &path,
+                format!("a mixture-of-experts {arch_name} model ({n} experts; sinkquant handles dense models)"),
+            ));
+        }
         let has_output = g.store.get("output.weight").is_some();
         let hparams = HParams::from_gguf(arch, &g, has_output)?;
-        let names: Vec<String> =
-            g.store.entries().iter().map(|e| e.name.clone()).filter(|n| !hparams::ROPE_TENSORS.contains(&n.as_str())).collect();
+        let names: Vec<String> = g
+            .store
+            .entries()
+            .iter()
+            .map(|e| e.name.clone())
+            .filter(|n| !hparams::ROPE_TENSORS.contains(&n.as_str()))
+            .collect();
         let (roles, unrecognised) = assign_roles(&names, |n| arch.role_of_gguf(n));
         let m = Model { path, hparams, source: Source::Gguf(g), roles, unrecognised, compressed: None };
         m.check_shapes()?;

@@ -6,9 +6,9 @@ use crate::error::Result;
 use crate::io::gguf::{GgufWriter, MetaValue, PlannedGgufTensor};
 use crate::io::Progress;
 use crate::model::{convert, gguf_keys, Model};
-use crate::quant::formats::GgmlType;
 use crate::plan::TensorPlan;
 use crate::quant::formats::quantize_rows;
+use crate::quant::formats::GgmlType;
 use crate::transform::fold;
 use std::path::Path;
 

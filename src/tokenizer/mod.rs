@@ -6,6 +6,7 @@ pub mod hf_json;
 pub mod text;
 pub mod vocab;
 
+pub use from_hf::tokenizer_json;
 pub use vocab::GgufVocab;
 
 /// A vocabulary or tokenizer file that cannot be read or rebuilt. The message names the key

@@ -20,11 +20,10 @@ impl TextTokenizer {
         let mut tok = match &model.source {
             Source::Gguf(g) => crate::tokenizer::from_gguf(g)?.tokenizer,
             Source::Safetensors(s) => {
-                let p = s.dir.join("tokenizer.json");
-                if !p.is_file() {
-                    return Err(Error::io(&p, std::io::Error::from(std::io::ErrorKind::NotFound)));
-                }
-                Tokenizer::from_file(&p).map_err(|e| Error::corrupt(&p, format!("invalid tokenizer: {e}")))?
+                let json = crate::tokenizer::tokenizer_json(&s.dir).map_err(|e| Error::corrupt(&s.dir, e.0))?;
+                let text = serde_json::to_string(&json).expect("JSON values serialize");
+                <Tokenizer as std::str::FromStr>::from_str(&text)
+                    .map_err(|e| Error::corrupt(&s.dir, format!("invalid tokenizer: {e}")))?
             }
         };
         // Special-token strings in evaluation text are text, as in llama-perplexity.

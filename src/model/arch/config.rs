@@ -50,8 +50,9 @@ impl Cfg<'_> {
             None => Ok(arch.spec().act),
             Some(v) => {
                 let name = v.as_str().unwrap_or_default();
-                Act::from_hf(name)
-                    .ok_or_else(|| ConfigError::Unimplemented(format!("activation {v} (supported: silu, gelu, gelu_new)")))
+                Act::from_hf(name).ok_or_else(|| {
+                    ConfigError::Unimplemented(format!("activation {v} (supported: silu, gelu, gelu_new)"))
+                })
             }
         }
     }
@@ -105,7 +106,9 @@ impl Cfg<'_> {
                 .into_iter()
                 .find_map(|(k, v)| v.map(|v| (k, v)))
             {
-                return Err(ConfigError::Unimplemented(format!("{k} = {v} in a {arch} model (the description has no soft-capping)")));
+                return Err(ConfigError::Unimplemented(format!(
+                    "{k} = {v} in a {arch} model (the description has no soft-capping)"
+                )));
             }
         }
         Ok((a, f))

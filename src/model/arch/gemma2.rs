@@ -37,7 +37,7 @@ fn write_config(hp: &HParams, o: &mut Map<String, Value>) {
     o.insert("query_pre_attn_scalar".into(), query_scalar(hp));
     o.insert("sliding_window".into(), json!(hp.sliding_window));
     o.insert("layer_types".into(), layer_types(hp));
-    if let Some(s) = hp.rope_scaling.as_ref().and_then(|s| s.to_hf()) {
+    if let Some(s) = hp.rope_scaling_hf() {
         o.insert("rope_scaling".into(), s);
     }
     o.insert("rope_parameters".into(), hp.rope_parameters(hp.rope_theta));

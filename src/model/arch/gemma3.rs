@@ -60,8 +60,7 @@ pub fn gemma_like(cfg: &Cfg, arch: Arch) -> Result<HParams, ConfigError> {
 
 fn read_config(cfg: &Cfg, arch: Arch) -> Result<HParams, ConfigError> {
     let mut hp = gemma_like(cfg, arch)?;
-    hp.rope_theta_local =
-        Some(cfg.rope_theta("sliding_attention", &["rope_local_base_freq"], GEMMA3_ROPE_LOCAL_BASE));
+    hp.rope_theta_local = Some(cfg.rope_theta("sliding_attention", &["rope_local_base_freq"], GEMMA3_ROPE_LOCAL_BASE));
     Ok(hp)
 }
 
@@ -76,9 +75,8 @@ pub fn query_scalar(hp: &HParams) -> Value {
 }
 
 pub fn layer_types(hp: &HParams) -> Value {
-    let types: Vec<&str> = (0..hp.n_layers)
-        .map(|i| if hp.is_sliding(i) { "sliding_attention" } else { "full_attention" })
-        .collect();
+    let types: Vec<&str> =
+        (0..hp.n_layers).map(|i| if hp.is_sliding(i) { "sliding_attention" } else { "full_attention" }).collect();
     json!(types)
 }
 
@@ -94,7 +92,7 @@ fn write_config(hp: &HParams, o: &mut Map<String, Value>) {
     o.insert("sliding_window_pattern".into(), json!(pattern));
     o.insert("layer_types".into(), layer_types(hp));
     o.insert("rope_local_base_freq".into(), json!(local));
-    o.insert("rope_scaling".into(), hp.rope_scaling.as_ref().and_then(|s| s.to_hf()).unwrap_or(Value::Null));
+    o.insert("rope_scaling".into(), hp.rope_scaling_hf().unwrap_or(Value::Null));
     o.insert(
         "rope_parameters".into(),
         json!({

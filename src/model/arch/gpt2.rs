@@ -79,7 +79,8 @@ fn read_config(cfg: &Cfg, arch: Arch) -> Result<HParams, ConfigError> {
 }
 
 fn write_config(hp: &HParams, o: &mut Map<String, Value>) {
-    let keep = ["architectures", "model_type", "vocab_size", "tie_word_embeddings", "use_cache", "torch_dtype", "dtype"];
+    let keep =
+        ["architectures", "model_type", "vocab_size", "tie_word_embeddings", "use_cache", "torch_dtype", "dtype"];
     let ids = ["bos_token_id", "eos_token_id", "pad_token_id"];
     o.retain(|k, _| keep.contains(&k.as_str()) || ids.contains(&k.as_str()));
     let act = if hp.act == Act::GeluTanh { "gelu_new" } else { hp.act.hf_name() };

@@ -74,7 +74,7 @@ pub fn family(extra: &[TensorName]) -> Vec<TensorName> {
 
 /// The keys a llama-family config.json carries for RoPE and biases.
 pub fn rope_keys(hp: &HParams, o: &mut Map<String, Value>) {
-    if let Some(s) = hp.rope_scaling.as_ref().and_then(|s| s.to_hf()) {
+    if let Some(s) = hp.rope_scaling_hf() {
         o.insert("rope_scaling".into(), s);
     }
     o.insert("rope_parameters".into(), hp.rope_parameters(hp.rope_theta));

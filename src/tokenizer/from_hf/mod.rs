@@ -24,6 +24,7 @@ use std::path::Path;
 
 mod pre;
 mod special;
+mod spm_model;
 mod tokens;
 
 use pre::*;
@@ -67,6 +68,25 @@ fn read_json(dir: &Path, name: &str) -> Result<Option<Value>, TokenizerError> {
     }
 }
 
+/// The `tokenizer.json` of a Hugging Face directory, or the one a SentencePiece
+/// `tokenizer.model` stands for when the directory has only that (BOS prepended as
+/// `tokenizer_config.json`'s `add_bos_token` says, by default).
+pub fn tokenizer_json(dir: &Path) -> Result<Value, TokenizerError> {
+    if let Some(t) = read_json(dir, "tokenizer.json")? {
+        return Ok(t);
+    }
+    let path = dir.join("tokenizer.model");
+    if !path.is_file() {
+        return Err("no tokenizer.json or tokenizer.model".into());
+    }
+    let bytes = std::fs::read(&path).map_err(|e| TokenizerError(format!("cannot read tokenizer.model: {e}")))?;
+    let tc = read_json(dir, "tokenizer_config.json")?;
+    let tc = tc.as_ref();
+    let add_bos = tc.and_then(|c| c.get("add_bos_token")).and_then(Value::as_bool).unwrap_or(true);
+    let bos = tc.and_then(|c| named_token(c.get("bos_token"))).filter(|_| add_bos);
+    spm_model::tokenizer_json(&bytes, bos.or(add_bos.then_some("<s>")))
+}
+
 impl GgufVocab {
     /// The vocabulary of a Hugging Face model directory (`tokenizer.json`, with
     /// `tokenizer_config.json`, `special_tokens_map.json`, `config.json`,
@@ -78,8 +98,7 @@ impl GgufVocab {
     }
 
     fn read_hf_dir(dir: &Path, arch: &str) -> Result<GgufVocab, TokenizerError> {
-        let tokenizer = read_json(dir, "tokenizer.json")?
-            .ok_or("no tokenizer.json (only tokenizers in the tokenizer.json format are supported)")?;
+        let tokenizer = tokenizer_json(dir)?;
         let chat_template_file = match read_text(dir, "chat_template.jinja")? {
             Some(t) => Some(t),
             None => read_json(dir, "chat_template.json")?

@@ -183,8 +183,12 @@ pub struct TinyDims {
 
 pub const TINY: TinyDims = TinyDims { d: 64, layers: 2, heads: 4, kv_heads: 2, head_dim: 16, d_ff: 96 };
 
-/// A tiny but complete GGUF of `arch` ("llama", "qwen2", "gemma3") with random F32 weights.
+/// A tiny but complete GGUF of `arch` (any of sinkquant's architectures by name) with random
+/// F32 weights.
 pub fn tiny_model(arch: &str) -> GgufBuilder {
+    if !["llama", "qwen2", "gemma3"].contains(&arch) {
+        return tiny_described(sinkquant::model::Arch::by_name(arch).expect("an architecture sinkquant describes"));
+    }
     let t = &TINY;
     let mut g = GgufBuilder::new();
     g.str("general.architecture", arch).str("general.name", &format!("tiny {arch}"));
@@ -279,6 +283,98 @@ pub fn tiny_model(arch: &str) -> GgufBuilder {
     add(&mut g, "output_norm.weight", &[d], true);
     if arch == "qwen2" {
         add(&mut g, "output.weight", &[d, vocab as u64], false);
+    }
+    g
+}
+
+/// The tiny hyperparameters of `arch`, with every option its description has turned on.
+pub fn tiny_hparams(arch: sinkquant::model::Arch, vocab: usize) -> sinkquant::model::HParams {
+    use sinkquant::model::arch::{Position, Sliding};
+    let t = &TINY;
+    let spec = arch.spec();
+    let kv = if spec.parallel_residual || spec.position == Position::Learned { t.heads } else { t.kv_heads };
+    let (window, pattern) = match spec.sliding {
+        Sliding::Never => (None, None),
+        Sliding::All => (Some(8), Some(1)),
+        Sliding::Pattern(n) => (Some(8), Some(n)),
+    };
+    sinkquant::model::HParams {
+        arch,
+        n_layers: t.layers,
+        d_model: t.d,
+        d_ff: t.d_ff,
+        n_heads: t.heads,
+        n_kv_heads: kv,
+        head_dim: t.head_dim,
+        vocab_size: vocab,
+        ctx_len: 256,
+        norm_eps: 1e-6,
+        rope_theta: 10_000.0,
+        rotary_dim: match spec.position {
+            Position::Learned => 0,
+            Position::Rope if spec.parallel_residual => t.head_dim / 2,
+            Position::Rope => t.head_dim,
+        },
+        rope_scaling: None,
+        rope_theta_local: spec.rope_local_base,
+        sliding_window: window,
+        sliding_window_pattern: pattern,
+        query_pre_attn_scalar: spec.query_pre_attn_scalar.then_some(t.head_dim as f64),
+        attn_softcap: spec.softcap.then_some(5.0),
+        final_softcap: spec.softcap.then_some(3.0),
+        act: spec.act,
+        parallel_residual: spec.parallel_residual,
+        tied_embeddings: true,
+    }
+}
+
+/// A tiny GGUF of `arch` built from its description: its keys as sinkquant writes them, every
+/// required tensor (and the optional biases) with random values, a byte-level BPE vocabulary.
+pub fn tiny_described(arch: sinkquant::model::Arch) -> GgufBuilder {
+    use sinkquant::io::gguf::MetaValue;
+    use sinkquant::model::arch::Slot;
+    use sinkquant::model::{canonical_shape, Role};
+    let mut g = GgufBuilder::new();
+    g.str("general.architecture", arch.gguf_name()).str("general.name", &format!("tiny {arch}"));
+    let mut tokens = gpt2_byte_chars();
+    tokens.extend(["Ġt", "he", "Ġthe", "<|endoftext|>"].map(String::from));
+    let mut types = vec![1; tokens.len()];
+    *types.last_mut().unwrap() = 3;
+    let hp = tiny_hparams(arch, tokens.len());
+    for (k, v) in sinkquant::model::gguf_keys::hparam_keys(&hp) {
+        match v {
+            MetaValue::U32(x) => g.u32(&k, x),
+            MetaValue::F32(x) => g.f32(&k, x),
+            MetaValue::Bool(x) => g.bool(&k, x),
+            MetaValue::String(x) => g.str(&k, &x),
+            other => panic!("{k}: no fixture for {other:?}"),
+        };
+    }
+    g.str("tokenizer.ggml.model", "gpt2").str("tokenizer.ggml.pre", "smollm");
+    g.strs("tokenizer.ggml.tokens", &tokens).i32s("tokenizer.ggml.token_type", &types);
+    g.strs("tokenizer.ggml.merges", &["Ġ t", "h e", "Ġt he"].map(String::from));
+    let eos = (tokens.len() - 1) as u32;
+    g.u32("tokenizer.ggml.bos_token_id", eos).u32("tokenizer.ggml.eos_token_id", eos);
+    g.bool("tokenizer.ggml.add_bos_token", false);
+    let mut seed = 100;
+    for t in arch.tensors() {
+        let roles: Vec<Role> = match t.slot {
+            _ if !t.required => vec![],
+            Slot::Global(r) => vec![r],
+            Slot::Layer(l) => (0..hp.n_layers).map(|i| Role::Layer(i, l)).collect(),
+        };
+        for role in roles {
+            seed += 1;
+            let shape = canonical_shape(&hp, role);
+            let n: usize = shape.iter().product();
+            let data: Vec<f32> = if role.is_norm() {
+                values(seed, n, 0.3).iter().map(|x| x + 1.0).collect()
+            } else {
+                values(seed, n, 0.5)
+            };
+            let dims: Vec<u64> = shape.iter().rev().map(|&x| x as u64).collect();
+            g.tensor_f32(&role.gguf_name(), &dims, &data);
+        }
     }
     g
 }

@@ -1,10 +1,10 @@
 //! The GGUF keys that describe a model, written for llama.cpp: its hyperparameters in
 //! llama.cpp's `<arch>.*` keys (the ones `HParams::from_gguf` reads) and `general.*`.
 
-use super::arch::{Arch, Norm, Position, Sliding};
+use super::arch::{Arch, Position, Sliding};
 use super::hparams::{ROPE_FREQS, ROPE_LONG, ROPE_SHORT};
 use super::rope_scaling::RopeScaling;
-use super::Model;
+use super::{HParams, Model};
 use crate::io::gguf::llama_meta::ModelKeys;
 use crate::io::gguf::MetaValue;
 
@@ -19,15 +19,11 @@ fn u32v(v: usize) -> MetaValue {
 /// llama.cpp's hyperparameter keys for the model's architecture: the ones it always reads, and
 /// the optional ones where the value differs from what it would infer or the description says
 /// llama.cpp's converter writes them.
-pub fn hparam_keys(model: &Model) -> Vec<(String, MetaValue)> {
-    let hp = &model.hparams;
+pub fn hparam_keys(hp: &HParams) -> Vec<(String, MetaValue)> {
     let spec = hp.arch.spec();
     let a = spec.gguf;
     let always = |k: &str| spec.gguf_always.contains(&k);
-    let eps = match spec.norm {
-        Norm::Rms => "attention.layer_norm_rms_epsilon",
-        Norm::Layer => "attention.layer_norm_epsilon",
-    };
+    let eps = spec.norm.gguf_eps_key();
     let mut out = vec![
         ("block_count", u32v(hp.n_layers)),
         ("context_length", u32v(hp.ctx_len)),
@@ -116,7 +112,7 @@ pub fn model_keys(model: &Model, vocab: Vec<(String, MetaValue)>) -> ModelKeys {
     ModelKeys {
         architecture: model.arch().gguf_name(),
         general: general_keys(model),
-        hparams: hparam_keys(model),
+        hparams: hparam_keys(&model.hparams),
         vocab,
     }
 }

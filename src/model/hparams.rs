@@ -2,7 +2,7 @@
 //! config.json is each architecture's, in `super::arch`), and written back as a `config.json`
 //! that transformers loads.
 
-use super::arch::{Arch, Norm, Position, Sliding};
+use super::arch::{Arch, Position, Sliding};
 use super::rope_scaling::RopeScaling;
 use crate::error::{Error, Result};
 use crate::io::gguf::GgufFile;
@@ -117,6 +117,15 @@ fn tidy(v: f32) -> f64 {
     v.to_string().parse().unwrap_or(v as f64)
 }
 
+/// The window and layer pattern of a GGUF's `attention.sliding_window`, as the description allows.
+fn sliding(kind: Sliding, window: Option<usize>) -> (Option<usize>, Option<usize>) {
+    match kind {
+        Sliding::Never => (None, None),
+        Sliding::All => (window, window.map(|_| 1)),
+        Sliding::Pattern(n) => (window, Some(n)),
+    }
+}
+
 /// A GGUF's RoPE scaling: `rope.scaling.*` keys, llama3's `rope_freqs` divisors, or Phi-3's
 /// LongRoPE factor tensors.
 fn gguf_rope_scaling(g: &GgufFile, a: &str) -> Result<Option<RopeScaling>> {
@@ -180,10 +189,7 @@ impl HParams {
         let vocab_size = opt_uint("vocab_size")
             .or_else(tokens)
             .ok_or_else(|| bad("missing metadata tokenizer.ggml.tokens".into()))?;
-        let eps_key = match spec.norm {
-            Norm::Rms => "attention.layer_norm_rms_epsilon",
-            Norm::Layer => "attention.layer_norm_epsilon",
-        };
+        let eps_key = spec.norm.gguf_eps_key();
         let rope_scaling = gguf_rope_scaling(g, a)?;
         let softcap = |k: &str| opt_float(k).filter(|v| *v != 0.0);
         let (attn_softcap, final_softcap) = (softcap("attn_logit_softcapping"), softcap("final_logit_softcapping"));
@@ -193,12 +199,7 @@ impl HParams {
                 format!("soft-capping in a {a} model (the description has none)"),
             ));
         }
-        let window = opt_uint("attention.sliding_window");
-        let (sliding_window, sliding_window_pattern) = match spec.sliding {
-            Sliding::Never => (None, None),
-            Sliding::All => (window, window.map(|_| 1)),
-            Sliding::Pattern(n) => (window, Some(n)),
-        };
+        let (sliding_window, sliding_window_pattern) = sliding(spec.sliding, opt_uint("attention.sliding_window"));
         let parallel = g.get(&format!("{a}.use_parallel_residual")).and_then(|v| v.as_bool());
         Ok(HParams {
             arch,

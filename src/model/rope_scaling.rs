@@ -261,7 +261,6 @@ mod tests {
         );
         assert!(RopeScaling::from_gguf(Some("yarn"), Some(4.0), None).is_err());
         // llama.cpp's rope_freqs divisors say the same scaling in a config.json.
-        let tiny = RopeScaling::Llama3 { factor: 8.0, low_freq_factor: 1.0, high_freq_factor: 4.0, original_ctx: 64 };
         // Two frequencies in the smooth band (base 1e4), one (base 5e5), none (Llama-3.1's).
         for (theta, orig) in [(1e4, 64), (5e5, 64), (5e5, 8192)] {
             let tiny =

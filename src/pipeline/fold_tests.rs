@@ -1,5 +1,7 @@
 //! Folding is an exact equivalence transform: random scales at every site, written in F32 through
-//! the GGUF writing stage, give the same logits as the source (on all three architectures).
+//! the GGUF writing stage, give the same logits as the source (on every architecture: RMSNorm
+//! and LayerNorm with bias, fused projections, plain and gated feed-forwards, soft-capping,
+//! parallel residual).
 
 use super::inputs::QuantInputs;
 use super::write_gguf;
@@ -18,7 +20,7 @@ fn tempdir() -> tempfile::TempDir {
 /// Random scales at every site, written in F32: the folded model computes the same logits.
 #[test]
 fn folding_is_exact_in_full_precision() {
-    for arch in ["llama", "qwen2", "gemma3"] {
+    for arch in sinkquant::model::Arch::all().map(|a| a.name()) {
         let dir = tempdir();
         let src = tiny_model(arch).write(&dir.path().join("src.gguf"));
         let model = Model::open(&src).unwrap();
@@ -50,8 +52,9 @@ fn folding_is_exact_in_full_precision() {
         assert!(d < 1e-4, "{arch}: folded logits differ by {d}");
         // The weights did change (the test would pass trivially otherwise).
         let folded = Model::open(&out).unwrap();
-        let role = sinkquant::model::Role::Layer(0, sinkquant::model::LayerTensor::FfnDown);
-        assert_ne!(model.read_canonical(role).unwrap().1, folded.read_canonical(role).unwrap().1);
+        for role in Site::Attn(0).consumers(&model).into_iter().chain(Site::Ffn(1).consumers(&model)) {
+            assert_ne!(model.read_canonical(role).unwrap().1, folded.read_canonical(role).unwrap().1, "{arch} {role}");
+        }
         // The scale is actually chosen from statistics when asked: alpha = 0 keeps weights.
         assert_eq!(fold::scales_for(&[1.0, 4.0], 0.0), vec![1.0, 1.0]);
     }

@@ -33,6 +33,16 @@ pub enum Norm {
     Layer,
 }
 
+impl Norm {
+    /// The GGUF key (after `<arch>.`) of the norms' epsilon.
+    pub fn gguf_eps_key(self) -> &'static str {
+        match self {
+            Norm::Rms => "attention.layer_norm_rms_epsilon",
+            Norm::Layer => "attention.layer_norm_epsilon",
+        }
+    }
+}
+
 /// The feed-forward block.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Ffn {

@@ -299,7 +299,6 @@ pub fn tiny_hparams(arch: sinkquant::model::Arch, vocab: usize) -> sinkquant::mo
         Sliding::Pattern(n) => (Some(8), Some(n)),
     };
     sinkquant::model::HParams {
-        arch,
         n_layers: t.layers,
         d_model: t.d,
         d_ff: t.d_ff,
@@ -309,22 +308,19 @@ pub fn tiny_hparams(arch: sinkquant::model::Arch, vocab: usize) -> sinkquant::mo
         vocab_size: vocab,
         ctx_len: 256,
         norm_eps: 1e-6,
-        rope_theta: 10_000.0,
         rotary_dim: match spec.position {
             Position::Learned => 0,
             Position::Rope if spec.parallel_residual => t.head_dim / 2,
             Position::Rope => t.head_dim,
         },
-        rope_scaling: None,
         rope_theta_local: spec.rope_local_base,
         sliding_window: window,
         sliding_window_pattern: pattern,
         query_pre_attn_scalar: spec.query_pre_attn_scalar.then_some(t.head_dim as f64),
         attn_softcap: spec.softcap.then_some(5.0),
         final_softcap: spec.softcap.then_some(3.0),
-        act: spec.act,
-        parallel_residual: spec.parallel_residual,
         tied_embeddings: true,
+        ..sinkquant::model::HParams::defaults(arch)
     }
 }
 

@@ -74,10 +74,7 @@ fn post_norm(model: &Model, layer: usize, branch: Branch) -> Result<Option<(Role
     if model.tensor(role).is_none() {
         return Ok(None);
     }
-    let (_, mut g) = model.read_canonical(role)?;
-    let offset = model.arch().gguf_norm_offset();
-    g.iter_mut().for_each(|x| *x += offset);
-    Ok(Some((role, g)))
+    Ok(Some((role, model.norm_gain(role)?)))
 }
 
 /// The origin of dimension `dim`, which grows most after layer `layer`; `None` when the

@@ -113,19 +113,9 @@ impl Loader<'_> {
         Ok(Tensor::from_vec(data, shape, &Device::Cpu)?)
     }
 
-    /// A norm gain's effective multiplier (Gemma's norms multiply by `1 + w`).
-    fn gain(&self, role: Role) -> crate::Result<Vec<f32>> {
-        let (_, mut w) = self.model.read_canonical(role)?;
-        let offset = self.model.arch().gguf_norm_offset();
-        if offset != 0.0 {
-            w.iter_mut().for_each(|x| *x += offset);
-        }
-        Ok(w)
-    }
-
     fn opt_gain(&self, role: Role) -> crate::Result<Option<Vec<f32>>> {
         if self.has(role) {
-            Ok(Some(self.gain(role)?))
+            Ok(Some(self.model.norm_gain(role)?))
         } else {
             Ok(None)
         }
@@ -134,7 +124,7 @@ impl Loader<'_> {
     /// A norm and its bias, if the model has one.
     fn norm(&self, gain: Role, bias: Role) -> crate::Result<NormW> {
         let b = if self.has(bias) { Some(self.model.read_canonical(bias)?.1) } else { None };
-        Ok(NormW { w: self.gain(gain)?, b })
+        Ok(NormW { w: self.model.norm_gain(gain)?, b })
     }
 
     /// A weight matrix in its stored type (GGUF: quantized as stored, llama's Q/K rows put

@@ -87,17 +87,13 @@ pub fn canonical_to_hf(hp: &HParams, role: Role, shape: &[usize], data: Vec<f32>
     }
 }
 
-/// The shape a Hugging Face file stores for a canonical `shape` of `role`.
+/// The shape a Hugging Face file stores for a canonical `shape` of `role`, and the canonical
+/// shape of a stored one (the only change of shape, Conv1D's transpose, is its own inverse).
 pub fn hf_shape(arch: Arch, role: Role, shape: &[usize]) -> Vec<usize> {
     match arch.hf_layout(role) {
         Layout::Conv1D => vec![shape[1], shape[0]],
         _ => shape.to_vec(),
     }
-}
-
-/// The canonical shape of a Hugging Face tensor of `shape`.
-pub fn canonical_shape(arch: Arch, role: Role, shape: &[usize]) -> Vec<usize> {
-    hf_shape(arch, role, shape)
 }
 
 /// `[rows, cols]` to `[cols, rows]`.

@@ -150,6 +150,37 @@ fn gguf_rope_scaling(g: &GgufFile, a: &str) -> Result<Option<RopeScaling>> {
 }
 
 impl HParams {
+    /// The hyperparameters a config reader starts from: no dimensions yet (each reader sets
+    /// them), plain RoPE of base 10000 on no dimensions, none of the optional parts, and the
+    /// description's activation and residual form.
+    pub fn defaults(arch: Arch) -> Self {
+        let spec = arch.spec();
+        HParams {
+            arch,
+            n_layers: 0,
+            d_model: 0,
+            d_ff: 0,
+            n_heads: 0,
+            n_kv_heads: 0,
+            head_dim: 0,
+            vocab_size: 0,
+            ctx_len: 0,
+            norm_eps: 0.0,
+            rope_theta: 10_000.0,
+            rotary_dim: 0,
+            rope_scaling: None,
+            rope_theta_local: None,
+            sliding_window: None,
+            sliding_window_pattern: None,
+            query_pre_attn_scalar: None,
+            attn_softcap: None,
+            final_softcap: None,
+            act: spec.act,
+            parallel_residual: spec.parallel_residual,
+            tied_embeddings: false,
+        }
+    }
+
     /// From GGUF metadata, as the architecture's description says to read it. `has_output`
     /// says whether the file carries a separate output matrix. Missing or malformed keys are
     /// `Error::Corrupt` naming the file; math the forward pass lacks is `Error::Unsupported`.

@@ -208,6 +208,17 @@ impl Model {
         })
     }
 
+    /// A norm's effective gain: its canonical values plus the architecture's stored offset
+    /// (Gemma's norms multiply by `1 + w`).
+    pub fn norm_gain(&self, role: Role) -> Result<Vec<f32>> {
+        let (_, mut w) = self.read_canonical(role)?;
+        let offset = self.arch().gguf_norm_offset();
+        if offset != 0.0 {
+            w.iter_mut().for_each(|x| *x += offset);
+        }
+        Ok(w)
+    }
+
     /// A tensor's shape in Hugging Face's layout (a packed layer's `weight_shape`).
     pub fn canonical_shape(&self, role: Role) -> Option<Vec<usize>> {
         self.tensor(role).map(|e| self.shape_of(role, e))
@@ -216,7 +227,7 @@ impl Model {
     fn shape_of(&self, role: Role, e: &TensorEntry) -> Vec<usize> {
         match self.compressed.as_ref().and_then(|c| c.layer(&e.name)) {
             Some(l) => vec![l.rows, l.cols],
-            None if self.gguf().is_none() => convert::canonical_shape(self.arch(), role, &e.shape),
+            None if self.gguf().is_none() => convert::hf_shape(self.arch(), role, &e.shape),
             None => e.shape.clone(),
         }
     }

@@ -157,7 +157,6 @@ impl Cfg<'_> {
         let (sliding_window, sliding_window_pattern) = self.sliding(arch)?;
         let (attn_softcap, final_softcap) = self.softcaps(arch)?;
         Ok(HParams {
-            arch,
             n_layers: self.uint(&["num_hidden_layers"])?,
             d_model,
             d_ff: self.uint(&["intermediate_size"])?,
@@ -170,15 +169,13 @@ impl Cfg<'_> {
             rope_theta: self.rope_theta("full_attention", &["rope_theta"], 10_000.0),
             rotary_dim,
             rope_scaling: self.rope_scaling()?,
-            rope_theta_local: None,
             sliding_window,
             sliding_window_pattern,
-            query_pre_attn_scalar: None,
             attn_softcap,
             final_softcap,
             act: self.act(arch)?,
-            parallel_residual: false,
             tied_embeddings: self.opt_bool("tie_word_embeddings").unwrap_or(false),
+            ..HParams::defaults(arch)
         })
     }
 }

@@ -53,7 +53,6 @@ fn read_config(cfg: &Cfg, arch: Arch) -> Result<HParams, ConfigError> {
     let n_heads = cfg.uint(&["n_head", "num_attention_heads"])?;
     let head_dim = d_model / n_heads;
     Ok(HParams {
-        arch,
         n_layers: cfg.uint(&["n_layer", "num_hidden_layers"])?,
         d_model,
         d_ff: cfg.opt_uint("n_inner").unwrap_or(4 * d_model),
@@ -63,18 +62,9 @@ fn read_config(cfg: &Cfg, arch: Arch) -> Result<HParams, ConfigError> {
         vocab_size: cfg.uint(&["vocab_size"])?,
         ctx_len: cfg.uint(&["n_positions", "n_ctx", "max_position_embeddings"])?,
         norm_eps: cfg.float(&["layer_norm_epsilon"])?,
-        rope_theta: 10_000.0,
-        rotary_dim: 0,
-        rope_scaling: None,
-        rope_theta_local: None,
-        sliding_window: None,
-        sliding_window_pattern: None,
-        query_pre_attn_scalar: None,
-        attn_softcap: None,
-        final_softcap: None,
         act: cfg.act(arch)?,
-        parallel_residual: false,
         tied_embeddings: cfg.opt_bool("tie_word_embeddings").unwrap_or(true),
+        ..HParams::defaults(arch)
     })
 }
 

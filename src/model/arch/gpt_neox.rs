@@ -61,7 +61,6 @@ fn read_config(cfg: &Cfg, arch: Arch) -> Result<HParams, ConfigError> {
         .or_else(|| rope.and_then(|r| r.get("partial_rotary_factor")).and_then(Value::as_f64))
         .unwrap_or(0.25);
     Ok(HParams {
-        arch,
         n_layers: cfg.uint(&["num_hidden_layers"])?,
         d_model,
         d_ff: cfg.uint(&["intermediate_size"])?,
@@ -74,15 +73,10 @@ fn read_config(cfg: &Cfg, arch: Arch) -> Result<HParams, ConfigError> {
         rope_theta: cfg.rope_theta("full_attention", &["rotary_emb_base", "rope_theta"], 10_000.0),
         rotary_dim: ((head_dim as f64 * pct) as usize) & !1,
         rope_scaling: cfg.rope_scaling()?,
-        rope_theta_local: None,
-        sliding_window: None,
-        sliding_window_pattern: None,
-        query_pre_attn_scalar: None,
-        attn_softcap: None,
-        final_softcap: None,
         act: cfg.act(arch)?,
         parallel_residual: cfg.opt_bool("use_parallel_residual").unwrap_or(true),
         tied_embeddings: cfg.opt_bool("tie_word_embeddings").unwrap_or(false),
+        ..HParams::defaults(arch)
     })
 }
 

@@ -403,6 +403,21 @@ def check_model(model_dir: Path, args, text: str, full_text: str, work: Path) ->
 # ------------------------------------------------------------------------------------ main
 
 
+def model_dirs(ap: argparse.ArgumentParser, models_dir: Path, only: str | None) -> list[Path]:
+    """The model directories under models_dir in ORDER, or those named in --only."""
+    dirs = sorted((p for p in models_dir.iterdir() if (p / "config.json").is_file()),
+                  key=lambda p: (ORDER.index(p.name) if p.name in ORDER else len(ORDER), p.name))
+    if only:
+        want = [n.strip() for n in only.split(",") if n.strip()]
+        missing = [n for n in want if n not in {p.name for p in dirs}]
+        if missing:
+            ap.error(f"not under {models_dir}: {', '.join(missing)}")
+        dirs = [p for p in dirs if p.name in want]
+    if not dirs:
+        ap.error(f"{models_dir}: no model directories (scripts/make_tiny_models.py makes them)")
+    return dirs
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("models_dir", type=Path)
@@ -445,16 +460,7 @@ def main() -> int:
     except ImportError as e:
         sys.exit(f"check_arch: missing Python package ({e}); pip install torch transformers sentencepiece protobuf")
 
-    dirs = sorted((p for p in args.models_dir.iterdir() if (p / "config.json").is_file()),
-                  key=lambda p: (ORDER.index(p.name) if p.name in ORDER else len(ORDER), p.name))
-    if args.only:
-        want = [n.strip() for n in args.only.split(",") if n.strip()]
-        missing = [n for n in want if n not in {p.name for p in dirs}]
-        if missing:
-            ap.error(f"not under {args.models_dir}: {', '.join(missing)}")
-        dirs = [p for p in dirs if p.name in want]
-    if not dirs:
-        ap.error(f"{args.models_dir}: no model directories (scripts/make_tiny_models.py makes them)")
+    dirs = model_dirs(ap, args.models_dir, args.only)
 
     with open(args.text, encoding="utf-8", newline="") as f:
         full_text = f.read()

@@ -93,10 +93,29 @@ def llama_run(bin_dir: Path, tool: str, args: list[str]) -> subprocess.Completed
     env["LD_LIBRARY_PATH"] = os.pathsep.join(
         p for p in (str(bin_dir), env.get("LD_LIBRARY_PATH", "")) if p
     )
-    proc = subprocess.run([str(exe), *args], capture_output=True, env=env)
-    if proc.returncode != 0:
-        tail = "\n".join(proc.stderr.decode(errors="replace").strip().splitlines()[-15:])
-        raise CheckError(f"{tool} {' '.join(args)} exited {proc.returncode}:\n{tail}")
+    for _ in range(LOST_LOG_RETRIES):
+        proc = subprocess.run([str(exe), *args], capture_output=True, env=env)
+        if proc.returncode != 0:
+            tail = "\n".join(proc.stderr.decode(errors="replace").strip().splitlines()[-15:])
+            raise CheckError(f"{tool} {' '.join(args)} exited {proc.returncode}:\n{tail}")
+        if tool != "llama-perplexity" or LLAMA_SUMMARY.search((proc.stdout + proc.stderr).decode(errors="replace")):
+            break
+    return proc
+
+
+# llama.cpp's logger writes from a thread that is not joined at exit, so the last lines of a
+# run (its summary) are now and then lost although the tool exited 0 (llama.cpp common/log.cpp,
+# common_log_main: "this design may cause logs to be lost"). A run without its summary is rerun.
+LOST_LOG_RETRIES = 3
+LLAMA_SUMMARY = re.compile(r"Final estimate: PPL =|Mean\s+KLD:")
+
+
+def llama_perplexity_run(cmd: list, env=None) -> subprocess.CompletedProcess:
+    """Runs a llama-perplexity command line (text output), rerunning it when its summary is lost."""
+    for _ in range(LOST_LOG_RETRIES):
+        proc = subprocess.run([str(c) for c in cmd], capture_output=True, text=True, env=env)
+        if proc.returncode != 0 or LLAMA_SUMMARY.search(proc.stdout + proc.stderr):
+            break
     return proc
 
 

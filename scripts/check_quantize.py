@@ -24,13 +24,16 @@ import sys
 import tempfile
 from pathlib import Path
 
+from check_hf_export import llama_perplexity_run
+
 ROOT = Path(__file__).resolve().parent.parent
 MODELS = ["smollm2-135m", "gemma3-270m", "qwen2.5-coder-0.5b"]
 TYPES = [("q8_0", 0.01), ("q4_0", 0.25), ("q4_k_m", 0.25)]
 
 
 def run(cmd, env=None):
-    p = subprocess.run([str(c) for c in cmd], capture_output=True, text=True, env=env)
+    p = llama_perplexity_run(cmd, env) if Path(str(cmd[0])).name == "llama-perplexity" else \
+        subprocess.run([str(c) for c in cmd], capture_output=True, text=True, env=env)
     if p.returncode != 0:
         sys.exit(f"check_quantize: {' '.join(map(str, cmd))} failed:\n{p.stderr[-3000:]}")
     return p.stdout + p.stderr

@@ -19,6 +19,11 @@
 #                                     random models transformers saves: quantize ppl vs
 #                                     transformers and llama-perplexity (llama.cpp's converter),
 #                                     Q8_0/Q4_K_M KLD vs llama-quantize's, export round trip
+#        scripts/check_arch_outputs.py  the same tiny models: scan finds nothing in random weights,
+#                                     transformers loads the int8/int4 compressed-tensors outputs
+#                                     (quantize ppl agrees), tokenizer.model-only copies, a batch
+#        scripts/check_resave.py      SmolLM2 re-saved by transformers in f16/bf16, 3+ shards:
+#                                     the same Q4_K_M tensors as from the export, the same PPL
 #   4. checks the source layout (scripts/check_layout.py: file and function lengths, typed
 #      errors, the CLI going through the pipeline, no import cycles),
 #   5. runs the Rust tests (unit, hostile files, synthetic models, real models, the doc-tested
@@ -58,6 +63,10 @@ if [ "$quick" = 0 ]; then
   step "seven architectures as tiny random models (transformers, llama.cpp's converter and tools)"
   python3 scripts/make_tiny_models.py "$SINKQUANT_MODELS/tiny" --tokenizer-dir "$SINKQUANT_MODELS/hf/smollm2-135m" --text "$SINKQUANT_MODELS/text/wiki.utf8"
   python3 scripts/check_arch.py "$SINKQUANT_MODELS/tiny" --quantize target/release/quantize --llama-bin "$llama_bin" --json target/check_arch.json
+  step "the tiny models' other outputs: scan without false positives, compressed-tensors int8/int4 in transformers, tokenizer.model only, one batch over all"
+  python3 scripts/check_arch_outputs.py "$SINKQUANT_MODELS/tiny" --quantize target/release/quantize --llama-bin "$llama_bin" --json target/check_arch_outputs.json
+  step "real models re-saved by transformers (f16 and bf16, >= 3 shards): same Q4_K_M tensors, same PPL"
+  python3 scripts/check_resave.py --models "$SINKQUANT_MODELS" --llama-bin "$llama_bin" --only smollm2-135m --json target/check_resave.json
   step "quantize batch on SmolLM2 (3 recipes, --jobs 2): SIGKILL twice + --resume, shards merged, bad inputs"
   python3 scripts/check_batch.py --quick --models "$SINKQUANT_MODELS" --work target/batch-check --json target/check_batch.json
 fi

@@ -120,6 +120,41 @@ fn quantize_cli_rejects_bad_input() {
     assert_eq!(names.len(), 3, "no partial outputs: {names:?}");
 }
 
+/// `quantize SRC OUT --type TY` calibrated on 4 chunks of 32 tokens of `text`, plus `extra`.
+fn quantize_with_calib(
+    text: &std::path::Path,
+    src: &std::path::Path,
+    out: &std::path::Path,
+    ty: &str,
+    extra: &[&str],
+) -> std::process::Output {
+    let mut args = vec!["--calib", text.to_str().unwrap(), "--calib-ctx", "32", "--calib-chunks", "4", "--type", ty];
+    args.extend_from_slice(extra);
+    args.extend([src.to_str().unwrap(), out.to_str().unwrap()]);
+    quantize(&args)
+}
+
+/// Every architecture's int8 compressed-tensors directory reads back as its source: logits as
+/// close to the source's as those of its Q8_0 GGUF (a layer read in the wrong layout, such as
+/// GPT-NeoX's per-head QKV, is far off).
+#[test]
+fn compressed_tensors_read_back_in_every_architecture() {
+    let dir = tempdir();
+    let text = tiny_text(&dir.path().join("calib.txt"), 3000);
+    for arch in sinkquant::model::Arch::all().map(|a| a.name()) {
+        let src = tiny_model(arch).write(&dir.path().join(format!("{arch}.gguf")));
+        let ref_logits = logits(&src);
+        let mut errs = Vec::new();
+        for (ty, out) in [("int8", format!("{arch}-int8")), ("q8_0", format!("{arch}-q8_0.gguf"))] {
+            let out = dir.path().join(out);
+            let o = quantize_with_calib(&text, &src, &out, ty, &[]);
+            assert!(o.status.success(), "{arch} {ty}: {}", stderr(&o));
+            errs.push(max_rel_diff(&ref_logits, &logits(&out)));
+        }
+        assert!(errs[0] < 3.0 * errs[1] + 1e-3, "{arch}: int8 error {} vs q8_0 {}", errs[0], errs[1]);
+    }
+}
+
 #[test]
 fn quantize_cli_writes_compressed_tensors() {
     let dir = tempdir();
@@ -129,20 +164,7 @@ fn quantize_cli_writes_compressed_tensors() {
     let mut errs = Vec::new();
     for ty in ["int8", "int4"] {
         let out = dir.path().join(ty);
-        let o = quantize(&[
-            "--calib",
-            text.to_str().unwrap(),
-            "--calib-ctx",
-            "32",
-            "--calib-chunks",
-            "4",
-            "--type",
-            ty,
-            "--outliers",
-            "keep",
-            src.to_str().unwrap(),
-            out.to_str().unwrap(),
-        ]);
+        let o = quantize_with_calib(&text, &src, &out, ty, &["--outliers", "keep"]);
         assert!(o.status.success(), "{ty}: {}", stderr(&o));
         let cfg: serde_json::Value =
             serde_json::from_str(&std::fs::read_to_string(out.join("config.json")).unwrap()).unwrap();

@@ -199,7 +199,9 @@ impl Model {
             .tensor(role)
             .ok_or_else(|| Error::Invalid(format!("{}: model has no tensor {role}", self.path.display())))?;
         if let Some((c, l)) = self.compressed.as_ref().and_then(|c| Some((c, c.layer(&e.name)?))) {
-            return Ok((vec![l.rows, l.cols], c.read(self.store(), l)?));
+            // A packed layer decodes to Hugging Face's layout (GPT-NeoX's per-head QKV included).
+            let data = c.read(self.store(), l)?;
+            return Ok(convert::hf_to_canonical(&self.hparams, role, &[l.rows, l.cols], data));
         }
         let data = self.store().read_f32(e)?;
         Ok(match self.source {
@@ -226,7 +228,7 @@ impl Model {
 
     fn shape_of(&self, role: Role, e: &TensorEntry) -> Vec<usize> {
         match self.compressed.as_ref().and_then(|c| c.layer(&e.name)) {
-            Some(l) => vec![l.rows, l.cols],
+            Some(l) => convert::hf_shape(self.arch(), role, &[l.rows, l.cols]),
             None if self.gguf().is_none() => convert::hf_shape(self.arch(), role, &e.shape),
             None => e.shape.clone(),
         }

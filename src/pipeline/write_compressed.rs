@@ -100,7 +100,13 @@ pub fn write(
     }
     w.finish()?;
 
+    // The output head stays dense. transformers 5 names that module `lm_head` in every
+    // architecture (GPT-NeoX's stored `embed_out` is renamed on load), older releases and vLLM
+    // by its stored name: ignore both.
     let mut ignore = vec![module(&Role::Output.hf_name(arch)).to_string()];
+    if ignore[0] != "lm_head" {
+        ignore.push("lm_head".to_string());
+    }
     ignore.extend(keep.iter().map(|r| module(&r.hf_name(arch)).to_string()));
     let q = ct::quantization_config(scheme, &ignore);
     hf_dir::write_config(&dir, hp.to_hf_config(&vocab.special, WeightDtype::Bf16.torch_name()), Some(q))?;

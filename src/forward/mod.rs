@@ -67,6 +67,14 @@ impl Transformer {
         Ok(Transformer { hparams: hp, weights, rope, rope_local, max_tokens, kv_f16 })
     }
 
+    /// Bytes of the weight matrices and the embedding: (read from the memory map in place,
+    /// copied into memory). Copies are only made where the stored layout is not the one
+    /// computed with (llama's permuted Q/K rows in GGUF, fused or transposed Hugging Face
+    /// layouts, compressed-tensors layers).
+    pub fn matrix_bytes(&self) -> (u64, u64) {
+        self.weights.matrix_bytes()
+    }
+
     pub fn max_tokens(&self) -> usize {
         self.max_tokens
     }

@@ -10,7 +10,6 @@
 use crate::quant::formats::{dequantize, GgmlType, VecDotType};
 use candle_core::{Device, Result, Tensor};
 use rayon::prelude::*;
-use std::sync::Arc;
 
 /// Round half to even for |x| < 2^22, as ggml's `nearest_int` (adding 1.5 * 2^23 leaves the
 /// rounded integer in the mantissa); branch-free, so the loops vectorize.
@@ -91,7 +90,7 @@ impl ActRound {
 /// A weight matrix `[rows, cols]` (out x in) in its stored type.
 pub struct QLinear {
     pub ty: GgmlType,
-    pub bytes: Arc<Vec<u8>>,
+    pub bytes: crate::io::mmap::SharedBytes,
     pub rows: usize,
     pub cols: usize,
     pub act: ActRound,
@@ -167,7 +166,7 @@ mod tests {
         let x: Vec<f32> = (0..t * cols).map(|i| ((i * 104729) % 1000) as f32 / 500.0 - 1.0).collect();
         let q = QLinear {
             ty: GgmlType::F32,
-            bytes: Arc::new(bytemuck::cast_slice(&w).to_vec()),
+            bytes: crate::io::mmap::SharedBytes::owned(bytemuck::cast_slice(&w).to_vec()),
             rows,
             cols,
             act: ActRound::None,

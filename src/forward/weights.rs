@@ -4,12 +4,12 @@
 //! permuted in GGUF, are put back in order by moving whole quantized rows.
 
 use super::qlinear::{ActRound, QLinear};
+use crate::io::mmap::SharedBytes;
 use crate::io::store::StorageType;
 use crate::model::arch::Layout;
 use crate::model::{convert, LayerTensor, Model, Role, Source};
 use crate::quant::formats::{dequantize, GgmlType};
 use candle_core::{Device, Result, Tensor};
-use std::sync::Arc;
 
 pub struct Linear {
     pub w: QLinear,
@@ -70,7 +70,7 @@ pub struct LayerWeights {
 /// The token embedding: kept in its stored type and dequantized row by row on lookup.
 pub struct Embedding {
     pub ty: GgmlType,
-    pub bytes: Arc<Vec<u8>>,
+    pub bytes: SharedBytes,
     pub rows: usize,
     pub dim: usize,
 }
@@ -138,9 +138,9 @@ impl Loader<'_> {
         // compressed-tensors layers: dequantized once to f32 (as vLLM's reference path does).
         if relaid || m.compressed.as_ref().and_then(|c| c.layer(&e.name)).is_some() {
             let (shape, data) = m.read_canonical(role)?;
-            let bytes = bytemuck::cast_slice(&data).to_vec();
+            let bytes = SharedBytes::owned(bytemuck::cast_slice(&data).to_vec());
             let act = ActRound::None;
-            return Ok(QLinear { ty: GgmlType::F32, bytes: Arc::new(bytes), rows: shape[0], cols: shape[1], act });
+            return Ok(QLinear { ty: GgmlType::F32, bytes, rows: shape[0], cols: shape[1], act });
         }
         let StorageType::Ggml(ty) = e.dtype.clone() else {
             return Err(crate::Error::unsupported(
@@ -149,17 +149,20 @@ impl Loader<'_> {
             ));
         };
         let (rows, cols) = (e.shape[0], e.shape.get(1).copied().unwrap_or(1));
-        let raw = m.store().bytes(e);
         // llama's Q/K rows are stored permuted in GGUF: move whole (quantized) rows back.
+        // Everything else is computed from the memory map itself, without a copy.
         let bytes = match convert::gguf_permuted_heads(&m.hparams, role).filter(|_| gguf) {
-            Some(h) => convert::permute_rows(raw, rows, h, true),
-            None => raw.to_vec(),
+            Some(h) => {
+                let b = SharedBytes::owned(convert::permute_rows(m.store().bytes(e), rows, h, true));
+                m.store().release(e);
+                b
+            }
+            None => m.store().shared_bytes(e),
         };
-        m.store().release(e);
         // GGUF weights meet activations rounded as ggml rounds them; safetensors weights meet
         // f32 activations, as in transformers.
         let act = if gguf { ActRound::for_weight(ty) } else { ActRound::None };
-        Ok(QLinear { ty, bytes: Arc::new(bytes), rows, cols, act })
+        Ok(QLinear { ty, bytes, rows, cols, act })
     }
 
     /// The matrix of `w` in layer `layer`, with its bias if the model has one.
@@ -183,8 +186,7 @@ impl Loader<'_> {
                 format!("dtype {} of tensor {}", e.dtype, e.name),
             ));
         };
-        let bytes = Arc::new(m.store().bytes(e).to_vec());
-        m.store().release(e);
+        let bytes = m.store().shared_bytes(e);
         Ok(Embedding { ty, bytes, rows: e.shape[0], dim: e.shape[1] })
     }
 
@@ -219,6 +221,29 @@ impl Loader<'_> {
 }
 
 impl Weights {
+    /// Bytes of the matrices and the embedding: (computed from the memory map, copied).
+    pub fn matrix_bytes(&self) -> (u64, u64) {
+        let mut all: Vec<&SharedBytes> = vec![&self.output.bytes];
+        if !std::ptr::eq(self.embedding.bytes.as_ptr(), self.output.bytes.as_ptr()) {
+            all.push(&self.embedding.bytes);
+        }
+        for l in &self.layers {
+            match &l.qkv {
+                Qkv::Separate { q, k, v } => all.extend([&q.w.bytes, &k.w.bytes, &v.w.bytes]),
+                Qkv::Fused(x) => all.push(&x.w.bytes),
+            }
+            match &l.ffn {
+                FfnIn::Gated { gate, up } => all.extend([&gate.w.bytes, &up.w.bytes]),
+                FfnIn::GatedFused(x) | FfnIn::Plain(x) => all.push(&x.w.bytes),
+            }
+            all.extend([&l.o.w.bytes, &l.down.w.bytes]);
+        }
+        all.iter().fold((0, 0), |(m, o), b| match b.is_mapped() {
+            true => (m + b.len() as u64, o),
+            false => (m, o + b.len() as u64),
+        })
+    }
+
     pub fn load(model: &Model) -> crate::Result<Self> {
         let l = Loader { model };
         let layers = (0..model.hparams.n_layers).map(|i| l.layer(i)).collect::<crate::Result<Vec<_>>>()?;

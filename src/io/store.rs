@@ -2,7 +2,7 @@
 //! safetensors file, or the shards of a Hugging Face directory). Nothing is copied until a
 //! caller asks for one tensor, as raw bytes or dequantized to f32.
 
-use super::mmap::Mapped;
+use super::mmap::{Mapped, SharedBytes};
 use crate::error::{Error, Result};
 use crate::quant::formats::{dequantize, GgmlType};
 use rayon::prelude::*;
@@ -99,6 +99,11 @@ impl TensorStore {
 
     pub fn bytes(&self, e: &TensorEntry) -> &[u8] {
         &self.files[e.file].1.bytes()[e.start..e.start + e.nbytes]
+    }
+
+    /// A tensor's bytes shared with the memory map (no copy).
+    pub fn shared_bytes(&self, e: &TensorEntry) -> SharedBytes {
+        self.files[e.file].1.shared(e.start, e.nbytes)
     }
 
     /// Dequantizes one tensor to a new f32 vector.

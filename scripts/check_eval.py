@@ -21,13 +21,12 @@ import argparse
 import json
 import os
 import re
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-from check_hf_export import llama_perplexity_run
+from check_hf_export import run_llama_tool
 
 ROOT = Path(__file__).resolve().parent.parent
 MODELS = ["smollm2-135m", "gemma3-270m", "qwen2.5-coder-0.5b"]
@@ -35,8 +34,7 @@ MODELS = ["smollm2-135m", "gemma3-270m", "qwen2.5-coder-0.5b"]
 
 def run(cmd, env=None):
     t = time.time()
-    p = llama_perplexity_run(cmd, env) if Path(str(cmd[0])).name == "llama-perplexity" else \
-        subprocess.run([str(c) for c in cmd], capture_output=True, text=True, env=env)
+    p = run_llama_tool(cmd, env, text=True)
     if p.returncode != 0:
         sys.exit(f"check_eval: {' '.join(map(str, cmd))} failed:\n{p.stderr[-2000:]}")
     return p.stdout + p.stderr, time.time() - t

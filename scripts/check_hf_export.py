@@ -93,13 +93,10 @@ def llama_run(bin_dir: Path, tool: str, args: list[str]) -> subprocess.Completed
     env["LD_LIBRARY_PATH"] = os.pathsep.join(
         p for p in (str(bin_dir), env.get("LD_LIBRARY_PATH", "")) if p
     )
-    for _ in range(LOST_LOG_RETRIES):
-        proc = subprocess.run([str(exe), *args], capture_output=True, env=env)
-        if proc.returncode != 0:
-            tail = "\n".join(proc.stderr.decode(errors="replace").strip().splitlines()[-15:])
-            raise CheckError(f"{tool} {' '.join(args)} exited {proc.returncode}:\n{tail}")
-        if tool != "llama-perplexity" or LLAMA_SUMMARY.search((proc.stdout + proc.stderr).decode(errors="replace")):
-            break
+    proc = run_llama_tool([exe, *args], env)
+    if proc.returncode != 0:
+        tail = "\n".join(proc.stderr.decode(errors="replace").strip().splitlines()[-15:])
+        raise CheckError(f"{tool} {' '.join(args)} exited {proc.returncode}:\n{tail}")
     return proc
 
 
@@ -110,11 +107,14 @@ LOST_LOG_RETRIES = 3
 LLAMA_SUMMARY = re.compile(r"Final estimate: PPL =|Mean\s+KLD:")
 
 
-def llama_perplexity_run(cmd: list, env=None) -> subprocess.CompletedProcess:
-    """Runs a llama-perplexity command line (text output), rerunning it when its summary is lost."""
+def run_llama_tool(cmd: list, env=None, text: bool = False) -> subprocess.CompletedProcess:
+    """Runs a llama.cpp tool's command line; a llama-perplexity run that exited 0 without its
+    summary is rerun (see LOST_LOG_RETRIES)."""
+    perplexity = Path(str(cmd[0])).name == "llama-perplexity"
     for _ in range(LOST_LOG_RETRIES):
-        proc = subprocess.run([str(c) for c in cmd], capture_output=True, text=True, env=env)
-        if proc.returncode != 0 or LLAMA_SUMMARY.search(proc.stdout + proc.stderr):
+        proc = subprocess.run([str(c) for c in cmd], capture_output=True, text=text, env=env)
+        out = proc.stdout + proc.stderr
+        if not perplexity or proc.returncode != 0 or LLAMA_SUMMARY.search(out if text else out.decode(errors="replace")):
             break
     return proc
 

@@ -19,12 +19,11 @@ import argparse
 import json
 import os
 import re
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
-from check_hf_export import llama_perplexity_run
+from check_hf_export import run_llama_tool
 
 ROOT = Path(__file__).resolve().parent.parent
 MODELS = ["smollm2-135m", "gemma3-270m", "qwen2.5-coder-0.5b"]
@@ -32,8 +31,7 @@ TYPES = [("q8_0", 0.01), ("q4_0", 0.25), ("q4_k_m", 0.25)]
 
 
 def run(cmd, env=None):
-    p = llama_perplexity_run(cmd, env) if Path(str(cmd[0])).name == "llama-perplexity" else \
-        subprocess.run([str(c) for c in cmd], capture_output=True, text=True, env=env)
+    p = run_llama_tool(cmd, env, text=True)
     if p.returncode != 0:
         sys.exit(f"check_quantize: {' '.join(map(str, cmd))} failed:\n{p.stderr[-3000:]}")
     return p.stdout + p.stderr

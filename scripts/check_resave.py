@@ -26,7 +26,6 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -34,6 +33,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from check_arch import run_sq  # noqa: E402
 from check_hf_export import CheckError, hf_adds_bos, hf_perplexity, llama_perplexity  # noqa: E402
 
 
@@ -53,11 +53,8 @@ def resave(src: Path, out: Path, dtype: str, min_shards: int) -> int:
 
 
 def quantize(bin_path: Path, src: Path, out: Path, calib: Path) -> None:
-    cmd = [str(bin_path), str(src), str(out), "--type", "q4_k_m", "--calib", str(calib), "--calib-chunks", "4",
-           "--seed", "0", "--force"]
-    p = subprocess.run(cmd, capture_output=True, text=True)
-    if p.returncode != 0:
-        raise CheckError(f"{' '.join(cmd)} exited {p.returncode}: {p.stderr.strip().splitlines()[-1:]}")
+    run_sq(bin_path, [src, out, "--type", "q4_k_m", "--calib", calib, "--calib-chunks", "4", "--seed", "0", "--force"],
+           f"quantize --type q4_k_m {src.name}")
 
 
 def gguf_contents(path: Path) -> tuple[dict, dict]:
@@ -83,11 +80,8 @@ def ppl_pair(args, d: Path, text_path: Path, w: Path) -> tuple[float, float]:
     model = AutoModelForCausalLM.from_pretrained(str(d), dtype=torch.float32).eval()
     hf = hf_perplexity(model, tok, text, 512, args.chunks, hf_adds_bos(tok))["ppl"]
     out = w / "sq-ppl.json"
-    cmd = [str(args.quantize), "ppl", str(d), "--text", str(text_path), "--ctx", "512", "--chunks", str(args.chunks),
-           "--json", str(out)]
-    p = subprocess.run(cmd, capture_output=True, text=True)
-    if p.returncode != 0:
-        raise CheckError(f"{' '.join(cmd)} exited {p.returncode}: {p.stderr.strip().splitlines()[-1:]}")
+    run_sq(args.quantize, ["ppl", d, "--text", text_path, "--ctx", "512", "--chunks", args.chunks, "--json", out],
+           f"quantize ppl {d.name}")
     return hf, float(json.loads(out.read_text())["ppl"])
 
 

@@ -26,7 +26,6 @@ pub struct SharedBytes {
 enum Shared {
     Map(Arc<Mmap>),
     Owned(Arc<Vec<u8>>),
-    Empty,
 }
 
 impl SharedBytes {
@@ -47,7 +46,6 @@ impl Deref for SharedBytes {
         let all: &[u8] = match &self.data {
             Shared::Map(m) => m,
             Shared::Owned(v) => v,
-            Shared::Empty => &[],
         };
         &all[self.start..self.start + self.len]
     }
@@ -74,7 +72,7 @@ impl Mapped {
         assert!(offset + len <= self.bytes().len(), "range beyond the mapping");
         match &self.map {
             Some(m) => SharedBytes { data: Shared::Map(m.clone()), start: offset, len },
-            None => SharedBytes { data: Shared::Empty, start: 0, len: 0 },
+            None => SharedBytes::owned(Vec::new()),
         }
     }
 

@@ -25,6 +25,13 @@ pub enum Error {
     /// A name (of a type, a policy, a format) that is not one of the known ones.
     #[error("unknown {what} {name:?} (known: {})", known.join(", "))]
     Unknown { what: &'static str, name: String, known: Vec<&'static str> },
+    /// The run would need more anonymous memory than it may use, even one layer at a time.
+    #[error(
+        "{}: needs about {} of memory even one layer and one chunk at a time, more than the {} allowed \
+         (--max-memory; the default is what the machine has free)",
+        path.display(), crate::memory::human(*need), crate::memory::human(*limit)
+    )]
+    Memory { path: PathBuf, need: u64, limit: u64 },
     /// A request that cannot be carried out (bad argument, missing tensor, ...).
     #[error("{0}")]
     Invalid(String),

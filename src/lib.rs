@@ -30,7 +30,8 @@
 //! - [`error`]: the typed errors of every layer.
 //! - [`quant`]: ggml's block formats (one file per type, behind one trait) and the quantizers.
 //! - [`io`]: the file formats, one folder each: GGUF, safetensors, compressed-tensors and the
-//!   Hugging Face directory; memory maps and atomic outputs.
+//!   Hugging Face directory; memory maps and atomic outputs. [`memory`]: the budget a run may
+//!   use, the estimate of what it needs, what the process holds.
 //! - [`model`]: one description of the architecture over the stored tensors.
 //! - [`tokenizer`]: GGUF vocabularies and Hugging Face tokenizers; text to token ids.
 //! - [`forward`]: the CPU forward pass with observation hooks; [`eval`]: perplexity and KL
@@ -46,6 +47,7 @@ pub mod eval;
 pub mod export;
 pub mod forward;
 pub mod io;
+pub mod memory;
 pub mod model;
 pub mod pipeline;
 mod plan;

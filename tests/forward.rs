@@ -44,7 +44,7 @@ fn weights_stay_in_the_memory_map() {
         let (_d, gguf, hf) = tiny_pair(arch);
         for (p, what) in [(&gguf, "gguf"), (&hf, "dir")] {
             let m = Model::open(p).unwrap();
-            let (mapped, owned) = Transformer::load(&m, 16).unwrap().matrix_bytes();
+            let (mapped, owned) = Transformer::load(&m, 16).unwrap().matrix_bytes().unwrap();
             let hp = &m.hparams;
             let qk = (hp.n_layers * (hp.n_heads + hp.n_kv_heads) * hp.head_dim * hp.d_model * 4) as u64;
             let want_owned = match (arch, what) {
@@ -166,4 +166,42 @@ fn evaluation_input_errors() {
     assert_clean_error(&quantize(&["ppl", g, "--text", short.to_str().unwrap()]), &["fewer than one chunk"]);
     let missing = d.path().join("nope.txt");
     assert_clean_error(&quantize(&["ppl", g, "--text", missing.to_str().unwrap()]), &["nope.txt"]);
+}
+
+/// Chunks run layer by layer in groups give each chunk the logits it gets alone, whatever the
+/// group size, and in the order given.
+#[test]
+fn chunks_in_groups_compute_what_each_computes_alone() {
+    use sinkquant::forward::Chunk;
+    for arch in ["llama", "gemma2", "gpt2"] {
+        let (_d, gguf, hf) = tiny_pair(arch);
+        for p in [&gguf, &hf] {
+            let m = Model::open(p).unwrap();
+            let t = Transformer::load(&m, 16).unwrap();
+            let inputs: Vec<Chunk> = (0..3u32)
+                .map(|c| Chunk { id: 10 + c as usize, tokens: TOKENS.iter().map(|x| (x + 7 * c) % 256).collect() })
+                .collect();
+            let alone: Vec<Vec<Vec<f32>>> =
+                inputs.iter().map(|c| t.forward(&c.tokens, 4, None).unwrap().to_vec2().unwrap()).collect();
+            for budget in [0, 2 * t.state_bytes(TOKENS.len()), usize::MAX] {
+                let mut got = Vec::new();
+                let mut steps = 0;
+                t.run_chunks(
+                    &inputs,
+                    4,
+                    budget,
+                    None,
+                    &mut |i, l| Ok(got.push((i, l.to_vec2::<f32>().unwrap()))),
+                    &mut |s| steps = s,
+                )
+                .unwrap();
+                let order: Vec<usize> = got.iter().map(|(i, _)| *i).collect();
+                assert_eq!(order, vec![0, 1, 2], "{arch}: budget {budget}");
+                for ((_, l), a) in got.iter().zip(&alone) {
+                    assert_eq!(l, a, "{arch} {}: budget {budget}", p.display());
+                }
+                assert_eq!(steps, 3 * (m.hparams.n_layers + 1));
+            }
+        }
+    }
 }

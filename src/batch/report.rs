@@ -40,13 +40,27 @@ pub struct JobResult {
     pub kld_stderr: Option<f64>,
     pub top1_agreement: Option<f64>,
     pub massive_dims: Vec<usize>,
+    /// The job's peak resident memory (its own high-water mark: anonymous and file-backed).
     pub peak_rss_bytes: Option<u64>,
+    /// The job's peak anonymous memory, sampled by the batch while it ran.
+    #[serde(default)]
+    pub peak_anon_bytes: Option<u64>,
+    /// The memory `--jobs auto` expected the job to need.
+    #[serde(default)]
+    pub estimate_bytes: Option<u64>,
 }
 
 /// Fields that measure the run rather than its outputs: they differ between two runs of the
 /// same manifest while every other field is equal.
-pub const RUN_FIELDS: [&str; 5] =
-    ["seconds", "calibration_seconds", "calibration_cached", "quantization_seconds", "peak_rss_bytes"];
+pub const RUN_FIELDS: [&str; 7] = [
+    "seconds",
+    "calibration_seconds",
+    "calibration_cached",
+    "quantization_seconds",
+    "peak_rss_bytes",
+    "peak_anon_bytes",
+    "estimate_bytes",
+];
 
 fn relative(job: &Job, out_dir: &Path) -> String {
     job.output.strip_prefix(out_dir).unwrap_or(&job.output).display().to_string()
@@ -79,6 +93,8 @@ impl JobResult {
             top1_agreement: None,
             massive_dims: vec![],
             peak_rss_bytes: None,
+            peak_anon_bytes: None,
+            estimate_bytes: None,
         }
     }
 
@@ -121,6 +137,8 @@ impl JobResult {
             calibration_seconds: None,
             quantization_seconds: None,
             peak_rss_bytes: None,
+            peak_anon_bytes: None,
+            estimate_bytes: None,
             ..self.clone()
         }
     }
@@ -215,18 +233,18 @@ impl Report {
         if let Some(p) = self.peak_rss_bytes {
             s += &format!(" Peak resident memory of the jobs running at once: {} MiB.", mib(p));
         }
-        s += "\n\n| model | recipe | type | outliers | format | size (MiB) | bpw | time (s) | PPL before | PPL after | KLD | top-1 | massive dims | peak RSS (MiB) |\n";
-        s += "|---|---|---|---|---|---:|---:|---:|---:|---:|---:|---:|---|---:|\n";
+        s += "\n\n| model | recipe | type | outliers | format | size (MiB) | bpw | time (s) | PPL before | PPL after | KLD | top-1 | massive dims | peak RSS (MiB) | peak anon (MiB) | estimate (MiB) |\n";
+        s += "|---|---|---|---|---|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|\n";
         for j in &self.jobs {
             if !j.ok {
                 s += &format!(
-                    "| {} | {} | {} | {} | {} | failed | | | | | | | | |\n",
+                    "| {} | {} | {} | {} | {} | failed | | | | | | | | | | |\n",
                     j.model, j.recipe, j.ty, j.outliers, j.format
                 );
                 continue;
             }
             s += &format!(
-                "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |\n",
+                "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |\n",
                 j.model,
                 j.recipe,
                 j.ty,
@@ -241,6 +259,8 @@ impl Report {
                 j.top1_agreement.map_or("-".into(), |t| format!("{:.2}%", 100.0 * t)),
                 j.massive_dims.iter().map(|d| d.to_string()).collect::<Vec<_>>().join(" "),
                 j.peak_rss_bytes.map_or("-".into(), mib),
+                j.peak_anon_bytes.map_or("-".into(), mib),
+                j.estimate_bytes.map_or("-".into(), mib),
             );
         }
         let failed: Vec<_> = self.failed().collect();
@@ -290,6 +310,8 @@ impl Report {
             "top1_agreement",
             "massive_dims",
             "peak_rss_bytes",
+            "peak_anon_bytes",
+            "estimate_bytes",
         ])
         .map_err(e)?;
         let o = |v: Option<f64>| v.map(|v| v.to_string()).unwrap_or_default();
@@ -318,6 +340,8 @@ impl Report {
                 o(j.top1_agreement),
                 dims,
                 n(j.peak_rss_bytes),
+                n(j.peak_anon_bytes),
+                n(j.estimate_bytes),
             ])
             .map_err(e)?;
         }
@@ -403,6 +427,8 @@ mod tests {
             top1_agreement: Some(0.9),
             massive_dims: vec![3, 7],
             peak_rss_bytes: Some(1 << 20),
+            peak_anon_bytes: Some(1 << 19),
+            estimate_bytes: Some(1 << 21),
         }
     }
 

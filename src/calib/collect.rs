@@ -79,8 +79,14 @@ pub struct Collector {
     pub chunk: usize,
     pub tokens: Vec<u32>,
     pub layers: Vec<LayerStats>,
+    /// Massive activations in chunk order, then layer, token and dimension (after [`finish`]).
+    ///
+    /// [`finish`]: Collector::finish
     pub hits: Vec<Hit>,
     pub hits_dropped: usize,
+    /// Hits per layer as they come (at most `max_hits` each) and how many were seen.
+    layer_hits: Vec<Vec<Hit>>,
+    hits_seen: usize,
     /// Per (layer, dim): count, sum of signed values, max |a|, max ratio to the median.
     pub dim_stats: BTreeMap<(usize, usize), (u64, f64, f32, f32)>,
     /// Per layer, per head: sum over chunks of the mean attention of queries 1.. on key 0.
@@ -106,6 +112,8 @@ impl Collector {
             layers: vec![LayerStats::default(); n_layers],
             hits: Vec::new(),
             hits_dropped: 0,
+            layer_hits: vec![Vec::new(); n_layers],
+            hits_seen: 0,
             dim_stats: BTreeMap::new(),
             sink_sum: vec![Vec::new(); n_layers],
             last_input: None,
@@ -116,10 +124,16 @@ impl Collector {
         }
     }
 
-    /// Call before each chunk's forward pass.
-    pub fn start_chunk(&mut self, chunk: usize, tokens: &[u32]) {
-        self.chunk = chunk;
-        self.tokens = tokens.to_vec();
+    /// Orders the hits as a chunk-by-chunk pass meets them and keeps the first `max_hits`:
+    /// the same list whether the chunks ran one by one or layer by layer. Call once all chunks
+    /// have run.
+    pub fn finish(&mut self) {
+        let mut all: Vec<Hit> = self.layer_hits.iter_mut().flat_map(std::mem::take).collect();
+        // Stable: within a (chunk, layer) the hits stay in token and dimension order.
+        all.sort_by_key(|h| h.chunk);
+        all.truncate(self.max_hits);
+        self.hits_dropped = self.hits_seen - all.len();
+        self.hits = all;
     }
 }
 
@@ -129,6 +143,13 @@ fn rows(x: &Tensor) -> Result<(Vec<f32>, usize)> {
 }
 
 impl Hook for Collector {
+    fn begin_chunk(&mut self, id: usize, tokens: &[u32]) {
+        if self.chunk != id || self.tokens != tokens {
+            self.chunk = id;
+            self.tokens = tokens.to_vec();
+        }
+    }
+
     fn residual(&mut self, layer: usize, x: &Tensor) -> Result<Option<Tensor>> {
         let (v, d) = rows(x)?;
         let c = self.criterion;
@@ -152,9 +173,11 @@ impl Hook for Collector {
                     e.1 += a as f64;
                     e.2 = e.2.max(m);
                     e.3 = e.3.max(if med > 0.0 { m / med } else { f32::INFINITY });
-                    if self.hits.len() < self.max_hits {
+                    self.hits_seen += 1;
+                    // The first max_hits of every layer include the first max_hits overall.
+                    if self.layer_hits[layer].len() < self.max_hits {
                         let token_id = self.tokens.get(t).copied().unwrap_or(0);
-                        self.hits.push(Hit {
+                        self.layer_hits[layer].push(Hit {
                             layer,
                             dim,
                             value: a,
@@ -163,8 +186,6 @@ impl Hook for Collector {
                             token_id,
                             median: med,
                         });
-                    } else {
-                        self.hits_dropped += 1;
                     }
                 }
             }

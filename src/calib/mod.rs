@@ -11,7 +11,7 @@ pub mod plot;
 pub mod report;
 
 use crate::error::{Error, Result};
-use crate::forward::Transformer;
+use crate::forward::{Chunk, Transformer};
 use collect::{Collector, Criterion};
 
 /// The default calibration text (see calibration/README.md): web, stories, code, technical.
@@ -50,7 +50,9 @@ pub fn select_chunks(n_tokens: usize, ctx: usize, n: usize, seed: u64) -> Result
     Ok(pick)
 }
 
-/// Runs the chosen chunks through the model, collecting statistics; `progress(done)` after each.
+/// Runs the chosen chunks through the model layer by layer (hidden states of at most
+/// `state_budget` bytes at once), collecting statistics; `progress(steps)` counts finished
+/// (chunk, layer) steps, `chunks.len() * (n_layers + 1)` in all.
 pub fn scan(
     t: &Transformer,
     tokens: &[u32],
@@ -58,25 +60,82 @@ pub fn scan(
     chunks: &[usize],
     bos: Option<u32>,
     criterion: Criterion,
+    state_budget: usize,
     progress: &mut dyn FnMut(usize),
 ) -> Result<Collector> {
     let mut c = Collector::new(t.hparams.n_layers, criterion);
-    for (done, &i) in chunks.iter().enumerate() {
-        let mut input = tokens[i * ctx..(i + 1) * ctx].to_vec();
-        if let Some(b) = bos {
-            input[0] = b;
-        }
-        c.start_chunk(i, &input);
-        // Only the last position's logits: the statistics come from the hook.
-        t.forward(&input, ctx - 1, Some(&mut c))?;
-        progress(done + 1);
-    }
+    let inputs: Vec<Chunk> = chunks
+        .iter()
+        .map(|&i| {
+            let mut input = tokens[i * ctx..(i + 1) * ctx].to_vec();
+            if let Some(b) = bos {
+                input[0] = b;
+            }
+            Chunk { id: i, tokens: input }
+        })
+        .collect();
+    // Only the last position's logits: the statistics come from the hook.
+    t.run_chunks(&inputs, ctx - 1, state_budget, Some(&mut c), &mut |_, _| Ok(()), progress)?;
+    c.finish();
     Ok(c)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::Model;
+
+    /// What a collector gathered, comparable bit for bit.
+    fn digest(c: &Collector) -> String {
+        let hits: Vec<_> = c.hits.iter().map(|h| (h.chunk, h.layer, h.token_index, h.dim, h.value.to_bits())).collect();
+        let mut linear: Vec<_> = c.linear.iter().map(|(k, s)| (*k, s.sum_sq.clone(), s.count)).collect();
+        linear.sort_by_key(|(k, _, _)| *k);
+        let layers: Vec<_> = c.layers.iter().map(|l| (l.top3, l.median_sum, l.tokens, l.first_token.clone())).collect();
+        format!("{hits:?} {} {:?} {linear:?} {layers:?} {:?}", c.hits_dropped, c.dim_stats, c.sink_sum)
+    }
+
+    /// Statistics do not depend on how the chunks were grouped: one chunk at a time through the
+    /// whole model (the order before layer-by-layer runs), groups of one or two chunks, or all at
+    /// once give the same bits; with a cap on the hits listed, the kept ones are the first ones a
+    /// chunk-by-chunk pass meets.
+    #[test]
+    fn statistics_are_the_same_in_any_grouping() {
+        let models = std::env::var("SINKQUANT_MODELS").unwrap_or_else(|_| "models".into());
+        let path = std::path::Path::new(&models).join("hf/smollm2-135m");
+        let model = Model::open(&path).unwrap_or_else(|e| panic!("{e}: run scripts/fetch-models.sh first"));
+        let t = Transformer::load(&model, 64).unwrap();
+        let tok = crate::tokenizer::text::TextTokenizer::for_model(&model).unwrap();
+        let tokens = tok.encode(&default_text()).unwrap();
+        let chunks = [0, 3, 4];
+        let state = t.state_bytes(64);
+        let run = |budget: usize, max_hits: usize| {
+            let mut c = Collector::new(t.hparams.n_layers, Criterion::default());
+            c.max_hits = max_hits;
+            let inputs: Vec<Chunk> =
+                chunks.iter().map(|&i| Chunk { id: i, tokens: tokens[i * 64..(i + 1) * 64].to_vec() }).collect();
+            t.run_chunks(&inputs, 63, budget, Some(&mut c), &mut |_, _| Ok(()), &mut |_| {}).unwrap();
+            c.finish();
+            c
+        };
+        // The reference: each chunk alone through the whole model, every hit kept.
+        let mut one_by_one = Collector::new(t.hparams.n_layers, Criterion::default());
+        one_by_one.max_hits = usize::MAX;
+        for &i in &chunks {
+            let input = [Chunk { id: i, tokens: tokens[i * 64..(i + 1) * 64].to_vec() }];
+            t.run_chunks(&input, 63, 0, Some(&mut one_by_one), &mut |_, _| Ok(()), &mut |_| {}).unwrap();
+        }
+        one_by_one.finish();
+        let all = digest(&one_by_one);
+        assert!(one_by_one.hits.len() > 10, "SmolLM2 has massive activations: {} hits", one_by_one.hits.len());
+        for budget in [0, 2 * state, usize::MAX] {
+            assert_eq!(digest(&run(budget, usize::MAX)), all, "states budget {budget}");
+            let capped = run(budget, 7);
+            let first: Vec<_> = one_by_one.hits[..7].iter().map(|h| (h.chunk, h.layer, h.token_index, h.dim)).collect();
+            let got: Vec<_> = capped.hits.iter().map(|h| (h.chunk, h.layer, h.token_index, h.dim)).collect();
+            assert_eq!(got, first, "states budget {budget}");
+            assert_eq!(capped.hits_dropped, one_by_one.hits.len() - 7);
+        }
+    }
 
     #[test]
     fn chunk_selection_is_reproducible() {

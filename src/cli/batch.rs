@@ -6,6 +6,7 @@
 use super::procfs;
 use anyhow::{bail, Context, Result};
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
+use sinkquant::batch::schedule::{self, Admission, JobsAtOnce};
 use sinkquant::batch::state::{self, Record, StateDir};
 use sinkquant::batch::{expand, Job, JobResult, Manifest, Report, Shard};
 use sinkquant::pipeline::{JobSpec, Summary};
@@ -25,10 +26,10 @@ pub struct Args {
     /// TOML manifest: out_dir, optional calib/eval texts, [[models]] path, [[recipes]] name,
     /// type, outliers, format (see docs/batch.md)
     pub manifest: PathBuf,
-    /// Jobs run at once. Each job holds about one model's working set; see docs/batch.md for
-    /// the memory each model needs
-    #[arg(long, default_value_t = 1)]
-    pub jobs: usize,
+    /// Jobs run at once: a number, or `auto` (up to one per core, started while their memory
+    /// estimates fit together in what the machine has free; see docs/batch.md)
+    #[arg(long, default_value = "auto", value_parser = |s: &str| JobsAtOnce::parse(s))]
+    pub jobs: JobsAtOnce,
     /// Skip jobs finished by an earlier run whose inputs, recipe and output are unchanged
     #[arg(long)]
     pub resume: bool,
@@ -62,6 +63,10 @@ struct Running {
     child: Child,
     started: Instant,
     bar: ProgressBar,
+    /// The job's memory estimate (0 without one).
+    need: u64,
+    /// The largest anonymous memory seen while polling.
+    peak_anon: u64,
 }
 
 /// The last non-empty line of a log (its last 4 KiB).
@@ -147,7 +152,7 @@ fn start(job: Job, fingerprint: String, threads: usize, st: &StateDir, bar: Prog
         .context("cannot start a quantize process")?;
     bar.set_prefix(job.key());
     bar.set_message("starting");
-    Ok(Running { job, fingerprint, child, started: Instant::now(), bar })
+    Ok(Running { job, fingerprint, child, started: Instant::now(), bar, need: 0, peak_anon: 0 })
 }
 
 /// The result of a job whose process ended with `status`; a success leaves a state record.
@@ -229,16 +234,21 @@ struct Pool<'a> {
 }
 
 impl Pool<'_> {
-    /// Starts pending jobs until `max` run; `threads(n)` is the thread count when `n` jobs are
-    /// running or waiting.
-    fn fill(&mut self, t: &mut Triage, max: usize, threads: &dyn Fn(usize) -> usize) {
-        while self.running.len() < max {
+    /// Starts pending jobs while `admission` lets them; `threads(n)` is the thread count when
+    /// `n` jobs are running or waiting.
+    fn fill(&mut self, t: &mut Triage, admission: &Admission, threads: &dyn Fn(usize) -> usize) {
+        loop {
+            let running_need = self.running.iter().map(|r| r.need).sum();
+            match t.pending.front() {
+                Some((job, _)) if admission.admits(self.running.len(), running_need, job.index) => {}
+                _ => break,
+            }
             let Some((job, fp)) = t.pending.pop_front() else { break };
             let bar =
                 self.mp.insert_before(&self.overall, ProgressBar::new_spinner().with_style(self.job_style.clone()));
             let n = threads(self.running.len() + 1 + t.pending.len());
             match start(job.clone(), fp, n, self.st, bar.clone()) {
-                Ok(r) => self.running.push(r),
+                Ok(r) => self.running.push(Running { need: admission.need(job.index), ..r }),
                 Err(e) => {
                     bar.finish_and_clear();
                     self.mp.remove(&bar);
@@ -262,6 +272,9 @@ impl Pool<'_> {
     fn poll(&mut self, results: &mut Vec<JobResult>) {
         let rss: u64 = self.running.iter().filter_map(|r| procfs::rss_of(r.child.id())).sum();
         self.peak_rss = self.peak_rss.max(rss);
+        for r in self.running.iter_mut() {
+            r.peak_anon = r.peak_anon.max(procfs::anon_of(r.child.id()).unwrap_or(0));
+        }
         let mut i = 0;
         while i < self.running.len() {
             let status = self.running[i].child.try_wait();
@@ -280,15 +293,17 @@ impl Pool<'_> {
             };
             r.bar.finish_and_clear();
             self.mp.remove(&r.bar);
+            let result = JobResult {
+                peak_anon_bytes: (r.peak_anon > 0).then_some(r.peak_anon),
+                estimate_bytes: (r.need > 0).then_some(r.need),
+                ..result
+            };
             self.record(results, result);
         }
     }
 }
 
 pub fn run(a: Args) -> Result<()> {
-    if a.jobs == 0 {
-        bail!("--jobs must be at least 1");
-    }
     let manifest = Manifest::load(&a.manifest)?;
     let out_dir = manifest.out_dir.clone();
     let all = expand(&manifest);
@@ -300,10 +315,26 @@ pub fn run(a: Args) -> Result<()> {
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     // Threads per job: the cores shared by the jobs that will run at once; when fewer jobs are
     // left than --jobs, the last ones get more (outputs do not depend on the thread count).
-    let share = |at_once: usize| a.threads.unwrap_or((cores / at_once.clamp(1, a.jobs)).max(1));
     std::fs::create_dir_all(&out_dir).with_context(|| format!("{}: cannot create out_dir", out_dir.display()))?;
     let st = StateDir::new(&out_dir);
     let mut t = triage(&jobs, &st, &out_dir, a.resume);
+    let admission = match a.jobs {
+        JobsAtOnce::Fixed(n) => Admission::fixed(n),
+        JobsAtOnce::Auto => {
+            let pending: Vec<Job> = t.pending.iter().map(|(j, _)| j.clone()).collect();
+            let free = sinkquant::memory::available_bytes().unwrap_or(8 << 30);
+            let adm = Admission::auto(&pending, &st.calib_cache(), cores, free);
+            if !pending.is_empty() {
+                println!("{}", schedule::describe(&adm, &pending));
+            }
+            adm
+        }
+    };
+    let at_once = match a.jobs {
+        JobsAtOnce::Fixed(n) => n,
+        JobsAtOnce::Auto => admission.at_once(),
+    };
+    let share = |n: usize| a.threads.unwrap_or((cores / n.clamp(1, at_once)).max(1));
     let shard = a.shard.map_or("all".to_string(), |s| s.to_string());
     println!(
         "{}: {} of {} jobs (shard {shard}), {} to run, {} finished earlier, {} failed before starting; {} at once, {} threads each",
@@ -313,7 +344,7 @@ pub fn run(a: Args) -> Result<()> {
         t.pending.len(),
         t.reused,
         t.results.iter().filter(|r| !r.ok).count(),
-        a.jobs,
+        at_once,
         share(jobs.len())
     );
     if a.dry_run {
@@ -330,7 +361,7 @@ pub fn run(a: Args) -> Result<()> {
     // later recipes mostly find its calibration in the cache instead of repeating it.
     let recipes = manifest.recipes.len();
     t.pending.make_contiguous().sort_by_key(|(j, _)| (j.index % recipes, j.index / recipes));
-    let peak_rss = run_pool(&mut t, &st, &out_dir, jobs.len(), a.jobs, &share)?;
+    let peak_rss = run_pool(&mut t, &st, &out_dir, jobs.len(), &admission, &share)?;
     let report = Report {
         tool_version: env!("CARGO_PKG_VERSION").to_string(),
         manifest: a.manifest.display().to_string(),
@@ -348,7 +379,7 @@ fn run_pool(
     st: &StateDir,
     out_dir: &Path,
     n_jobs: usize,
-    max: usize,
+    admission: &Admission,
     share: &dyn Fn(usize) -> usize,
 ) -> Result<u64> {
     let mp = MultiProgress::new();
@@ -360,7 +391,7 @@ fn run_pool(
     let job_style = ProgressStyle::with_template("{spinner} {prefix:<36} {elapsed:>4} {wide_msg}")?;
     let mut pool = Pool { st, out_dir, mp, overall, job_style, running: vec![], peak_rss: 0 };
     while !t.pending.is_empty() || !pool.running.is_empty() {
-        pool.fill(t, max, share);
+        pool.fill(t, admission, share);
         std::thread::sleep(Duration::from_millis(200));
         pool.poll(&mut t.results);
     }

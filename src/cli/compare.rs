@@ -2,7 +2,6 @@
 
 use super::format;
 use anyhow::{bail, Context, Result};
-use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::json;
 use sinkquant::eval::compare::{compare, Comparison};
 use sinkquant::forward::Transformer;
@@ -69,13 +68,13 @@ pub fn run(a: Args) -> Result<()> {
         plan.ctx,
         tcs.len()
     );
-    let bar = ProgressBar::new(plan.chunks as u64).with_style(
-        ProgressStyle::with_template("{spinner} [{bar:30}] chunk {pos}/{len} eta {eta}")
-            .expect("valid template")
-            .progress_chars("=> "),
-    );
+    let budget = a.eval.budget();
+    super::eval_args::check_memory(&base, &plan, true, budget)?;
+    let steps = plan.steps(&tb) + tcs.iter().map(|t| plan.steps(t)).sum::<u64>();
+    let bar = super::progress::bar(steps, "{spinner} [{bar:30}] {percent}% of chunk-layers eta {eta}");
     let refs: Vec<&Transformer> = tcs.iter().collect();
-    let cmp = compare(&tb, &refs, &ids, &plan, tok.bos, &mut |d| bar.set_position(d as u64))?;
+    let (states, logits) = (budget.states(), budget.logits());
+    let cmp = compare(&tb, &refs, &ids, &plan, tok.bos, states, logits, &mut |d| bar.set_position(d as u64))?;
     bar.finish_and_clear();
     let out = print_table(&a, &base, &cands, &cmp)?;
     if let Some(p) = &a.eval.json {
@@ -83,6 +82,7 @@ pub fn run(a: Args) -> Result<()> {
             "base": name(&a.base), "ppl_base": cmp.base_ppl, "ppl_base_stderr": cmp.base_ppl_stderr,
             "base_size_bytes": base.bytes_on_disk(), "base_bpw": bpw(&base),
             "text": name(&a.eval.text), "ctx": plan.ctx, "chunks": plan.chunks, "seconds": cmp.seconds,
+            "base_logits_on_disk": cmp.base_on_disk,
             "candidates": out,
         });
         super::write_json(p, &v).with_context(|| format!("{}: cannot write", p.display()))?;

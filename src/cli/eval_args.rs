@@ -2,6 +2,7 @@
 
 use anyhow::Result;
 use sinkquant::eval::ChunkPlan;
+use sinkquant::memory::{Budget, Work};
 use sinkquant::model::Model;
 use sinkquant::tokenizer::text::{read_text, TextTokenizer};
 use std::path::PathBuf;
@@ -23,6 +24,10 @@ pub struct EvalArgs {
     /// Write the results as JSON to this file
     #[arg(long)]
     pub json: Option<PathBuf>,
+    /// Anonymous memory the run may use, e.g. 8G or 512M (default: what the machine has free).
+    /// The weights' memory-mapped pages are not counted: the kernel re-reads them as needed
+    #[arg(long, value_name = "SIZE", value_parser = |s: &str| sinkquant::memory::parse_size(s))]
+    pub max_memory: Option<u64>,
 }
 
 /// The evaluation text tokenized by `model`'s tokenizer, and the chunks to score.
@@ -38,6 +43,10 @@ impl EvalArgs {
         super::set_threads(self.threads)
     }
 
+    pub fn budget(&self) -> Budget {
+        Budget::new(self.max_memory)
+    }
+
     pub fn prepare(&self, model: &Model) -> Result<Prepared> {
         let text = read_text(&self.text)?;
         let tokenizer = TextTokenizer::for_model(model)?;
@@ -45,4 +54,14 @@ impl EvalArgs {
         let plan = ChunkPlan::new(tokens.len(), self.ctx, self.chunks)?;
         Ok(Prepared { tokenizer, tokens, plan })
     }
+}
+
+/// Prints what evaluating `plan` on `model` will need in memory (to stderr, beside the other
+/// lines that describe the run) and fails if even one layer at a time does not fit `budget`.
+pub fn check_memory(model: &Model, plan: &ChunkPlan, compare: bool, budget: Budget) -> Result<()> {
+    let work = Work { ctx: plan.ctx, calib_chunks: None, quantize: false, eval_chunks: Some(plan.chunks), compare };
+    let e = sinkquant::memory::estimate(model, &work, budget, sinkquant::memory::resident_anon_bytes())?;
+    eprintln!("{}", super::format::memory_line(&e));
+    e.check(model)?;
+    Ok(())
 }

@@ -28,3 +28,18 @@ pub fn shape(s: &[usize]) -> String {
     let parts: Vec<String> = s.iter().map(|d| d.to_string()).collect();
     format!("[{}]", parts.join(", "))
 }
+
+/// The estimate of a run's memory, on one line.
+pub fn memory_line(e: &sinkquant::memory::Estimate) -> String {
+    let limit = match e.budget.explicit {
+        true => format!("--max-memory {}", bytes(e.budget.bytes)),
+        false => format!("{} free", bytes(e.budget.bytes)),
+    };
+    let stages = [("calibration", e.calibration), ("quantization", e.quantization), ("evaluation", e.evaluation)]
+        .iter()
+        .filter(|(_, b)| *b > 0)
+        .map(|(n, b)| format!("{n} {}", bytes(*b)))
+        .collect::<Vec<_>>()
+        .join(", ");
+    format!("memory: about {} at peak (held {}; {stages}), of {limit}", bytes(e.peak()), bytes(e.base))
+}

@@ -2,7 +2,6 @@
 
 use super::progress::Terminal;
 use anyhow::{Context, Result};
-use indicatif::{ProgressBar, ProgressStyle};
 use sinkquant::eval::perplexity;
 use sinkquant::forward::Transformer;
 use sinkquant::model::Model;
@@ -61,19 +60,19 @@ pub fn run(a: Args) -> Result<()> {
         plan.scored_per_chunk(),
         if tok.add_bos { "added" } else { "not added" }
     );
-    let bar = ProgressBar::new(plan.chunks as u64).with_style(
-        ProgressStyle::with_template("{spinner} [{bar:30}] chunk {pos}/{len} {msg} eta {eta}")
-            .expect("valid template")
-            .progress_chars("=> "),
-    );
+    let budget = a.eval.budget();
+    super::eval_args::check_memory(&model, &plan, false, budget)?;
+    let bar = super::progress::bar(plan.steps(&t), "{spinner} [{bar:30}] {percent}% of chunk-layers {msg} eta {eta}");
     let mut intervene = match a.intervene {
         Some(mode) => Some(intervention(&model, mode.into(), a.scan.as_deref(), &mut Terminal::default())?),
         None => None,
     };
     let hook = intervene.as_mut().map(|h| h as &mut dyn sinkquant::forward::Hook);
-    let report = perplexity(&t, &ids, &plan, tok.bos, hook, &mut |done, running| {
+    let report = perplexity(&t, &ids, &plan, tok.bos, hook, budget.states(), &mut |done, running| {
         bar.set_position(done as u64);
-        bar.set_message(format!("PPL {running:.4}"));
+        if running.is_finite() {
+            bar.set_message(format!("PPL {running:.4}"));
+        }
     })?;
     bar.finish_and_clear();
     println!(

@@ -18,6 +18,11 @@ pub fn rss_of(pid: u32) -> Option<u64> {
     status_field(&pid.to_string(), "VmRSS:")
 }
 
+/// Anonymous resident memory of process `pid` now.
+pub fn anon_of(pid: u32) -> Option<u64> {
+    status_field(&pid.to_string(), "RssAnon:")
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

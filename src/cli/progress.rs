@@ -12,10 +12,10 @@ pub fn bar(len: u64, template: &str) -> ProgressBar {
 
 fn template(stage: Stage) -> &'static str {
     match stage {
-        Stage::Calibrate => "{spinner} calibrating [{bar:30}] chunk {pos}/{len} eta {eta}",
+        Stage::Calibrate => "{spinner} calibrating [{bar:30}] {percent}% of chunk-layers eta {eta}",
         Stage::Fold => "{spinner} folding   [{bar:30}] site {pos}/{len} eta {eta}",
         Stage::Write => "{spinner} quantizing [{bar:30}] {bytes}/{total_bytes} {msg} eta {eta}",
-        Stage::Evaluate => "{spinner} evaluating [{bar:30}] chunk {pos}/{len} eta {eta}",
+        Stage::Evaluate => "{spinner} evaluating [{bar:30}] {percent}% of chunk-layers eta {eta}",
     }
 }
 
@@ -70,6 +70,7 @@ impl Observer for Terminal {
                 print_plan(plan);
                 println!("planned: {} ({bpw:.2} bpw)", format::bytes(bytes));
             }
+            Note::Memory(e) => println!("{}", format::memory_line(e)),
             Note::Writing { output } => println!("quantizing to {}", output.display()),
             Note::Written(s) => super::quantize::print_summary(s),
             Note::Evaluating { text, chunks, ctx } => {

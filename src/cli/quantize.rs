@@ -108,6 +108,7 @@ impl Args {
         s.embedding_type = self.embedding_type;
         s.calib = self.calib.spec();
         s.calib_cache = self.calib_cache.clone();
+        s.max_memory = self.calib.max_memory;
         s.eval = self.eval.clone().map(|text| EvalSpec { text, chunks: self.eval_chunks });
         s.replace = self.force;
         s.dry_run = self.dry_run;

@@ -44,7 +44,7 @@ pub fn run(a: Args) -> Result<()> {
     super::set_threads(a.threads)?;
     let model = Model::open(&a.model)?;
     let criterion = Criterion { abs_min: a.abs_min, ratio: a.ratio };
-    let scan = calibrate::scan(&model, &a.calib.spec(), criterion, 2000, &mut Terminal::default())?;
+    let scan = calibrate::scan(&model, &a.calib.spec(), criterion, 2000, &a.calib.budget(), &mut Terminal::default())?;
     super::emit(&render(&a, &scan))?;
     let r = &scan.report;
     if let Some(p) = &a.json {

@@ -1,7 +1,9 @@
-//! Base-versus-candidates comparison: the base runs once per chunk and every candidate is
-//! scored against its logits; nothing is kept across chunks but per-token statistics.
+//! Base-versus-candidates comparison: the base runs over all chunks first and its logits are
+//! kept ([`BaseLogits`]: in memory up to a limit, beyond it on disk); then each candidate runs
+//! and is scored against them. One model runs at a time, each layer by layer.
 
-use super::{chunk_logits, logprob, ChunkPlan};
+use super::base_logits::BaseLogits;
+use super::{logprob, score_chunks, ChunkPlan};
 use crate::error::Result;
 use crate::forward::Transformer;
 use rayon::prelude::*;
@@ -32,6 +34,8 @@ pub struct Comparison {
     pub base_ppl_stderr: f64,
     pub candidates: Vec<CandidateStats>,
     pub seconds: f64,
+    /// Whether the base's logits went to a temporary file (more than the memory limit).
+    pub base_on_disk: bool,
 }
 
 /// Per token: (candidate NLL, KLD, same argmax, delta-p of the target).
@@ -43,22 +47,33 @@ fn token_stats(base: &[f32], cand: &[f32], target: usize) -> (f64, f64, bool, f6
     (-lc[target], kld, same, lc[target].exp() - lb[target].exp())
 }
 
+/// Compares `cands` with `base` over the planned chunks: hidden states of at most
+/// `state_budget` bytes and base logits of at most `logits_budget` bytes in memory;
+/// `progress(steps)` counts (chunk, layer) steps of all models, base first.
+#[allow(clippy::too_many_arguments)]
 pub fn compare(
     base: &Transformer,
     cands: &[&Transformer],
     tokens: &[u32],
     plan: &ChunkPlan,
     bos: Option<u32>,
+    state_budget: usize,
+    logits_budget: usize,
     progress: &mut dyn FnMut(usize),
 ) -> Result<Comparison> {
     let started = std::time::Instant::now();
     let mut base_nll = Vec::new();
+    let mut kept = BaseLogits::new(base.hparams.vocab_size, logits_budget);
+    let mut keep = |_, rows: Vec<f32>, vocab, targets: &[u32]| {
+        base_nll.extend(super::nll_rows(&rows, vocab, targets));
+        kept.push(&rows)
+    };
+    score_chunks(base, tokens, plan, bos, None, state_budget, &mut keep, progress)?;
+    let mut offset = plan.steps(base) as usize;
     let mut accs: Vec<Acc> = cands.iter().map(|_| Acc::default()).collect();
-    for i in 0..plan.chunks {
-        let (bl, vocab) = chunk_logits(base, plan, tokens, i, bos, None)?;
-        let (_, targets) = plan.chunk(tokens, i, bos);
-        for (c, acc) in cands.iter().zip(accs.iter_mut()) {
-            let (cl, _) = chunk_logits(c, plan, tokens, i, bos, None)?;
+    for (c, acc) in cands.iter().zip(accs.iter_mut()) {
+        let mut score = |i, cl: Vec<f32>, vocab, targets: &[u32]| {
+            let bl = kept.chunk(i)?;
             let rows: Vec<_> = bl
                 .par_chunks(vocab)
                 .zip(cl.par_chunks(vocab))
@@ -71,9 +86,10 @@ pub fn compare(
                 acc.same_top += same as usize;
                 acc.dp2 += dp * dp;
             }
-        }
-        base_nll.extend(super::nll_rows(&bl, vocab, targets));
-        progress(i + 1);
+            Ok(())
+        };
+        score_chunks(c, tokens, plan, bos, None, state_budget, &mut score, &mut |steps| progress(offset + steps))?;
+        offset += plan.steps(c) as usize;
     }
     let (base_ppl, base_ppl_stderr) = logprob::ppl_stderr(&base_nll);
     let candidates = accs
@@ -95,5 +111,6 @@ pub fn compare(
             }
         })
         .collect();
-    Ok(Comparison { base_ppl, base_ppl_stderr, candidates, seconds: started.elapsed().as_secs_f64() })
+    let seconds = started.elapsed().as_secs_f64();
+    Ok(Comparison { base_ppl, base_ppl_stderr, candidates, seconds, base_on_disk: kept.on_disk() })
 }

@@ -6,12 +6,15 @@
 //! is replaced by BOS; only the second half of each chunk is scored: for positions
 //! `j in [ctx/2, ctx-1)` the negative log-likelihood of token `j+1`.
 
+mod base_logits;
 pub mod compare;
 pub mod logprob;
 
 use crate::error::{Error, Result};
-use crate::forward::{Hook, Transformer};
+use crate::forward::{Chunk, Hook, Transformer};
+use candle_core::Tensor;
 use rayon::prelude::*;
+use std::cell::Cell;
 
 #[derive(Clone, Copy, Debug, serde::Serialize)]
 pub struct ChunkPlan {
@@ -53,20 +56,23 @@ impl ChunkPlan {
     }
 }
 
-/// Logits of the scored positions of chunk `i`, one row per target.
-pub fn chunk_logits(
-    model: &Transformer,
-    plan: &ChunkPlan,
-    tokens: &[u32],
-    i: usize,
-    bos: Option<u32>,
-    hook: Option<&mut dyn Hook>,
-) -> Result<(Vec<f32>, usize)> {
-    let (input, targets) = plan.chunk(tokens, i, bos);
-    let logits = model.forward(&input, plan.first, hook)?;
+impl ChunkPlan {
+    /// The inputs of all planned chunks, named by their index.
+    pub fn inputs(&self, tokens: &[u32], bos: Option<u32>) -> Vec<Chunk> {
+        (0..self.chunks).map(|i| Chunk { id: i, tokens: self.chunk(tokens, i, bos).0 }).collect()
+    }
+
+    /// Steps of [`Transformer::run_chunks`] for one model over the plan.
+    pub fn steps(&self, model: &Transformer) -> u64 {
+        (self.chunks * (model.hparams.n_layers + 1)) as u64
+    }
+}
+
+/// The logits of a chunk's scored positions as rows (one per target), and the vocabulary size.
+fn scored_rows(logits: Tensor, targets: usize) -> Result<(Vec<f32>, usize)> {
     let (_, vocab) = logits.dims2()?;
     let mut flat: Vec<f32> = logits.flatten_all().and_then(|t| t.to_vec1())?;
-    flat.truncate(targets.len() * vocab);
+    flat.truncate(targets * vocab);
     Ok((flat, vocab))
 }
 
@@ -93,28 +99,51 @@ pub fn nll_rows(logits: &[f32], vocab: usize, targets: &[u32]) -> Vec<f64> {
         .collect()
 }
 
-/// Perplexity over the planned chunks; `progress(done, running_ppl)` after each chunk.
-/// An optional hook (e.g. an intervention) sees every chunk.
+/// Runs the plan's chunks through `model` layer by layer and hands `scored(i, rows, vocab,
+/// targets)` each chunk's logits of its scored positions, one row per target.
+#[allow(clippy::too_many_arguments)]
+fn score_chunks(
+    model: &Transformer,
+    tokens: &[u32],
+    plan: &ChunkPlan,
+    bos: Option<u32>,
+    hook: Option<&mut dyn Hook>,
+    state_budget: usize,
+    scored: &mut dyn FnMut(usize, Vec<f32>, usize, &[u32]) -> Result<()>,
+    progress: &mut dyn FnMut(usize),
+) -> Result<()> {
+    let inputs = plan.inputs(tokens, bos);
+    let mut on_logits = |i: usize, logits: Tensor| {
+        let (_, targets) = plan.chunk(tokens, i, bos);
+        let (rows, vocab) = scored_rows(logits, targets.len())?;
+        scored(i, rows, vocab, targets)
+    };
+    model.run_chunks(&inputs, plan.first, state_budget, hook, &mut on_logits, progress)
+}
+
+/// Perplexity over the planned chunks, run layer by layer with hidden states of at most
+/// `state_budget` bytes at once; `progress(steps, running_ppl)` after each (chunk, layer) step
+/// (the running value is NaN until a chunk is scored). An optional hook (e.g. an
+/// intervention) sees every chunk.
 pub fn perplexity(
     model: &Transformer,
     tokens: &[u32],
     plan: &ChunkPlan,
     bos: Option<u32>,
-    mut hook: Option<&mut dyn Hook>,
+    hook: Option<&mut dyn Hook>,
+    state_budget: usize,
     progress: &mut dyn FnMut(usize, f64),
 ) -> Result<PplReport> {
     let started = std::time::Instant::now();
     let mut nll = Vec::with_capacity(plan.chunks * plan.scored_per_chunk());
-    for i in 0..plan.chunks {
-        let h: Option<&mut dyn Hook> = match &mut hook {
-            Some(h) => Some(&mut **h),
-            None => None,
-        };
-        let (logits, vocab) = chunk_logits(model, plan, tokens, i, bos, h)?;
-        let (_, targets) = plan.chunk(tokens, i, bos);
-        nll.extend(nll_rows(&logits, vocab, targets));
-        progress(i + 1, logprob::ppl_stderr(&nll).0);
-    }
+    let running = Cell::new(f64::NAN);
+    let mut scored = |_, rows: Vec<f32>, vocab, targets: &[u32]| {
+        nll.extend(nll_rows(&rows, vocab, targets));
+        running.set(logprob::ppl_stderr(&nll).0);
+        Ok(())
+    };
+    let mut step = |steps| progress(steps, running.get());
+    score_chunks(model, tokens, plan, bos, hook, state_budget, &mut scored, &mut step)?;
     let (ppl, ppl_stderr) = logprob::ppl_stderr(&nll);
     Ok(PplReport {
         ppl,

@@ -23,6 +23,11 @@ pub enum Branch {
 }
 
 pub trait Hook {
+    /// The calls that follow are for chunk `id` (the caller's name for it) of token ids `tokens`.
+    /// Chunks may run layer by layer ([`super::Transformer::run_chunks`]): a hook keeping
+    /// per-chunk state keys it by this.
+    fn begin_chunk(&mut self, _id: usize, _tokens: &[u32]) {}
+
     /// The residual stream `[tokens, d_model]` after layer `layer` (0-based). Returning a tensor
     /// replaces the residual stream from there on (e.g. to set chosen activations to a value).
     fn residual(&mut self, _layer: usize, _x: &Tensor) -> Result<Option<Tensor>> {

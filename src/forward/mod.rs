@@ -5,12 +5,14 @@
 //! full causal attention (local layers also limited to their sliding window).
 
 mod block;
+mod chunks;
 pub mod hook;
 pub mod ops;
 pub mod qlinear;
 pub mod rope;
 pub mod weights;
 
+pub use chunks::Chunk;
 pub use hook::{Branch, Hook, LinearSite};
 
 use crate::model::arch::Norm;
@@ -18,9 +20,12 @@ use crate::model::{HParams, Model};
 use crate::{Error, Result};
 use candle_core::{DType, Device, Tensor};
 use rope::Rope;
-use weights::{NormW, Weights};
+use weights::{LayerWeights, NormW, Weights};
 
-pub struct Transformer {
+/// A model ready to run: the weights outside the layers loaded, each layer's loaded from the
+/// model when it runs.
+pub struct Transformer<'m> {
+    model: &'m Model,
     pub hparams: HParams,
     weights: Weights,
     rope: Rope,
@@ -43,9 +48,9 @@ fn norm(hp: &HParams, x: &Tensor, n: &NormW) -> candle_core::Result<Tensor> {
     }
 }
 
-impl Transformer {
-    /// Loads the weights for chunks of at most `max_tokens` tokens.
-    pub fn load(model: &Model, max_tokens: usize) -> Result<Self> {
+impl<'m> Transformer<'m> {
+    /// Loads the weights outside the layers, for chunks of at most `max_tokens` tokens.
+    pub fn load(model: &'m Model, max_tokens: usize) -> Result<Self> {
         let hp = model.hparams.clone();
         if let Some(n) = hp.rope_scaling.as_ref().and_then(|s| s.max_tokens()).filter(|&n| max_tokens > n) {
             return Err(Error::unsupported(
@@ -64,15 +69,21 @@ impl Transformer {
             return Err(Error::Invalid(format!("chunks of {max_tokens} tokens exceed the {n} learned positions")));
         }
         let kv_f16 = model.gguf().is_some();
-        Ok(Transformer { hparams: hp, weights, rope, rope_local, max_tokens, kv_f16 })
+        Ok(Transformer { model, hparams: hp, weights, rope, rope_local, max_tokens, kv_f16 })
     }
 
     /// Bytes of the weight matrices and the embedding: (read from the memory map in place,
     /// copied into memory). Copies are only made where the stored layout is not the one
     /// computed with (llama's permuted Q/K rows in GGUF, fused or transposed Hugging Face
     /// layouts, compressed-tensors layers).
-    pub fn matrix_bytes(&self) -> (u64, u64) {
-        self.weights.matrix_bytes()
+    /// Loads each layer in turn to count.
+    pub fn matrix_bytes(&self) -> Result<(u64, u64)> {
+        let mut total = self.weights.matrix_bytes();
+        for i in 0..self.hparams.n_layers {
+            let (m, o) = weights::layer(self.model, i)?.matrix_bytes();
+            total = (total.0 + m, total.1 + o);
+        }
+        Ok(total)
     }
 
     pub fn max_tokens(&self) -> usize {
@@ -96,29 +107,28 @@ impl Transformer {
         Ok(x)
     }
 
-    /// Logits `[tokens.len() - logits_from, vocab]` for positions `logits_from..` of one chunk.
-    pub fn forward(&self, tokens: &[u32], logits_from: usize, mut hook: Option<&mut dyn Hook>) -> Result<Tensor> {
+    /// Logits `[tokens.len() - logits_from, vocab]` for positions `logits_from..` of one chunk
+    /// (which a hook sees as chunk 0).
+    pub fn forward(&self, tokens: &[u32], logits_from: usize, hook: Option<&mut dyn Hook>) -> Result<Tensor> {
+        let chunk = [Chunk { id: 0, tokens: tokens.to_vec() }];
+        let mut out = None;
+        self.run_chunks(&chunk, logits_from, 0, hook, &mut |_, l| Ok(out = Some(l)), &mut |_| {})?;
+        Ok(out.expect("one chunk gives one set of logits"))
+    }
+
+    /// Block `i` computing with `w`.
+    fn block<'a>(&'a self, i: usize, w: &'a LayerWeights) -> block::Block<'a> {
         let hp = &self.hparams;
-        let t = tokens.len();
-        if t == 0 || t > self.max_tokens || logits_from >= t {
-            let max = self.max_tokens;
-            return Err(Error::Invalid(format!(
-                "forward pass: chunk of {t} tokens (at most {max}), logits from {logits_from}"
-            )));
-        }
-        let mut x = self.embed(tokens)?;
-        for (i, lw) in self.weights.layers.iter().enumerate() {
-            let sliding = hp.is_sliding(i);
-            let window = if sliding { hp.sliding_window } else { None };
-            let rope = if sliding { self.rope_local.as_ref().unwrap_or(&self.rope) } else { &self.rope };
-            let block = block::Block { hp, w: lw, layer: i, window, rope, kv_f16: self.kv_f16 };
-            x = block.forward(&x, &mut hook)?;
-            if let Some(h) = hook.as_deref_mut() {
-                if let Some(replaced) = h.residual(i, &x)? {
-                    x = replaced;
-                }
-            }
-        }
+        let sliding = hp.is_sliding(i);
+        let window = if sliding { hp.sliding_window } else { None };
+        let rope = if sliding { self.rope_local.as_ref().unwrap_or(&self.rope) } else { &self.rope };
+        block::Block { hp, w, layer: i, window, rope, kv_f16: self.kv_f16 }
+    }
+
+    /// The final norm and the output head on positions `logits_from..` of the residual `x`.
+    fn head(&self, x: &Tensor, logits_from: usize, hook: Option<&mut dyn Hook>) -> Result<Tensor> {
+        let hp = &self.hparams;
+        let (t, _) = x.dims2()?;
         let x = x.narrow(0, logits_from, t - logits_from)?;
         let x = norm(hp, &x, &self.weights.output_norm)?;
         if let Some(h) = hook {

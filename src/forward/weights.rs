@@ -90,11 +90,13 @@ impl Embedding {
     }
 }
 
+/// The weights outside the layers. A layer's weights are loaded when it runs
+/// ([`layer`]) and dropped after, so copies (re-laid or reordered matrices) exist for one layer
+/// at a time.
 pub struct Weights {
     pub embedding: Embedding,
     /// Learned position embeddings `[positions, d_model]` (GPT-2).
     pub positions: Option<Vec<f32>>,
-    pub layers: Vec<LayerWeights>,
     pub output_norm: NormW,
     pub output: QLinear,
 }
@@ -220,40 +222,58 @@ impl Loader<'_> {
     }
 }
 
+/// Layer `i`'s weights in the form the forward pass computes with.
+pub fn layer(model: &Model, i: usize) -> crate::Result<LayerWeights> {
+    Loader { model }.layer(i)
+}
+
+impl LayerWeights {
+    /// The weight matrices of the layer.
+    fn matrices(&self) -> Vec<&SharedBytes> {
+        let mut all = Vec::new();
+        match &self.qkv {
+            Qkv::Separate { q, k, v } => all.extend([&q.w.bytes, &k.w.bytes, &v.w.bytes]),
+            Qkv::Fused(x) => all.push(&x.w.bytes),
+        }
+        match &self.ffn {
+            FfnIn::Gated { gate, up } => all.extend([&gate.w.bytes, &up.w.bytes]),
+            FfnIn::GatedFused(x) | FfnIn::Plain(x) => all.push(&x.w.bytes),
+        }
+        all.extend([&self.o.w.bytes, &self.down.w.bytes]);
+        all
+    }
+
+    /// Bytes of the layer's matrices: (computed from the memory map, copied).
+    pub fn matrix_bytes(&self) -> (u64, u64) {
+        split_mapped(&self.matrices())
+    }
+}
+
+fn split_mapped(all: &[&SharedBytes]) -> (u64, u64) {
+    all.iter().fold((0, 0), |(m, o), b| match b.is_mapped() {
+        true => (m + b.len() as u64, o),
+        false => (m, o + b.len() as u64),
+    })
+}
+
 impl Weights {
-    /// Bytes of the matrices and the embedding: (computed from the memory map, copied).
+    /// Bytes of the output head and the embedding: (computed from the memory map, copied).
     pub fn matrix_bytes(&self) -> (u64, u64) {
         let mut all: Vec<&SharedBytes> = vec![&self.output.bytes];
         if !std::ptr::eq(self.embedding.bytes.as_ptr(), self.output.bytes.as_ptr()) {
             all.push(&self.embedding.bytes);
         }
-        for l in &self.layers {
-            match &l.qkv {
-                Qkv::Separate { q, k, v } => all.extend([&q.w.bytes, &k.w.bytes, &v.w.bytes]),
-                Qkv::Fused(x) => all.push(&x.w.bytes),
-            }
-            match &l.ffn {
-                FfnIn::Gated { gate, up } => all.extend([&gate.w.bytes, &up.w.bytes]),
-                FfnIn::GatedFused(x) | FfnIn::Plain(x) => all.push(&x.w.bytes),
-            }
-            all.extend([&l.o.w.bytes, &l.down.w.bytes]);
-        }
-        all.iter().fold((0, 0), |(m, o), b| match b.is_mapped() {
-            true => (m + b.len() as u64, o),
-            false => (m, o + b.len() as u64),
-        })
+        split_mapped(&all)
     }
 
     pub fn load(model: &Model) -> crate::Result<Self> {
         let l = Loader { model };
-        let layers = (0..model.hparams.n_layers).map(|i| l.layer(i)).collect::<crate::Result<Vec<_>>>()?;
         let output_role = if model.tensor(Role::Output).is_some() { Role::Output } else { Role::TokenEmbd };
         let output = l.matrix(output_role)?;
         let positions = if l.has(Role::PosEmbd) { Some(model.read_canonical(Role::PosEmbd)?.1) } else { None };
         Ok(Weights {
             embedding: l.embedding(&output)?,
             positions,
-            layers,
             output_norm: l.norm(Role::OutputNorm, Role::OutputNormBias)?,
             output,
         })

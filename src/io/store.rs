@@ -121,6 +121,24 @@ impl TensorStore {
         Ok(out)
     }
 
+    /// Dequantizes rows `rows` of a tensor stored as rows of its last dimension.
+    pub fn read_f32_rows(&self, e: &TensorEntry, rows: std::ops::Range<usize>) -> Result<Vec<f32>> {
+        let StorageType::Ggml(t) = &e.dtype else {
+            return Err(Error::unsupported(self.path_of(e), format!("dtype {} of tensor {}", e.dtype, e.name)));
+        };
+        let cols = *e.shape.last().unwrap_or(&1);
+        let n_rows = e.n_elements() / cols.max(1);
+        let row_bytes = t.row_bytes(cols).filter(|_| rows.end <= n_rows && rows.start <= rows.end);
+        let Some(row_bytes) = row_bytes else {
+            let msg = format!("rows {rows:?} of tensor {} ({n_rows} rows of {cols})", e.name);
+            return Err(Error::Invalid(format!("{}: cannot read {msg}", self.path_of(e).display())));
+        };
+        let bytes = &self.bytes(e)[rows.start * row_bytes..rows.end * row_bytes];
+        let mut out = vec![0f32; rows.len() * cols];
+        out.par_chunks_mut(cols).zip(bytes.par_chunks(row_bytes)).for_each(|(dst, src)| dequantize(*t, src, dst));
+        Ok(out)
+    }
+
     /// Lets the kernel drop the tensor's pages from memory.
     pub fn release(&self, e: &TensorEntry) {
         self.files[e.file].1.release(e.start, e.nbytes);

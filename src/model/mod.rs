@@ -210,6 +210,25 @@ impl Model {
         })
     }
 
+    /// Whether `role` can be read in blocks of rows ([`Model::read_rows`]): the embeddings and
+    /// the output head, which no layout conversion touches, stored uncompressed.
+    pub fn reads_rows(&self, role: Role) -> bool {
+        let e = self.tensor(role);
+        matches!(role, Role::TokenEmbd | Role::Output | Role::PosEmbd)
+            && e.is_some_and(|e| e.shape.len() == 2)
+            && self.arch().hf_layout(role) == arch::Layout::Plain
+            && self.compressed.as_ref().is_none_or(|c| e.is_some_and(|e| c.layer(&e.name).is_none()))
+    }
+
+    /// Rows `rows` of a tensor that [`Model::reads_rows`], in f32 (the same values as the
+    /// rows of [`Model::read_canonical`]).
+    pub fn read_rows(&self, role: Role, rows: std::ops::Range<usize>) -> Result<Vec<f32>> {
+        let e = self.tensor(role).filter(|_| self.reads_rows(role));
+        let e =
+            e.ok_or_else(|| Error::Invalid(format!("{}: tensor {role} cannot be read by rows", self.path.display())))?;
+        self.store().read_f32_rows(e, rows)
+    }
+
     /// A norm's effective gain: its canonical values plus the architecture's stored offset
     /// (Gemma's norms multiply by `1 + w`).
     pub fn norm_gain(&self, role: Role) -> Result<Vec<f32>> {

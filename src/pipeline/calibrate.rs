@@ -12,6 +12,7 @@ use crate::calib::{self, importance};
 use crate::error::Result;
 use crate::forward::Transformer;
 use crate::io::fingerprint::{model_files, sha256_file, sha256_json, Sha256Hex};
+use crate::memory::Budget;
 use crate::model::Model;
 use crate::plan::Protected;
 use crate::tokenizer::text::{read_text, TextTokenizer};
@@ -41,7 +42,14 @@ pub struct RunInfo {
 }
 
 /// Tokenizes the calibration text and runs the chosen chunks through `model`.
-pub fn run(model: &Model, spec: &CalibSpec, criterion: Criterion, obs: &mut dyn Observer) -> Result<Calibrated> {
+/// Hidden states of at most `budget.states()` bytes are held at once.
+pub fn run(
+    model: &Model,
+    spec: &CalibSpec,
+    criterion: Criterion,
+    budget: &Budget,
+    obs: &mut dyn Observer,
+) -> Result<Calibrated> {
     let (text, source) = match &spec.text {
         Some(p) => (read_text(p)?, p.display().to_string()),
         None => (calib::default_text(), "built-in (calibration/: c4, tiny, code, technical)".to_string()),
@@ -50,9 +58,11 @@ pub fn run(model: &Model, spec: &CalibSpec, criterion: Criterion, obs: &mut dyn 
     let tokens = tok.encode_at_least(&text, None)?;
     let chunks = calib::select_chunks(tokens.len(), spec.ctx, spec.chunks, spec.seed)?;
     let t = Transformer::load(model, spec.ctx)?;
-    obs.begin(Stage::Calibrate, chunks.len() as u64);
+    obs.begin(Stage::Calibrate, (chunks.len() * (model.hparams.n_layers + 1)) as u64);
     let started = Instant::now();
-    let c = calib::scan(&t, &tokens, spec.ctx, &chunks, tok.bos, criterion, &mut |d| obs.advance(d as u64, None))?;
+    let states = budget.states();
+    let c =
+        calib::scan(&t, &tokens, spec.ctx, &chunks, tok.bos, criterion, states, &mut |d| obs.advance(d as u64, None))?;
     obs.end(Stage::Calibrate);
     let seconds = started.elapsed().as_secs_f64();
     let info = RunInfo {
@@ -93,9 +103,10 @@ pub fn scan(
     spec: &CalibSpec,
     criterion: Criterion,
     max_entries: usize,
+    budget: &Budget,
     obs: &mut dyn Observer,
 ) -> Result<Scan> {
-    let run = run(model, spec, criterion, obs)?;
+    let run = run(model, spec, criterion, budget, obs)?;
     let info = serde_json::to_value(&run.info).expect("calibration info serializes");
     let tok = &run.tokenizer;
     let report = report::build(model, &run.collector, &|id| tok.token_text(id), info, max_entries)?;
@@ -130,6 +141,7 @@ pub fn calibration(
     input: &Path,
     spec: &CalibSpec,
     cache: Option<&Path>,
+    budget: &Budget,
     obs: &mut dyn Observer,
 ) -> Result<QuantCalibration> {
     let source = match &spec.text {
@@ -145,7 +157,7 @@ pub fn calibration(
     }
     let t0 = Instant::now();
     obs.note(Note::Calibrating { model: input, chunks: spec.chunks, ctx: spec.ctx });
-    let s = scan(model, spec, Criterion::default(), 0, obs)?;
+    let s = scan(model, spec, Criterion::default(), 0, budget, obs)?;
     let cal = Calibration {
         protected: Protected::from_report(model, &s.report),
         importance: importance::by_role(model, &s.run.collector),

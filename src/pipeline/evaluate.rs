@@ -8,6 +8,7 @@ use crate::error::Result;
 use crate::eval::compare::compare;
 use crate::eval::ChunkPlan;
 use crate::forward::Transformer;
+use crate::memory::Budget;
 use crate::model::Model;
 use crate::tokenizer::text::{read_text, TextTokenizer};
 use std::path::Path;
@@ -18,6 +19,7 @@ pub fn evaluate(
     output: &Path,
     spec: &EvalSpec,
     ctx: usize,
+    budget: &Budget,
     obs: &mut dyn Observer,
 ) -> Result<EvalSummary> {
     obs.note(Note::Evaluating { text: &spec.text, chunks: spec.chunks, ctx });
@@ -26,8 +28,9 @@ pub fn evaluate(
     let ids = tok.encode_at_least(&read_text(&spec.text)?, Some(spec.chunks * ctx))?;
     let plan = ChunkPlan::new(ids.len(), ctx, Some(spec.chunks))?;
     let (tb, tc) = (Transformer::load(source, ctx)?, Transformer::load(&out, ctx)?);
-    obs.begin(Stage::Evaluate, plan.chunks as u64);
-    let cmp = compare(&tb, &[&tc], &ids, &plan, tok.bos, &mut |d| obs.advance(d as u64, None))?;
+    obs.begin(Stage::Evaluate, plan.steps(&tb) + plan.steps(&tc));
+    let (states, logits) = (budget.states(), budget.logits());
+    let cmp = compare(&tb, &[&tc], &ids, &plan, tok.bos, states, logits, &mut |d| obs.advance(d as u64, None))?;
     obs.end(Stage::Evaluate);
     let c = &cmp.candidates[0];
     Ok(EvalSummary {

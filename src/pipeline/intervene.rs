@@ -7,6 +7,7 @@ use super::observer::Observer;
 use crate::calib::collect::Criterion;
 use crate::calib::intervene::{Intervene, Intervention};
 use crate::error::{Error, Result};
+use crate::memory::Budget;
 use crate::model::Model;
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -43,7 +44,7 @@ pub fn intervention(
         Some(p) => from_report_file(p)?,
         None => {
             let spec = CalibSpec { chunks: 8, ..CalibSpec::default() };
-            let s = scan(model, &spec, Criterion::default(), 0, obs)?;
+            let s = scan(model, &spec, Criterion::default(), 0, &Budget::new(None), obs)?;
             let dims = s.report.massive_dims.iter().map(|d| (d.first_layer, d.dim, d.mean_value as f32)).collect();
             (Criterion::default(), dims)
         }

@@ -118,6 +118,8 @@ pub struct JobSpec {
     pub replace: bool,
     /// Plan only: nothing is written.
     pub dry_run: bool,
+    /// Anonymous memory the run may use (default: what the machine has free when it starts).
+    pub max_memory: Option<u64>,
 }
 
 impl JobSpec {
@@ -138,6 +140,7 @@ impl JobSpec {
             eval: None,
             replace: false,
             dry_run: false,
+            max_memory: None,
         }
     }
 
@@ -180,6 +183,26 @@ impl Job {
 
     pub fn format(&self) -> OutputFormat {
         self.format
+    }
+
+    /// The work the run does, for its memory estimate.
+    pub fn work(&self) -> crate::memory::Work {
+        let s = &self.spec;
+        crate::memory::Work {
+            ctx: s.calib.ctx,
+            calib_chunks: self.needs_calibration().then_some(s.calib.chunks),
+            quantize: !s.dry_run,
+            eval_chunks: s.eval.as_ref().map(|e| e.chunks),
+            compare: true,
+        }
+    }
+
+    /// What the run will need in memory, estimated from the model's shapes without running it
+    /// (the vocabulary's share guessed from its files' sizes), for a scheduler placing runs.
+    pub fn estimate(&self) -> Result<crate::memory::Estimate> {
+        let model = crate::model::Model::open(&self.spec.input)?;
+        let budget = crate::memory::Budget::new(self.spec.max_memory);
+        crate::memory::estimate(&model, &self.work(), budget, None)
     }
 
     /// Whether the run calibrates: for the quantizers' statistics or for the outlier policy.

@@ -3,25 +3,28 @@
 //! library users may ignore it with [`Silent`].
 
 use super::summary::Summary;
+use crate::memory::Estimate;
 use crate::plan::TensorPlan;
 use std::path::Path;
 
 /// The stages that report progress.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Stage {
-    /// Calibration chunks through the model (units: chunks).
+    /// Calibration chunks through the model (units: one chunk through one layer).
     Calibrate,
     /// The fold search over the layers' sites (units: sites).
     Fold,
     /// Quantizing and writing the output (units: bytes).
     Write,
-    /// Evaluation of source and output (units: chunks).
+    /// Evaluation of source and output (units: one chunk through one layer of one model).
     Evaluate,
 }
 
 /// Events worth telling a person, with what they need to say it.
 #[derive(Debug)]
 pub enum Note<'a> {
+    /// What the run expects to need in memory, against its budget (before any long work).
+    Memory(&'a Estimate),
     Calibrating {
         model: &'a Path,
         chunks: usize,

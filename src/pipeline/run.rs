@@ -10,6 +10,7 @@ use super::{write_compressed as compressed, write_gguf};
 use crate::error::Result;
 use crate::io::gguf::llama_meta::{self, Provenance};
 use crate::io::Progress;
+use crate::memory::{self, Budget};
 use crate::model::{gguf_keys, Model};
 use crate::plan::{self, Mixture, OutlierPolicy, PlanOptions, Preset, Protected, TensorPlan};
 use crate::tokenizer::GgufVocab;
@@ -60,7 +61,8 @@ pub fn quantize(job: &Job, obs: &mut dyn Observer) -> Result<Summary> {
     summary.total_seconds = started.elapsed().as_secs_f64();
     obs.note(Note::Written(&summary));
     if let Some(e) = &s.eval {
-        summary.eval = Some(evaluate(&p.model, &s.output, e, s.calib.ctx, obs)?);
+        let budget = Budget::new(s.max_memory);
+        summary.eval = Some(evaluate(&p.model, &s.output, e, s.calib.ctx, &budget, obs)?);
     }
     Ok(summary)
 }
@@ -71,8 +73,12 @@ fn prepare(job: &Job, obs: &mut dyn Observer) -> Result<Prepared> {
     let model = Model::open(&s.input)?;
     // A model without a usable vocabulary fails here, before any long work.
     let vocab = crate::tokenizer::vocab_of(&model)?;
+    let budget = Budget::new(s.max_memory);
+    let estimate = memory::estimate(&model, &job.work(), budget, memory::resident_anon_bytes())?;
+    obs.note(Note::Memory(&estimate));
+    estimate.check(&model)?;
     let calib = match job.needs_calibration() {
-        true => Some(calibration(&model, &s.input, &s.calib, s.calib_cache.as_deref(), obs)?),
+        true => Some(calibration(&model, &s.input, &s.calib, s.calib_cache.as_deref(), &budget, obs)?),
         false => None,
     };
     let (importance, protected) = match &calib {

@@ -5,6 +5,7 @@ use super::inputs::QuantInputs;
 use crate::error::Result;
 use crate::io::gguf::{GgufWriter, MetaValue, PlannedGgufTensor};
 use crate::io::Progress;
+use crate::memory::ROW_BLOCK_BYTES;
 use crate::model::{convert, gguf_keys, Model};
 use crate::plan::TensorPlan;
 use crate::quant::formats::quantize_rows;
@@ -22,6 +23,31 @@ pub fn quantized_tensor(model: &Model, t: &TensorPlan, inputs: &QuantInputs) -> 
     let weights = inputs.weights_for(t.role);
     quantize_rows(t.ty, &data, cols, weights.as_deref(), &mut out);
     Ok(out)
+}
+
+/// A tensor no fold or layout conversion touches (the embeddings, the output head), read and
+/// quantized in blocks of rows of at most [`ROW_BLOCK_BYTES`] of f32 and handed to `put` block
+/// by block: the same bytes as [`quantized_tensor`], without the whole tensor in f32.
+fn quantize_by_rows(
+    model: &Model,
+    t: &TensorPlan,
+    inputs: &QuantInputs,
+    put: &mut dyn FnMut(&[u8]) -> Result<()>,
+) -> Result<()> {
+    let cols = *t.shape.last().unwrap_or(&1);
+    let n_rows = t.shape.iter().product::<usize>() / cols.max(1);
+    let block = (ROW_BLOCK_BYTES / (4 * cols.max(1))).max(1);
+    let weights = inputs.weights_for(t.role);
+    let row_bytes = t.ty.row_bytes(cols).expect("planned types fit their rows");
+    let mut out = Vec::new();
+    for start in (0..n_rows).step_by(block) {
+        let rows = start..(start + block).min(n_rows);
+        let data = model.read_rows(t.role, rows.clone())?;
+        out.resize(rows.len() * row_bytes, 0);
+        quantize_rows(t.ty, &data, cols, weights.as_deref(), &mut out);
+        put(&out)?;
+    }
+    Ok(())
 }
 
 /// Writes the planned tensors of `model` as a GGUF at `out`, atomically.
@@ -47,9 +73,16 @@ pub fn write(
         w.write(name, bytemuck::cast_slice(f))?;
     }
     for t in plan {
-        let bytes = quantized_tensor(model, t, inputs)?;
-        w.write(&t.name, &bytes)?;
-        progress(Progress::Tensor { name: &t.name, bytes: bytes.len() as u64 });
+        if model.reads_rows(t.role) {
+            w.write_pieces(&t.name, &mut |put| quantize_by_rows(model, t, inputs, put))?;
+        } else {
+            w.write(&t.name, &quantized_tensor(model, t, inputs)?)?;
+        }
+        if let Some(e) = model.tensor(t.role) {
+            // Streaming over a model larger than memory: its pages are not needed again.
+            model.store().release(e);
+        }
+        progress(Progress::Tensor { name: &t.name, bytes: t.nbytes() as u64 });
     }
     w.finish()?;
     Ok(std::fs::metadata(out).map(|m| m.len()).unwrap_or(total))

@@ -120,19 +120,46 @@ impl GgufWriter {
 
     /// Writes the data of the next tensor of the plan.
     pub fn write(&mut self, name: &str, bytes: &[u8]) -> Result<()> {
+        self.write_pieces(name, &mut |put| put(bytes))
+    }
+
+    /// Writes the data of the next tensor of the plan in pieces: `fill` hands each piece, in
+    /// order, to the function it is given. The pieces must add up to the tensor's size.
+    pub fn write_pieces(
+        &mut self,
+        name: &str,
+        fill: &mut dyn FnMut(&mut dyn FnMut(&[u8]) -> Result<()>) -> Result<()>,
+    ) -> Result<()> {
+        let target = self.out.target().to_path_buf();
         let t = self.plan.get(self.next).ok_or_else(|| {
-            Error::Invalid(format!("{}: tensor {name} is beyond the planned tensors", self.out.target().display()))
+            Error::Invalid(format!("{}: tensor {name} is beyond the planned tensors", target.display()))
         })?;
         let nbytes = t.nbytes().expect("checked at create");
-        if t.name != name || bytes.len() != nbytes {
-            return Err(Error::Invalid(format!(
-                "{}: expected tensor {} of {nbytes} bytes next, got {name} of {} bytes",
-                self.out.target().display(),
-                t.name,
-                bytes.len()
-            )));
+        let mismatch = |got: usize| {
+            let want = &t.name;
+            Error::Invalid(format!(
+                "{}: expected tensor {want} of {nbytes} bytes next, got {name} of {got} bytes",
+                target.display()
+            ))
+        };
+        if t.name != name {
+            return Err(mismatch(0));
         }
-        self.out.write_all(bytes)?;
+        let mut written = 0usize;
+        let out = &mut self.out;
+        fill(&mut |piece: &[u8]| {
+            written += piece.len();
+            if written > nbytes {
+                return Err(Error::Invalid(format!(
+                    "{}: tensor {name} is longer than {nbytes} bytes",
+                    target.display()
+                )));
+            }
+            out.write_all(piece)
+        })?;
+        if written != nbytes {
+            return Err(mismatch(written));
+        }
         // Every tensor, the last included, is padded to the alignment as ggml's writer does.
         let pad = nbytes.div_ceil(self.alignment) * self.alignment - nbytes;
         if pad > 0 {

@@ -186,15 +186,11 @@ fn chunks_in_groups_compute_what_each_computes_alone() {
             for budget in [0, 2 * t.state_bytes(TOKENS.len()), usize::MAX] {
                 let mut got = Vec::new();
                 let mut steps = 0;
-                t.run_chunks(
-                    &inputs,
-                    4,
-                    budget,
-                    None,
-                    &mut |i, l| Ok(got.push((i, l.to_vec2::<f32>().unwrap()))),
-                    &mut |s| steps = s,
-                )
-                .unwrap();
+                let mut on_logits = |i, row, l: Tensor| {
+                    assert_eq!(row, 0, "12 rows fit one block");
+                    Ok(got.push((i, l.to_vec2::<f32>().unwrap())))
+                };
+                t.run_chunks(&inputs, 4, budget, None, &mut on_logits, &mut |s| steps = s).unwrap();
                 let order: Vec<usize> = got.iter().map(|(i, _)| *i).collect();
                 assert_eq!(order, vec![0, 1, 2], "{arch}: budget {budget}");
                 for ((_, l), a) in got.iter().zip(&alone) {

@@ -75,7 +75,7 @@ pub fn scan(
         })
         .collect();
     // Only the last position's logits: the statistics come from the hook.
-    t.run_chunks(&inputs, ctx - 1, state_budget, Some(&mut c), &mut |_, _| Ok(()), progress)?;
+    t.run_chunks(&inputs, ctx - 1, state_budget, Some(&mut c), &mut |_, _, _| Ok(()), progress)?;
     c.finish();
     Ok(c)
 }
@@ -113,7 +113,7 @@ mod tests {
             c.max_hits = max_hits;
             let inputs: Vec<Chunk> =
                 chunks.iter().map(|&i| Chunk { id: i, tokens: tokens[i * 64..(i + 1) * 64].to_vec() }).collect();
-            t.run_chunks(&inputs, 63, budget, Some(&mut c), &mut |_, _| Ok(()), &mut |_| {}).unwrap();
+            t.run_chunks(&inputs, 63, budget, Some(&mut c), &mut |_, _, _| Ok(()), &mut |_| {}).unwrap();
             c.finish();
             c
         };
@@ -122,7 +122,7 @@ mod tests {
         one_by_one.max_hits = usize::MAX;
         for &i in &chunks {
             let input = [Chunk { id: i, tokens: tokens[i * 64..(i + 1) * 64].to_vec() }];
-            t.run_chunks(&input, 63, 0, Some(&mut one_by_one), &mut |_, _| Ok(()), &mut |_| {}).unwrap();
+            t.run_chunks(&input, 63, 0, Some(&mut one_by_one), &mut |_, _, _| Ok(()), &mut |_| {}).unwrap();
         }
         one_by_one.finish();
         let all = digest(&one_by_one);

@@ -10,9 +10,8 @@ use std::path::PathBuf;
 
 pub struct BaseLogits {
     vocab: usize,
-    /// Where each chunk's rows start (in values) and how many rows it has.
-    chunks: Vec<(u64, usize)>,
-    len: u64,
+    /// Rows pushed.
+    rows: usize,
     limit: usize,
     memory: Vec<f32>,
     file: Option<(File, PathBuf)>,
@@ -21,7 +20,7 @@ pub struct BaseLogits {
 impl BaseLogits {
     /// A store for rows of `vocab` logits holding at most `limit` bytes in memory.
     pub fn new(vocab: usize, limit: usize) -> Self {
-        BaseLogits { vocab, chunks: Vec::new(), len: 0, limit, memory: Vec::new(), file: None }
+        BaseLogits { vocab, rows: 0, limit, memory: Vec::new(), file: None }
     }
 
     /// Whether the rows went to a temporary file.
@@ -29,11 +28,10 @@ impl BaseLogits {
         self.file.is_some()
     }
 
-    /// Appends the next chunk's rows.
+    /// Appends rows.
     pub fn push(&mut self, rows: &[f32]) -> Result<()> {
         assert_eq!(rows.len() % self.vocab, 0, "whole rows of logits");
-        self.chunks.push((self.len, rows.len() / self.vocab));
-        self.len += rows.len() as u64;
+        self.rows += rows.len() / self.vocab;
         if self.file.is_none() && (self.memory.len() + rows.len()) * 4 <= self.limit {
             self.memory.extend_from_slice(rows);
             return Ok(());
@@ -53,15 +51,15 @@ impl BaseLogits {
         f.write_all(bytemuck::cast_slice(rows)).map_err(|e| Error::io(&*path, e))
     }
 
-    /// The rows of chunk `i` (in the order pushed).
-    pub fn chunk(&mut self, i: usize) -> Result<Vec<f32>> {
-        let (start, rows) = self.chunks[i];
-        let n = rows * self.vocab;
+    /// Rows `first..first + n` (counted in the order pushed).
+    pub fn rows(&mut self, first: usize, n: usize) -> Result<Vec<f32>> {
+        assert!(first + n <= self.rows, "rows {first}..{} of {} kept", first + n, self.rows);
+        let (start, n) = (first * self.vocab, n * self.vocab);
         let Some((f, path)) = self.file.as_mut() else {
-            return Ok(self.memory[start as usize..start as usize + n].to_vec());
+            return Ok(self.memory[start..start + n].to_vec());
         };
         let mut out = vec![0f32; n];
-        f.seek(SeekFrom::Start(start * 4)).map_err(|e| Error::io(&*path, e))?;
+        f.seek(SeekFrom::Start(start as u64 * 4)).map_err(|e| Error::io(&*path, e))?;
         f.read_exact(bytemuck::cast_slice_mut(&mut out)).map_err(|e| Error::io(&*path, e))?;
         Ok(out)
     }
@@ -81,8 +79,9 @@ mod tests {
             }
             assert_eq!(s.on_disk(), limit < 4 * 15 * 4, "limit {limit}");
             for c in [2, 0, 3, 1] {
-                assert_eq!(s.chunk(c).unwrap(), chunk(c), "limit {limit}, chunk {c}");
+                assert_eq!(s.rows(3 * c, 3).unwrap(), chunk(c), "limit {limit}, chunk {c}");
             }
+            assert_eq!(s.rows(4, 2).unwrap(), chunk(1)[5..].to_vec(), "limit {limit}: rows across a push");
         }
     }
 }

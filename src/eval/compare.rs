@@ -72,8 +72,8 @@ pub fn compare(
     let mut offset = plan.steps(base) as usize;
     let mut accs: Vec<Acc> = cands.iter().map(|_| Acc::default()).collect();
     for (c, acc) in cands.iter().zip(accs.iter_mut()) {
-        let mut score = |i, cl: Vec<f32>, vocab, targets: &[u32]| {
-            let bl = kept.chunk(i)?;
+        let mut score = |row, cl: Vec<f32>, vocab, targets: &[u32]| {
+            let bl = kept.rows(row, targets.len())?;
             let rows: Vec<_> = bl
                 .par_chunks(vocab)
                 .zip(cl.par_chunks(vocab))

@@ -68,12 +68,10 @@ impl ChunkPlan {
     }
 }
 
-/// The logits of a chunk's scored positions as rows (one per target), and the vocabulary size.
-fn scored_rows(logits: Tensor, targets: usize) -> Result<(Vec<f32>, usize)> {
+/// Logits as rows, and the vocabulary size.
+fn rows_of(logits: Tensor) -> Result<(Vec<f32>, usize)> {
     let (_, vocab) = logits.dims2()?;
-    let mut flat: Vec<f32> = logits.flatten_all().and_then(|t| t.to_vec1())?;
-    flat.truncate(targets * vocab);
-    Ok((flat, vocab))
+    Ok((logits.flatten_all().and_then(|t| t.to_vec1())?, vocab))
 }
 
 #[derive(Clone, Debug, serde::Serialize)]
@@ -99,8 +97,9 @@ pub fn nll_rows(logits: &[f32], vocab: usize, targets: &[u32]) -> Vec<f64> {
         .collect()
 }
 
-/// Runs the plan's chunks through `model` layer by layer and hands `scored(i, rows, vocab,
-/// targets)` each chunk's logits of its scored positions, one row per target.
+/// Runs the plan's chunks through `model` layer by layer and hands `scored(row, logits, vocab,
+/// targets)` the logits of the scored positions in blocks, one row per target; `row` numbers
+/// the block's first target over all chunks.
 #[allow(clippy::too_many_arguments)]
 fn score_chunks(
     model: &Transformer,
@@ -113,10 +112,17 @@ fn score_chunks(
     progress: &mut dyn FnMut(usize),
 ) -> Result<()> {
     let inputs = plan.inputs(tokens, bos);
-    let mut on_logits = |i: usize, logits: Tensor| {
+    let per_chunk = plan.scored_per_chunk();
+    let mut on_logits = |i: usize, row: usize, logits: Tensor| {
         let (_, targets) = plan.chunk(tokens, i, bos);
-        let (rows, vocab) = scored_rows(logits, targets.len())?;
-        scored(i, rows, vocab, targets)
+        // The last position has no target: blocks end at the chunk's last target.
+        let (mut rows, vocab) = rows_of(logits)?;
+        let end = (row + rows.len() / vocab).min(targets.len());
+        if row >= end {
+            return Ok(());
+        }
+        rows.truncate((end - row) * vocab);
+        scored(i * per_chunk + row, rows, vocab, &targets[row..end])
     };
     model.run_chunks(&inputs, plan.first, state_budget, hook, &mut on_logits, progress)
 }

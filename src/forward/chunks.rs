@@ -21,8 +21,15 @@ impl Transformer<'_> {
         tokens * self.hparams.d_model * 4
     }
 
-    /// Runs `chunks` and hands `on_logits(position in chunks, logits)` the logits of positions
-    /// `logits_from..` of each, in order. Hidden states of at most `state_budget` bytes are held
+    /// Rows of logits computed at once: blocks of at most 32 MiB, so that a large vocabulary
+    /// (Gemma's 262K tokens: 1 MiB per position) does not put a chunk's logits in memory at once.
+    pub fn head_rows(&self) -> usize {
+        ((32 << 20) / (4 * self.hparams.vocab_size.max(1))).max(1)
+    }
+
+    /// Runs `chunks` and hands `on_logits(position in chunks, first row, logits)` the logits of
+    /// positions `logits_from..` of each, in order, in blocks of [`Self::head_rows`] rows (the
+    /// first row counted from `logits_from`). Hidden states of at most `state_budget` bytes are held
     /// at once (at least one chunk's). The hook sees each chunk's layers in order, with
     /// `begin_chunk` before each call for a chunk; `progress(steps)` counts finished
     /// (chunk, layer) steps, the output head being one more layer.
@@ -32,7 +39,7 @@ impl Transformer<'_> {
         logits_from: usize,
         state_budget: usize,
         mut hook: Option<&mut dyn Hook>,
-        on_logits: &mut dyn FnMut(usize, Tensor) -> Result<()>,
+        on_logits: &mut dyn FnMut(usize, usize, Tensor) -> Result<()>,
         progress: &mut dyn FnMut(usize),
     ) -> Result<()> {
         for c in chunks {
@@ -72,11 +79,15 @@ impl Transformer<'_> {
                 if let Some(h) = hook.as_deref_mut() {
                     h.begin_chunk(c.id, &c.tokens);
                 }
-                let h: Option<&mut dyn Hook> = match &mut hook {
-                    Some(h) => Some(&mut **h),
-                    None => None,
-                };
-                on_logits(first + k, self.head(&x, logits_from, h)?)?;
+                let n = c.tokens.len() - logits_from;
+                for row in (0..n).step_by(self.head_rows()) {
+                    let h: Option<&mut dyn Hook> = match &mut hook {
+                        Some(h) => Some(&mut **h),
+                        None => None,
+                    };
+                    let rows = x.narrow(0, logits_from + row, self.head_rows().min(n - row))?;
+                    on_logits(first + k, row, self.head(&rows, h)?)?;
+                }
                 steps += 1;
                 progress(steps);
             }

@@ -111,9 +111,9 @@ impl<'m> Transformer<'m> {
     /// (which a hook sees as chunk 0).
     pub fn forward(&self, tokens: &[u32], logits_from: usize, hook: Option<&mut dyn Hook>) -> Result<Tensor> {
         let chunk = [Chunk { id: 0, tokens: tokens.to_vec() }];
-        let mut out = None;
-        self.run_chunks(&chunk, logits_from, 0, hook, &mut |_, l| Ok(out = Some(l)), &mut |_| {})?;
-        Ok(out.expect("one chunk gives one set of logits"))
+        let mut blocks = Vec::new();
+        self.run_chunks(&chunk, logits_from, 0, hook, &mut |_, _, l| Ok(blocks.push(l)), &mut |_| {})?;
+        Ok(Tensor::cat(&blocks, 0)?)
     }
 
     /// Block `i` computing with `w`.
@@ -125,12 +125,10 @@ impl<'m> Transformer<'m> {
         block::Block { hp, w, layer: i, window, rope, kv_f16: self.kv_f16 }
     }
 
-    /// The final norm and the output head on positions `logits_from..` of the residual `x`.
-    fn head(&self, x: &Tensor, logits_from: usize, hook: Option<&mut dyn Hook>) -> Result<Tensor> {
+    /// The final norm and the output head on rows `x` of the residual.
+    fn head(&self, x: &Tensor, hook: Option<&mut dyn Hook>) -> Result<Tensor> {
         let hp = &self.hparams;
-        let (t, _) = x.dims2()?;
-        let x = x.narrow(0, logits_from, t - logits_from)?;
-        let x = norm(hp, &x, &self.weights.output_norm)?;
+        let x = norm(hp, x, &self.weights.output_norm)?;
         if let Some(h) = hook {
             h.linear_input(LinearSite::Output, &x)?;
         }

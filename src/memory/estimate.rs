@@ -116,6 +116,8 @@ pub fn estimate(model: &Model, work: &Work, budget: Budget, held: Option<u64>) -
     let state = (t * hp.d_model * 4) as u64;
     let states = |chunks: usize| (chunks as u64 * state).min((budget.states() as u64).max(state));
     let vocab = hp.vocab_size as u64;
+    // Logits are computed a block of positions at a time (at most 32 MiB).
+    let head_rows = ((32 << 20) / (4 * vocab.max(1))).max(1);
     let one_chunk = acts + copies + state + 2 * 4 * vocab;
     let calibration = work.calib_chunks.map_or(0, |c| {
         // Per layer and chunk the first token's residual is kept, per linear input its sums.
@@ -125,10 +127,10 @@ pub fn estimate(model: &Model, work: &Work, budget: Budget, held: Option<u64>) -
     let quant = if work.quantize { quantization(model) } else { 0 };
     let evaluation = work.eval_chunks.map_or(0, |c| {
         let scored = (t - 1 - t / 2) as u64;
-        let logits = scored * vocab * 4;
-        // The chunk's logits (tensor, copy, the base's rows read back) and the base's logits
+        let logits = scored.min(head_rows) * vocab * 4;
+        // A block of logits (tensor, copy, the base's rows read back) and the base's logits
         // kept for all chunks, up to the budget's share.
-        let base = if work.compare { (c as u64 * logits).min(budget.logits() as u64) } else { 0 };
+        let base = if work.compare { (c as u64 * scored * vocab * 4).min(budget.logits() as u64) } else { 0 };
         acts + copies + states(c) + 3 * logits + base
     });
     Ok(Estimate {

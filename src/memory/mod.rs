@@ -41,10 +41,10 @@ impl Budget {
     }
 
     /// Bytes of the base model's logits `compare` keeps in memory; beyond, they go to a
-    /// temporary file (read back a block at a time): a sixteenth of the budget, at most
-    /// 128 MiB.
+    /// temporary file (read back a block at a time, which costs little beside the forward
+    /// pass): a sixteenth of the budget, at most 16 MiB.
     pub fn logits(&self) -> usize {
-        (self.bytes / 16).min(128 * MIB) as usize
+        (self.bytes / 16).min(16 * MIB) as usize
     }
 }
 
@@ -97,11 +97,11 @@ mod tests {
 
     #[test]
     fn the_budget_splits_into_states_and_logits() {
-        let b = Budget { bytes: 800 * MIB, explicit: true };
-        assert_eq!(b.states() as u64, 100 * MIB);
-        assert_eq!(b.logits() as u64, 50 * MIB);
+        let b = Budget { bytes: 128 * MIB, explicit: true };
+        assert_eq!(b.states() as u64, 16 * MIB);
+        assert_eq!(b.logits() as u64, 8 * MIB);
         let big = Budget { bytes: 64 * GIB, explicit: false };
-        assert_eq!((big.states() as u64, big.logits() as u64), (256 * MIB, 128 * MIB));
+        assert_eq!((big.states() as u64, big.logits() as u64), (256 * MIB, 16 * MIB));
         assert_eq!(human(3 * GIB / 2), "1.50 GiB");
         assert_eq!(human(300 * MIB + 1), "301 MiB");
     }

@@ -26,7 +26,8 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-RUN_FIELDS = {"seconds", "calibration_seconds", "calibration_cached", "quantization_seconds", "peak_rss_bytes"}
+RUN_FIELDS = {"seconds", "calibration_seconds", "calibration_cached", "quantization_seconds", "peak_rss_bytes",
+              "peak_anon_bytes", "estimate_bytes"}
 
 
 def log(msg):

@@ -212,3 +212,29 @@ fn calibration_cache_gives_identical_output() {
     let (_, c3) = run("third.gguf", true);
     assert!(!c3);
 }
+
+/// `--max-memory` below what one layer and one chunk need: a one-line error naming the model
+/// and the limit, exit 1, nothing written; the same run with room succeeds. `ppl` checks the
+/// same before it starts.
+#[test]
+fn max_memory_below_one_layer_fails_cleanly() {
+    let dir = tempdir();
+    let src = tiny_model("llama").write(&dir.path().join("src.gguf"));
+    let text = tiny_text(&dir.path().join("calib.txt"), 3000);
+    let out = dir.path().join("out.gguf");
+    let (s, t, o) = (src.to_str().unwrap(), text.to_str().unwrap(), out.to_str().unwrap());
+    let run = |mem: &str| quantize(&["--calib", t, "--calib-chunks", "2", "--calib-ctx", "16", "--max-memory", mem, s, o]);
+    let r = run("64K");
+    assert_clean_error(&r, &["src.gguf", "one layer", "64 KiB allowed", "--max-memory"]);
+    assert!(!out.exists(), "no output after the memory error");
+    let leftovers: Vec<_> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+    assert_eq!(leftovers.len(), 2, "only the inputs remain: {leftovers:?}");
+    let r = run("4G");
+    assert!(r.status.success(), "{}", stderr(&r));
+    assert!(String::from_utf8_lossy(&r.stdout).contains("memory: about"), "the estimate is printed");
+    let p = quantize(&["ppl", s, "--text", t, "--ctx", "16", "--chunks", "2", "--max-memory", "64K"]);
+    assert_eq!(p.status.code(), Some(1), "{}", stderr(&p));
+    let last = stderr(&p).trim_end().lines().last().unwrap_or_default().to_string();
+    assert!(last.starts_with("error: ") && last.contains("64 KiB allowed"), "{last}");
+    assert!(!stderr(&p).contains("PPL ="));
+}

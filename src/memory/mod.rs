@@ -70,12 +70,14 @@ pub fn parse_size(s: &str) -> Result<u64> {
     }
 }
 
-/// A size for people: `1.25 GiB`, `380 MiB`.
+/// A size for people: `1.25 GiB`, `380 MiB`, `64 KiB` (rounded up below a GiB).
 pub fn human(bytes: u64) -> String {
     if bytes >= GIB {
         format!("{:.2} GiB", bytes as f64 / GIB as f64)
-    } else {
+    } else if bytes >= MIB {
         format!("{:.0} MiB", (bytes as f64 / MIB as f64).ceil())
+    } else {
+        format!("{:.0} KiB", (bytes as f64 / 1024.0).ceil())
     }
 }
 
@@ -104,5 +106,6 @@ mod tests {
         assert_eq!((big.states() as u64, big.logits() as u64), (256 * MIB, 16 * MIB));
         assert_eq!(human(3 * GIB / 2), "1.50 GiB");
         assert_eq!(human(300 * MIB + 1), "301 MiB");
+        assert_eq!(human(64 << 10), "64 KiB");
     }
 }

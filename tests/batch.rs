@@ -123,6 +123,15 @@ fn batch_resumes_after_sigkill_with_identical_outputs() {
     let whole = dir.path().join("whole");
     let o = batch(&["--report", whole.to_str().unwrap(), m]);
     assert!(o.status.success(), "{}", stderr(&o));
+    // --jobs auto (the default) estimated every job's memory from its model, and said so.
+    for j in report(&whole)["jobs"].as_array().unwrap() {
+        assert!(j["estimate_bytes"].as_u64().unwrap_or(0) > 1 << 20, "{j}");
+    }
+    assert!(
+        String::from_utf8_lossy(&o.stdout).contains("--jobs auto: up to"),
+        "{}",
+        String::from_utf8_lossy(&o.stdout)
+    );
     let out = dir.path().join("out");
     let reference = outputs(&out);
     std::fs::rename(&out, dir.path().join("first-out")).unwrap();

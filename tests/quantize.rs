@@ -223,7 +223,8 @@ fn max_memory_below_one_layer_fails_cleanly() {
     let text = tiny_text(&dir.path().join("calib.txt"), 3000);
     let out = dir.path().join("out.gguf");
     let (s, t, o) = (src.to_str().unwrap(), text.to_str().unwrap(), out.to_str().unwrap());
-    let run = |mem: &str| quantize(&["--calib", t, "--calib-chunks", "2", "--calib-ctx", "16", "--max-memory", mem, s, o]);
+    let run =
+        |mem: &str| quantize(&["--calib", t, "--calib-chunks", "2", "--calib-ctx", "16", "--max-memory", mem, s, o]);
     let r = run("64K");
     assert_clean_error(&r, &["src.gguf", "one layer", "64 KiB allowed", "--max-memory"]);
     assert!(!out.exists(), "no output after the memory error");

@@ -48,7 +48,7 @@ impl Admission {
         let needs = jobs
             .iter()
             .map(|j| {
-                let need = j.spec(calib_cache).validate().and_then(|job| job.estimate()).map(|e| e.peak());
+                let need = j.spec(calib_cache).estimate().map(|e| e.peak());
                 (j.index, need.ok())
             })
             .collect();

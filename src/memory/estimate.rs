@@ -87,7 +87,7 @@ fn quantization(model: &Model) -> u64 {
 }
 
 /// A guess at what a model's vocabulary takes once read, for an estimate made before it is:
-/// four times its tokenizer files (a GGUF: its header, where the vocabulary is), plus the
+/// sixteen times its tokenizer files (a GGUF: its header, where the vocabulary is), plus the
 /// program itself.
 fn vocabulary_guess(model: &Model) -> u64 {
     const PROGRAM: u64 = 32 << 20;
@@ -102,7 +102,7 @@ fn vocabulary_guess(model: &Model) -> u64 {
                 .sum()
         }
     };
-    PROGRAM + 4 * files
+    PROGRAM + 16 * files
 }
 
 /// Estimates `work` on `model` under `budget`. `held`: the anonymous memory of this process

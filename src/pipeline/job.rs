@@ -144,6 +144,31 @@ impl JobSpec {
         }
     }
 
+    /// Whether the run calibrates: for the quantizers' statistics or for the outlier policy.
+    pub fn needs_calibration(&self) -> bool {
+        self.imatrix || self.outliers != OutlierPolicy::None
+    }
+
+    /// The work the run does, for its memory estimate.
+    pub fn work(&self) -> crate::memory::Work {
+        crate::memory::Work {
+            ctx: self.calib.ctx,
+            calib_chunks: self.needs_calibration().then_some(self.calib.chunks),
+            quantize: !self.dry_run,
+            eval_chunks: self.eval.as_ref().map(|e| e.chunks),
+            compare: true,
+        }
+    }
+
+    /// What the run will need in memory, estimated from the model's shapes without running it
+    /// (the vocabulary's share guessed from its files' sizes), for a scheduler placing runs.
+    /// Reads only the model's headers; the output's folder need not exist yet.
+    pub fn estimate(&self) -> Result<crate::memory::Estimate> {
+        let model = crate::model::Model::open(&self.input)?;
+        let budget = crate::memory::Budget::new(self.max_memory);
+        crate::memory::estimate(&model, &self.work(), budget, None)
+    }
+
     /// Checks the request without reading the model: the output format against the class,
     /// the output's folder, the calibration and evaluation counts.
     pub fn validate(self) -> Result<Job> {
@@ -187,27 +212,12 @@ impl Job {
 
     /// The work the run does, for its memory estimate.
     pub fn work(&self) -> crate::memory::Work {
-        let s = &self.spec;
-        crate::memory::Work {
-            ctx: s.calib.ctx,
-            calib_chunks: self.needs_calibration().then_some(s.calib.chunks),
-            quantize: !s.dry_run,
-            eval_chunks: s.eval.as_ref().map(|e| e.chunks),
-            compare: true,
-        }
-    }
-
-    /// What the run will need in memory, estimated from the model's shapes without running it
-    /// (the vocabulary's share guessed from its files' sizes), for a scheduler placing runs.
-    pub fn estimate(&self) -> Result<crate::memory::Estimate> {
-        let model = crate::model::Model::open(&self.spec.input)?;
-        let budget = crate::memory::Budget::new(self.spec.max_memory);
-        crate::memory::estimate(&model, &self.work(), budget, None)
+        self.spec.work()
     }
 
     /// Whether the run calibrates: for the quantizers' statistics or for the outlier policy.
     pub fn needs_calibration(&self) -> bool {
-        self.spec.imatrix || self.spec.outliers != OutlierPolicy::None
+        self.spec.needs_calibration()
     }
 
     /// Whether the caller fixed some tensor types (then no size budget is imposed).

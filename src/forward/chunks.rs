@@ -8,6 +8,14 @@ use super::{Hook, Transformer};
 use crate::{Error, Result};
 use candle_core::Tensor;
 
+/// Rows of logits computed at once for a vocabulary of `vocab`: 8 MiB of logits, at least 16
+/// rows. A large vocabulary (Gemma's 262K tokens: 1 MiB per position) never has a chunk's
+/// logits in memory at once; each block multiplies with the whole output matrix, so blocks
+/// are not made smaller than 16 rows.
+pub fn head_rows(vocab: usize) -> usize {
+    ((8 << 20) / (4 * vocab.max(1))).max(16)
+}
+
 /// One chunk of token ids and the caller's name for it (the hook sees it in `begin_chunk`).
 #[derive(Clone, Debug)]
 pub struct Chunk {
@@ -21,10 +29,9 @@ impl Transformer<'_> {
         tokens * self.hparams.d_model * 4
     }
 
-    /// Rows of logits computed at once: blocks of at most 32 MiB, so that a large vocabulary
-    /// (Gemma's 262K tokens: 1 MiB per position) does not put a chunk's logits in memory at once.
+    /// Rows of logits computed at once ([`head_rows`]).
     pub fn head_rows(&self) -> usize {
-        ((32 << 20) / (4 * self.hparams.vocab_size.max(1))).max(1)
+        head_rows(self.hparams.vocab_size)
     }
 
     /// Runs `chunks` and hands `on_logits(position in chunks, first row, logits)` the logits of

@@ -12,7 +12,7 @@ pub mod qlinear;
 pub mod rope;
 pub mod weights;
 
-pub use chunks::Chunk;
+pub use chunks::{head_rows, Chunk};
 pub use hook::{Branch, Hook, LinearSite};
 
 use crate::model::arch::Norm;

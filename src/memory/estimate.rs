@@ -11,7 +11,7 @@ use serde::Serialize;
 
 /// Tensors quantized in blocks of rows read this many f32 bytes at once (the embedding and the
 /// output head, the largest tensors of most models).
-pub const ROW_BLOCK_BYTES: usize = 64 << 20;
+pub const ROW_BLOCK_BYTES: usize = 16 << 20;
 
 /// The work a run does.
 #[derive(Clone, Copy, Debug)]
@@ -116,8 +116,8 @@ pub fn estimate(model: &Model, work: &Work, budget: Budget, held: Option<u64>) -
     let state = (t * hp.d_model * 4) as u64;
     let states = |chunks: usize| (chunks as u64 * state).min((budget.states() as u64).max(state));
     let vocab = hp.vocab_size as u64;
-    // Logits are computed a block of positions at a time (at most 32 MiB).
-    let head_rows = ((32 << 20) / (4 * vocab.max(1))).max(1);
+    // Logits are computed a block of positions at a time.
+    let head_rows = crate::forward::head_rows(hp.vocab_size) as u64;
     let one_chunk = acts + copies + state + 2 * 4 * vocab;
     let calibration = work.calib_chunks.map_or(0, |c| {
         // Per layer and chunk the first token's residual is kept, per linear input its sums.

@@ -188,7 +188,8 @@ fn chunks_in_groups_compute_what_each_computes_alone() {
                 let mut steps = 0;
                 let mut on_logits = |i, row, l: Tensor| {
                     assert_eq!(row, 0, "12 rows fit one block");
-                    Ok(got.push((i, l.to_vec2::<f32>().unwrap())))
+                    got.push((i, l.to_vec2::<f32>().unwrap()));
+                    Ok(())
                 };
                 t.run_chunks(&inputs, 4, budget, None, &mut on_logits, &mut |s| steps = s).unwrap();
                 let order: Vec<usize> = got.iter().map(|(i, _)| *i).collect();

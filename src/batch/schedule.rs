@@ -86,7 +86,7 @@ impl Admission {
 /// A person's line for the auto choice.
 pub fn describe(a: &Admission, jobs: &[Job]) -> String {
     let mut heaviest: Vec<(&Job, u64)> = jobs.iter().map(|j| (j, a.need(j.index))).collect();
-    heaviest.sort_by(|x, y| y.1.cmp(&x.1));
+    heaviest.sort_by_key(|x| std::cmp::Reverse(x.1));
     let list: Vec<String> =
         heaviest.iter().take(4).map(|(j, n)| format!("{} ~{}", j.key(), memory::human(*n))).collect();
     format!(

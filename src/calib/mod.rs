@@ -53,6 +53,7 @@ pub fn select_chunks(n_tokens: usize, ctx: usize, n: usize, seed: u64) -> Result
 /// Runs the chosen chunks through the model layer by layer (hidden states of at most
 /// `state_budget` bytes at once), collecting statistics; `progress(steps)` counts finished
 /// (chunk, layer) steps, `chunks.len() * (n_layers + 1)` in all.
+#[allow(clippy::too_many_arguments)]
 pub fn scan(
     t: &Transformer,
     tokens: &[u32],

@@ -112,7 +112,17 @@ impl<'m> Transformer<'m> {
     pub fn forward(&self, tokens: &[u32], logits_from: usize, hook: Option<&mut dyn Hook>) -> Result<Tensor> {
         let chunk = [Chunk { id: 0, tokens: tokens.to_vec() }];
         let mut blocks = Vec::new();
-        self.run_chunks(&chunk, logits_from, 0, hook, &mut |_, _, l| Ok(blocks.push(l)), &mut |_| {})?;
+        self.run_chunks(
+            &chunk,
+            logits_from,
+            0,
+            hook,
+            &mut |_, _, l| {
+                blocks.push(l);
+                Ok(())
+            },
+            &mut |_| {},
+        )?;
         Ok(Tensor::cat(&blocks, 0)?)
     }
 

@@ -210,11 +210,6 @@ impl Job {
         self.format
     }
 
-    /// The work the run does, for its memory estimate.
-    pub fn work(&self) -> crate::memory::Work {
-        self.spec.work()
-    }
-
     /// Whether the run calibrates: for the quantizers' statistics or for the outlier policy.
     pub fn needs_calibration(&self) -> bool {
         self.spec.needs_calibration()

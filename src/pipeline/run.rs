@@ -32,7 +32,9 @@ struct Prepared {
 /// Runs `job`: the output appears complete or not at all. Returns what was done.
 pub fn quantize(job: &Job, obs: &mut dyn Observer) -> Result<Summary> {
     let started = Instant::now();
-    let mut p = prepare(job, obs)?;
+    // Read once: the estimate, calibration and evaluation share the same budget.
+    let budget = Budget::new(job.spec().max_memory);
+    let mut p = prepare(job, &budget, obs)?;
     let (planned_bytes, planned_bpw) = plan::size(&p.plan);
     obs.note(Note::Planned { plan: &p.plan, bytes: planned_bytes, bpw: planned_bpw });
     let mut summary = base_summary(job, &p, planned_bytes, planned_bpw);
@@ -61,24 +63,22 @@ pub fn quantize(job: &Job, obs: &mut dyn Observer) -> Result<Summary> {
     summary.total_seconds = started.elapsed().as_secs_f64();
     obs.note(Note::Written(&summary));
     if let Some(e) = &s.eval {
-        let budget = Budget::new(s.max_memory);
         summary.eval = Some(evaluate(&p.model, &s.output, e, s.calib.ctx, &budget, obs)?);
     }
     Ok(summary)
 }
 
 /// Opens the model, calibrates (when the job needs it) and plans.
-fn prepare(job: &Job, obs: &mut dyn Observer) -> Result<Prepared> {
+fn prepare(job: &Job, budget: &Budget, obs: &mut dyn Observer) -> Result<Prepared> {
     let s = job.spec();
     let model = Model::open(&s.input)?;
     // A model without a usable vocabulary fails here, before any long work.
     let vocab = crate::tokenizer::vocab_of(&model)?;
-    let budget = Budget::new(s.max_memory);
-    let estimate = memory::estimate(&model, &job.work(), budget, memory::resident_anon_bytes())?;
+    let estimate = memory::estimate(&model, &s.work(), *budget, memory::resident_anon_bytes())?;
     obs.note(Note::Memory(&estimate));
     estimate.check(&model)?;
     let calib = match job.needs_calibration() {
-        true => Some(calibration(&model, &s.input, &s.calib, s.calib_cache.as_deref(), &budget, obs)?),
+        true => Some(calibration(&model, &s.input, &s.calib, s.calib_cache.as_deref(), budget, obs)?),
         false => None,
     };
     let (importance, protected) = match &calib {

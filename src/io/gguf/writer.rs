@@ -135,15 +135,9 @@ impl GgufWriter {
             Error::Invalid(format!("{}: tensor {name} is beyond the planned tensors", target.display()))
         })?;
         let nbytes = t.nbytes().expect("checked at create");
-        let mismatch = |got: usize| {
-            let want = &t.name;
-            Error::Invalid(format!(
-                "{}: expected tensor {want} of {nbytes} bytes next, got {name} of {got} bytes",
-                target.display()
-            ))
-        };
-        if t.name != name {
-            return Err(mismatch(0));
+        let want = &t.name;
+        if want != name {
+            return Err(Error::Invalid(format!("{}: expected tensor {want} next, got {name}", target.display())));
         }
         let mut written = 0usize;
         let out = &mut self.out;
@@ -158,7 +152,10 @@ impl GgufWriter {
             out.write_all(piece)
         })?;
         if written != nbytes {
-            return Err(mismatch(written));
+            return Err(Error::Invalid(format!(
+                "{}: expected tensor {want} of {nbytes} bytes next, got {name} of {written} bytes",
+                target.display()
+            )));
         }
         // Every tensor, the last included, is padded to the alignment as ggml's writer does.
         let pad = nbytes.div_ceil(self.alignment) * self.alignment - nbytes;

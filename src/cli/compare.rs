@@ -56,7 +56,7 @@ fn bpw(m: &Model) -> f64 {
 pub fn run(a: Args) -> Result<()> {
     a.eval.set_threads()?;
     let base = Model::open(&a.base)?;
-    let super::eval_args::Prepared { tokenizer: tok, tokens: ids, plan } = a.eval.prepare(&base)?;
+    let super::eval_args::Prepared { tokens: ids, bos, plan } = a.eval.prepare(&base)?;
     let cands = open_candidates(&a, &base)?;
     let tb = Transformer::load(&base, plan.ctx)?;
     let tcs: Vec<Transformer> = cands.iter().map(|m| Transformer::load(m, plan.ctx)).collect::<Result<_, _>>()?;
@@ -74,7 +74,7 @@ pub fn run(a: Args) -> Result<()> {
     let bar = super::progress::bar(steps, "{spinner} [{bar:30}] {percent}% of chunk-layers eta {eta}");
     let refs: Vec<&Transformer> = tcs.iter().collect();
     let (states, logits) = (budget.states(), budget.logits());
-    let cmp = compare(&tb, &refs, &ids, &plan, tok.bos, states, logits, &mut |d| bar.set_position(d as u64))?;
+    let cmp = compare(&tb, &refs, &ids, &plan, bos, states, logits, &mut |d| bar.set_position(d as u64))?;
     bar.finish_and_clear();
     let out = print_table(&a, &base, &cands, &cmp)?;
     if let Some(p) = &a.eval.json {

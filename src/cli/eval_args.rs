@@ -30,10 +30,12 @@ pub struct EvalArgs {
     pub max_memory: Option<u64>,
 }
 
-/// The evaluation text tokenized by `model`'s tokenizer, and the chunks to score.
+/// The evaluation text tokenized by `model`'s tokenizer (dropped once it has), and the chunks
+/// to score.
 pub struct Prepared {
-    pub tokenizer: TextTokenizer,
     pub tokens: Vec<u32>,
+    /// The BOS id when the model adds one.
+    pub bos: Option<u32>,
     pub plan: ChunkPlan,
 }
 
@@ -52,7 +54,7 @@ impl EvalArgs {
         let tokenizer = TextTokenizer::for_model(model)?;
         let tokens = tokenizer.encode_at_least(&text, self.chunks.map(|c| c * self.ctx))?;
         let plan = ChunkPlan::new(tokens.len(), self.ctx, self.chunks)?;
-        Ok(Prepared { tokenizer, tokens, plan })
+        Ok(Prepared { tokens, bos: tokenizer.bos, plan })
     }
 }
 

@@ -49,7 +49,7 @@ tensors are multiplied in their quantized form (activations rounded to 8 bits, a
 pub fn run(a: Args) -> Result<()> {
     a.eval.set_threads()?;
     let model = Model::open(&a.model)?;
-    let super::eval_args::Prepared { tokenizer: tok, tokens: ids, plan } = a.eval.prepare(&model)?;
+    let super::eval_args::Prepared { tokens: ids, bos, plan } = a.eval.prepare(&model)?;
     let t = Transformer::load(&model, plan.ctx)?;
     eprintln!(
         "{}: {} tokens, {} chunks of {} ({} scored each), BOS {}",
@@ -58,7 +58,7 @@ pub fn run(a: Args) -> Result<()> {
         plan.chunks,
         plan.ctx,
         plan.scored_per_chunk(),
-        if tok.add_bos { "added" } else { "not added" }
+        if bos.is_some() { "added" } else { "not added" }
     );
     let budget = a.eval.budget();
     super::eval_args::check_memory(&model, &plan, false, budget)?;
@@ -68,7 +68,7 @@ pub fn run(a: Args) -> Result<()> {
         None => None,
     };
     let hook = intervene.as_mut().map(|h| h as &mut dyn sinkquant::forward::Hook);
-    let report = perplexity(&t, &ids, &plan, tok.bos, hook, budget.states(), &mut |done, running| {
+    let report = perplexity(&t, &ids, &plan, bos, hook, budget.states(), &mut |done, running| {
         bar.set_position(done as u64);
         if running.is_finite() {
             bar.set_message(format!("PPL {running:.4}"));

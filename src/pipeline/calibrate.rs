@@ -15,7 +15,7 @@ use crate::io::fingerprint::{model_files, sha256_file, sha256_json, Sha256Hex};
 use crate::memory::Budget;
 use crate::model::Model;
 use crate::plan::Protected;
-use crate::tokenizer::text::{read_text, TextTokenizer};
+use crate::tokenizer::text::{read_text, TextTokenizer, TokenTexts};
 use serde::Serialize;
 use std::path::Path;
 use std::time::Instant;
@@ -24,7 +24,8 @@ use std::time::Instant;
 pub struct Calibrated {
     pub collector: Collector,
     pub info: RunInfo,
-    pub tokenizer: TextTokenizer,
+    /// The texts of the calibration text's tokens.
+    pub token_texts: TokenTexts,
 }
 
 /// Where a calibration's text came from and how it was cut (the `calibration` object of the
@@ -54,15 +55,19 @@ pub fn run(
         Some(p) => (read_text(p)?, p.display().to_string()),
         None => (calib::default_text(), "built-in (calibration/: c4, tiny, code, technical)".to_string()),
     };
-    let tok = TextTokenizer::for_model(model)?;
-    let tokens = tok.encode_at_least(&text, None)?;
+    // The tokenizer is dropped before the model runs: only the texts of the tokens met are kept.
+    let (tokens, bos, token_texts) = {
+        let tok = TextTokenizer::for_model(model)?;
+        let tokens = tok.encode_at_least(&text, None)?;
+        let texts = tok.texts_of(&tokens);
+        (tokens, tok.bos, texts)
+    };
     let chunks = calib::select_chunks(tokens.len(), spec.ctx, spec.chunks, spec.seed)?;
     let t = Transformer::load(model, spec.ctx)?;
     obs.begin(Stage::Calibrate, (chunks.len() * (model.hparams.n_layers + 1)) as u64);
     let started = Instant::now();
     let states = budget.states();
-    let c =
-        calib::scan(&t, &tokens, spec.ctx, &chunks, tok.bos, criterion, states, &mut |d| obs.advance(d as u64, None))?;
+    let c = calib::scan(&t, &tokens, spec.ctx, &chunks, bos, criterion, states, &mut |d| obs.advance(d as u64, None))?;
     obs.end(Stage::Calibrate);
     let seconds = started.elapsed().as_secs_f64();
     let info = RunInfo {
@@ -75,7 +80,7 @@ pub fn run(
         tokens_per_second: (chunks.len() * spec.ctx) as f64 / seconds,
         chunk_indices: chunks,
     };
-    Ok(Calibrated { collector: c, info, tokenizer: tok })
+    Ok(Calibrated { collector: c, info, token_texts })
 }
 
 /// A scan: the calibration run and its report.
@@ -108,8 +113,8 @@ pub fn scan(
 ) -> Result<Scan> {
     let run = run(model, spec, criterion, budget, obs)?;
     let info = serde_json::to_value(&run.info).expect("calibration info serializes");
-    let tok = &run.tokenizer;
-    let report = report::build(model, &run.collector, &|id| tok.token_text(id), info, max_entries)?;
+    let texts = &run.token_texts;
+    let report = report::build(model, &run.collector, &|id| texts.get(id), info, max_entries)?;
     Ok(Scan { run, report })
 }
 

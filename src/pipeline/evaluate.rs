@@ -24,13 +24,15 @@ pub fn evaluate(
 ) -> Result<EvalSummary> {
     obs.note(Note::Evaluating { text: &spec.text, chunks: spec.chunks, ctx });
     let out = Model::open(output)?;
-    let tok = TextTokenizer::for_model(source)?;
-    let ids = tok.encode_at_least(&read_text(&spec.text)?, Some(spec.chunks * ctx))?;
+    let (ids, bos) = {
+        let tok = TextTokenizer::for_model(source)?;
+        (tok.encode_at_least(&read_text(&spec.text)?, Some(spec.chunks * ctx))?, tok.bos)
+    };
     let plan = ChunkPlan::new(ids.len(), ctx, Some(spec.chunks))?;
     let (tb, tc) = (Transformer::load(source, ctx)?, Transformer::load(&out, ctx)?);
     obs.begin(Stage::Evaluate, plan.steps(&tb) + plan.steps(&tc));
     let (states, logits) = (budget.states(), budget.logits());
-    let cmp = compare(&tb, &[&tc], &ids, &plan, tok.bos, states, logits, &mut |d| obs.advance(d as u64, None))?;
+    let cmp = compare(&tb, &[&tc], &ids, &plan, bos, states, logits, &mut |d| obs.advance(d as u64, None))?;
     obs.end(Stage::Evaluate);
     let c = &cmp.candidates[0];
     Ok(EvalSummary {

@@ -1,12 +1,14 @@
 //! Tokenizers: the vocabulary a GGUF carries, rebuilt as Hugging Face tokenizer files, and the
 //! text tokenizer of a model ([`text`]) that calibration and evaluation use.
 
+mod build;
 mod from_hf;
 pub mod hf_json;
 pub mod text;
 pub mod vocab;
 
-pub use from_hf::tokenizer_json;
+pub use build::tokenizer_from_text;
+pub use from_hf::tokenizer_text;
 pub use vocab::GgufVocab;
 
 /// A vocabulary or tokenizer file that cannot be read or rebuilt. The message names the key
@@ -56,7 +58,7 @@ pub fn from_gguf(g: &GgufFile) -> Result<Rebuilt> {
         let tree = hf_json::tokenizer_json(&vocab).map_err(|e| Error::unsupported(g.path(), e.0))?;
         serde_json::to_string(&tree).expect("JSON values serialize")
     };
-    let tokenizer = <Tokenizer as std::str::FromStr>::from_str(&json)
+    let tokenizer = build::tokenizer_from_text(&json)
         .map_err(|e| Error::Invalid(format!("{}: rebuilt tokenizer does not load: {e}", g.path().display())))?;
     Ok(Rebuilt { vocab, json, tokenizer })
 }

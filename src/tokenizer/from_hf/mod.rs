@@ -22,6 +22,7 @@ use serde_json::Value;
 use std::collections::HashMap;
 use std::path::Path;
 
+pub(super) mod lean;
 mod pre;
 mod special;
 mod spm_model;
@@ -39,7 +40,7 @@ const SPACE_MARK: &str = "\u{2581}";
 
 /// The files of a Hugging Face directory the vocabulary is read from.
 struct HfFiles {
-    tokenizer: Value,
+    tokenizer: lean::TokenizerFile,
     tokenizer_config: Option<Value>,
     special_tokens_map: Option<Value>,
     config: Option<Value>,
@@ -68,11 +69,11 @@ fn read_json(dir: &Path, name: &str) -> Result<Option<Value>, TokenizerError> {
     }
 }
 
-/// The `tokenizer.json` of a Hugging Face directory, or the one a SentencePiece
+/// The `tokenizer.json` text of a Hugging Face directory, or the one a SentencePiece
 /// `tokenizer.model` stands for when the directory has only that (BOS prepended as
 /// `tokenizer_config.json`'s `add_bos_token` says, by default).
-pub fn tokenizer_json(dir: &Path) -> Result<Value, TokenizerError> {
-    if let Some(t) = read_json(dir, "tokenizer.json")? {
+pub fn tokenizer_text(dir: &Path) -> Result<String, TokenizerError> {
+    if let Some(t) = read_text(dir, "tokenizer.json")? {
         return Ok(t);
     }
     let path = dir.join("tokenizer.model");
@@ -84,7 +85,8 @@ pub fn tokenizer_json(dir: &Path) -> Result<Value, TokenizerError> {
     let tc = tc.as_ref();
     let add_bos = tc.and_then(|c| c.get("add_bos_token")).and_then(Value::as_bool).unwrap_or(true);
     let bos = tc.and_then(|c| named_token(c.get("bos_token"))).filter(|_| add_bos);
-    spm_model::tokenizer_json(&bytes, bos.or(add_bos.then_some("<s>")))
+    let tree = spm_model::tokenizer_json(&bytes, bos.or(add_bos.then_some("<s>")))?;
+    Ok(serde_json::to_string(&tree).expect("JSON values serialize"))
 }
 
 impl GgufVocab {
@@ -98,7 +100,8 @@ impl GgufVocab {
     }
 
     fn read_hf_dir(dir: &Path, arch: &str) -> Result<GgufVocab, TokenizerError> {
-        let tokenizer = tokenizer_json(dir)?;
+        let tokenizer = lean::parse(&tokenizer_text(dir)?)
+            .map_err(|e| TokenizerError(format!("tokenizer.json is not valid JSON: {e}")))?;
         let chat_template_file = match read_text(dir, "chat_template.jinja")? {
             Some(t) => Some(t),
             None => read_json(dir, "chat_template.json")?
@@ -165,7 +168,7 @@ impl GgufVocab {
 }
 
 fn from_hf_files(f: &HfFiles, arch: &str) -> Result<GgufVocab, TokenizerError> {
-    let tj = &f.tokenizer;
+    let tj = &f.tokenizer.tree;
     let tc = f.tokenizer_config.as_ref();
     let model = tj.get("model").filter(|m| m.is_object()).ok_or("tokenizer.json has no model object")?;
     let model_type = model.get("type").and_then(Value::as_str).unwrap_or(if model.get("merges").is_some() {
@@ -179,7 +182,7 @@ fn from_hf_files(f: &HfFiles, arch: &str) -> Result<GgufVocab, TokenizerError> {
     let (kind, pre, add_space_prefix) = detect_kind(tj, model, arch)?;
     let spm = kind == VocabKind::SentencePiece;
 
-    let Slots { tokens, holes, added_control, added } = token_slots(tj, tc, model, f.config.as_ref())?;
+    let Slots { tokens, holes, added_control, added } = token_slots(&f.tokenizer, tc, f.config.as_ref())?;
     let n = tokens.len();
     let mut index: HashMap<&str, u32> = HashMap::with_capacity(n);
     for (i, t) in tokens.iter().enumerate().rev() {
@@ -193,7 +196,7 @@ fn from_hf_files(f: &HfFiles, arch: &str) -> Result<GgufVocab, TokenizerError> {
     let (add_bos, add_eos) = bos_eos(f, &mut special, &tokens, spm, &lookup);
     let chat_template = chat_template(tc, f.chat_template_file.as_ref());
     let types = token_types(&tokens, &holes, &added_control, spm, special.unk);
-    let (scores, merges) = scores_and_merges(model, &index, n, spm)?;
+    let (scores, merges) = scores_and_merges(&f.tokenizer, &index, n, spm)?;
 
     Ok(GgufVocab {
         kind,
@@ -245,6 +248,7 @@ fn bos_eos(
     let tc = f.tokenizer_config.as_ref();
     let template = f
         .tokenizer
+        .tree
         .get("post_processor")
         .map(components)
         .unwrap_or_default()
@@ -332,12 +336,17 @@ struct Slots {
     added: Vec<Added>,
 }
 
-fn token_slots(tj: &Value, tc: Option<&Value>, model: &Value, config: Option<&Value>) -> Result<Slots, TokenizerError> {
+fn token_slots(
+    file: &lean::TokenizerFile,
+    tc: Option<&Value>,
+    config: Option<&Value>,
+) -> Result<Slots, TokenizerError> {
     // Tokens in id order.
-    let vocab = model.get("vocab").and_then(Value::as_object).ok_or("tokenizer.json model has no vocab object")?;
-    let added = added_tokens(tj, tc)?;
+    let vocab = file.vocab.as_ref().ok_or("tokenizer.json model has no vocab object")?;
+    let added = added_tokens(&file.tree, tc)?;
     let mut entries: Vec<(&str, u64)> = Vec::with_capacity(vocab.len());
     for (t, id) in vocab {
+        let t = t.as_str();
         let id = id.as_u64().ok_or_else(|| format!("tokenizer.json vocab gives {t:?} the id {id}"))?;
         entries.push((t, id));
     }
@@ -401,17 +410,18 @@ fn chat_template(tc: Option<&Value>, file: Option<&String>) -> Option<String> {
 /// Scores and merges: a SentencePiece vocabulary scores each token by the rank of the first
 /// merge producing it (no merges kept); byte-level BPE keeps the merges (no scores).
 fn scores_and_merges(
-    model: &Value,
+    file: &lean::TokenizerFile,
     index: &HashMap<&str, u32>,
     n: usize,
     spm: bool,
 ) -> Result<(Vec<f32>, Vec<String>), TokenizerError> {
-    let (pairs, merge_strings) = merges(model)?;
+    let items = merge_items(file)?;
     Ok(if spm {
         // The token each merge produces scores minus its first rank; the rest score lower.
         let mut rank: Vec<Option<usize>> = vec![None; n];
         let mut joined = String::new();
-        for (r, (a, b)) in pairs.iter().enumerate() {
+        for (r, m) in items.iter().enumerate() {
+            let (a, b) = merge_pair(r, m)?;
             joined.clear();
             joined.push_str(a);
             joined.push_str(b);
@@ -419,13 +429,13 @@ fn scores_and_merges(
                 rank[id as usize].get_or_insert(r);
             }
         }
-        let scores = rank.iter().enumerate().map(|(i, r)| -(r.unwrap_or(pairs.len() + i) as f32)).collect();
+        let scores = rank.iter().enumerate().map(|(i, r)| -(r.unwrap_or(items.len() + i) as f32)).collect();
         (scores, Vec::new())
     } else {
-        if merge_strings.is_empty() {
+        if items.is_empty() {
             return Err("byte-level BPE tokenizer.json without merges".into());
         }
-        (Vec::new(), merge_strings)
+        (Vec::new(), merge_strings(items)?)
     })
 }
 

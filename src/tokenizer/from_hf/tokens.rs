@@ -1,5 +1,6 @@
 //! The token lists of a `tokenizer.json`: added tokens (special or not), byte tokens, merges.
 
+use super::lean::{Merge, TokenizerFile};
 use super::pre::brief;
 use crate::tokenizer::TokenizerError;
 use serde_json::Value;
@@ -67,38 +68,40 @@ pub(super) fn is_byte_token(t: &str) -> bool {
         && b[3..5].iter().all(|c| c.is_ascii_digit() || (b'A'..=b'F').contains(c))
 }
 
-/// Merges as pairs, and as llama.cpp's `"a b"` strings.
-pub(super) type Merges = (Vec<(String, String)>, Vec<String>);
-
-/// The model's merges: `"a b"` strings or `["a", "b"]` pairs (whose spaces become U+0120 in
-/// the strings, as gguf-py writes them).
-pub(super) fn merges(model: &Value) -> Result<Merges, TokenizerError> {
-    let items = match model.get("merges") {
-        None | Some(Value::Null) => return Ok((Vec::new(), Vec::new())),
-        Some(Value::Array(items)) => items,
-        Some(_) => return Err("tokenizer.json model.merges is not an array".into()),
-    };
-    let mut pairs = Vec::with_capacity(items.len());
-    let mut strings = Vec::with_capacity(items.len());
-    for (i, m) in items.iter().enumerate() {
-        let bad =
-            || TokenizerError(format!("tokenizer.json merge {i} ({}) is neither \"a b\" nor [\"a\", \"b\"]", brief(m)));
-        match m {
-            Value::String(s) => {
-                let (a, b) = s.split_once(' ').ok_or_else(bad)?;
-                pairs.push((a.to_owned(), b.to_owned()));
-                strings.push(s.clone());
-            }
-            Value::Array(ab) => match ab.as_slice() {
-                [Value::String(a), Value::String(b)] => {
-                    let enc = |x: &str| x.replace(' ', "\u{0120}");
-                    strings.push(format!("{} {}", enc(a), enc(b)));
-                    pairs.push((a.clone(), b.clone()));
-                }
-                _ => return Err(bad()),
-            },
-            _ => return Err(bad()),
-        }
+/// The model's merges (none when it has none).
+pub(super) fn merge_items(file: &TokenizerFile) -> Result<&[Merge], TokenizerError> {
+    if let Some(m) = &file.merges {
+        return Ok(m);
     }
-    Ok((pairs, strings))
+    match file.tree.get("model").and_then(|m| m.get("merges")) {
+        None | Some(Value::Null) => Ok(&[]),
+        Some(_) => Err("tokenizer.json model.merges is not an array".into()),
+    }
+}
+
+/// Merge `i`'s two sides: `"a b"` or `["a", "b"]`.
+pub(super) fn merge_pair(i: usize, m: &Merge) -> Result<(&str, &str), TokenizerError> {
+    let bad = |v: &Value| {
+        TokenizerError(format!("tokenizer.json merge {i} ({}) is neither \"a b\" nor [\"a\", \"b\"]", brief(v)))
+    };
+    match m {
+        Merge::Joined(s) => s.split_once(' ').ok_or_else(|| bad(&Value::String(s.clone()))),
+        Merge::Pair(a, b) => Ok((a, b)),
+        Merge::Other(v) => Err(bad(v)),
+    }
+}
+
+/// The merges as llama.cpp's `"a b"` strings (the spaces inside `["a", "b"]` pairs become
+/// U+0120, as gguf-py writes them).
+pub(super) fn merge_strings(items: &[Merge]) -> Result<Vec<String>, TokenizerError> {
+    let enc = |x: &str| x.replace(' ', "\u{0120}");
+    let mut out = Vec::with_capacity(items.len());
+    for (i, m) in items.iter().enumerate() {
+        let (a, b) = merge_pair(i, m)?;
+        out.push(match m {
+            Merge::Joined(s) => s.clone(),
+            _ => format!("{} {}", enc(a), enc(b)),
+        });
+    }
+    Ok(out)
 }

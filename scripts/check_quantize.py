@@ -2,7 +2,7 @@
 """Check sinkquant's quantized GGUFs with stock llama.cpp on the three real models.
 
 For each model, the Hugging Face export (MODELS/hf/NAME, which holds the source GGUF's weights)
-is quantized by `quantize` to Q8_0, Q4_0 and Q4_K_M-class GGUFs (fold policy, calibration on
+is quantized by `quantize` to Q8_0, Q4_0, Q4_K_M and IQ4_XS-class GGUFs (fold policy, calibration on
 CALIB_CHUNKS chunks of the C4 sample). Then, with llama.cpp's tools:
 1. `llama-perplexity` loads and runs each file (CHUNKS x 512 of the Wikipedia sample). The Q8_0
    must be within 1% of the source GGUF's perplexity (the weights it was made from), the 4-bit
@@ -27,7 +27,7 @@ from check_hf_export import run_llama_tool
 
 ROOT = Path(__file__).resolve().parent.parent
 MODELS = ["smollm2-135m", "gemma3-270m", "qwen2.5-coder-0.5b"]
-TYPES = [("q8_0", 0.01), ("q4_0", 0.25), ("q4_k_m", 0.25)]
+TYPES = [("q8_0", 0.01), ("q4_0", 0.25), ("q4_k_m", 0.25), ("iq4_xs", 0.25)]
 
 
 def run(cmd, env=None):

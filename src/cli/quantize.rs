@@ -45,7 +45,7 @@ pub struct Args {
     #[command(flatten)]
     pub calib: CalibArgs,
     /// File class and size: int8, int4, or a llama.cpp type name (q8_0, q6_k, q5_k_m, q4_k_m,
-    /// q4_0, q3_k_m, ...); sinkquant chooses each tensor's type within it
+    /// q4_0, iq4_nl, iq4_xs, q3_k_m, ...); sinkquant chooses each tensor's type within it
     #[arg(long = "type", default_value = "int4", value_parser = |s: &str| Preset::parse(s))]
     pub preset: Preset,
     /// Outlier handling: keep the tensors touching the massive channels in higher precision,

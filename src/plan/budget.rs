@@ -18,10 +18,25 @@ use std::collections::BTreeMap;
 /// Q6_K), which cost more than the 0.01% of the file the keys take.
 pub const METADATA_HEADROOM: u64 = 0;
 
-/// The next smaller type that fits rows of `cols`, if any.
+/// The next smaller type that fits rows of `cols`, if any. Of types with the same bits, the
+/// last in the ladder is taken (Q4_0 before IQ4_NL and Q4_K at 4.5 bpw); IQ4_XS (4.25 bpw) is
+/// the step between 4.5 and Q3_K's 3.44 for rows of a multiple of 256.
 pub fn lower(ty: GgmlType, cols: usize) -> Option<GgmlType> {
     use GgmlType as T;
-    let ladder = [T::Q8_0, T::Q6_K, T::Q5_1, T::Q5_K, T::Q5_0, T::Q4_1, T::Q4_K, T::Q4_0, T::Q3_K, T::Q2_K];
+    let ladder = [
+        T::Q8_0,
+        T::Q6_K,
+        T::Q5_1,
+        T::Q5_K,
+        T::Q5_0,
+        T::Q4_1,
+        T::IQ4_NL,
+        T::Q4_K,
+        T::Q4_0,
+        T::IQ4_XS,
+        T::Q3_K,
+        T::Q2_K,
+    ];
     ladder
         .iter()
         .filter(|t| t.bits_per_weight() < ty.bits_per_weight() && cols % t.block_size() == 0)
@@ -107,6 +122,9 @@ mod tests {
         assert_eq!(lower(GgmlType::Q8_0, 1536), Some(GgmlType::Q6_K));
         assert_eq!(lower(GgmlType::Q6_K, 1536), Some(GgmlType::Q5_1));
         assert_eq!(lower(GgmlType::Q4_0, 576), None);
-        assert_eq!(lower(GgmlType::Q4_0, 1536), Some(GgmlType::Q3_K));
+        assert_eq!(lower(GgmlType::Q4_0, 1536), Some(GgmlType::IQ4_XS));
+        assert_eq!(lower(GgmlType::Q4_1, 576), Some(GgmlType::Q4_0));
+        assert_eq!(lower(GgmlType::IQ4_XS, 1536), Some(GgmlType::Q3_K));
+        assert_eq!(lower(GgmlType::IQ4_NL, 576), None);
     }
 }

@@ -49,6 +49,7 @@ pub fn rule_type(m: Mixture, role: Role, s: &ModelShape, has_imatrix: bool) -> (
             M::Q3_K_L => pick(T::Q5_K, "attn_v in Q3_K_L"),
             M::Q4_K_M | M::Q5_K_M if use_more_bits(i, n) => pick(T::Q6_K, "attn_v, more bits in this layer"),
             M::Q4_K_S if i < 4 => pick(T::Q5_K, "attn_v of the first 4 layers"),
+            M::IQ4_NL | M::IQ4_XS if s.n_gqa >= 4 => pick(T::Q5_K, "attn_v with 4 or more query heads per KV head"),
             _ => (default, None),
         },
         FfnDown => match m {
@@ -60,6 +61,7 @@ pub fn rule_type(m: Mixture, role: Role, s: &ModelShape, has_imatrix: bool) -> (
             M::Q4_K_S if i < n / 8 => pick(T::Q5_K, "ffn_down of the first eighth"),
             M::Q4_0 if has_imatrix && i < n / 8 => pick(T::Q4_1, "ffn_down of the first eighth"),
             M::Q5_0 if has_imatrix && i < n / 8 => pick(T::Q5_1, "ffn_down of the first eighth"),
+            M::IQ4_NL | M::IQ4_XS if !has_imatrix && i < n / 8 => pick(T::Q5_K, "ffn_down of the first eighth"),
             _ => (default, None),
         },
         AttnQkv => match m {
@@ -87,6 +89,7 @@ pub fn fallback(ty: GgmlType, ncols: usize) -> GgmlType {
     }
     let f = match ty {
         T::Q2_K | T::Q3_K => T::Q4_0,
+        T::IQ4_XS => T::IQ4_NL,
         T::Q4_K => T::Q5_0,
         T::Q5_K => T::Q5_1,
         T::Q6_K => T::Q8_0,
@@ -125,5 +128,15 @@ mod tests {
         assert_eq!(r(Mixture::Q3_K_M, Role::Layer(0, LayerTensor::FfnDown)), GgmlType::Q5_K);
         assert_eq!(r(Mixture::Q3_K_M, Role::Layer(2, LayerTensor::FfnDown)), GgmlType::Q4_K);
         assert_eq!(r(Mixture::Q8_0, Role::TokenEmbd), GgmlType::Q8_0);
+        // The i-quants: attn_v gets Q5_K with 4+ query heads per KV head; ffn_down of the first
+        // eighth only without an imatrix; IQ4_XS falls back to IQ4_NL.
+        assert_eq!(r(Mixture::IQ4_NL, Role::Layer(9, LayerTensor::AttnV)), GgmlType::IQ4_NL);
+        let gqa4 = ModelShape { n_gqa: 4, ..s };
+        assert_eq!(rule_type(Mixture::IQ4_XS, Role::Layer(9, LayerTensor::AttnV), &gqa4, true).0, GgmlType::Q5_K);
+        assert_eq!(r(Mixture::IQ4_XS, Role::Layer(2, LayerTensor::FfnDown)), GgmlType::IQ4_XS);
+        assert_eq!(rule_type(Mixture::IQ4_NL, Role::Layer(2, LayerTensor::FfnDown), &s, false).0, GgmlType::Q5_K);
+        assert_eq!(r(Mixture::IQ4_XS, Role::TokenEmbd), GgmlType::Q6_K);
+        assert_eq!(fallback(GgmlType::IQ4_XS, 576), GgmlType::IQ4_NL);
+        assert_eq!(fallback(GgmlType::IQ4_NL, 40), GgmlType::F16);
     }
 }

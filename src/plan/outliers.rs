@@ -134,8 +134,8 @@ fn raised(ty: GgmlType) -> GgmlType {
     use GgmlType as T;
     match ty {
         T::Q2_K | T::Q3_K => T::Q5_K,
-        T::Q4_K | T::Q5_K => T::Q6_K,
-        T::Q4_0 | T::Q4_1 | T::Q5_0 | T::Q5_1 | T::Q6_K => T::Q8_0,
+        T::Q4_K | T::Q5_K | T::IQ4_XS => T::Q6_K,
+        T::Q4_0 | T::Q4_1 | T::Q5_0 | T::Q5_1 | T::Q6_K | T::IQ4_NL => T::Q8_0,
         other => other,
     }
 }

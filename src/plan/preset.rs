@@ -22,6 +22,8 @@ pub enum Mixture {
     Q4_K_S,
     Q4_1,
     Q4_0,
+    IQ4_NL,
+    IQ4_XS,
     Q3_K_L,
     Q3_K_M,
     Q3_K_S,
@@ -29,7 +31,7 @@ pub enum Mixture {
 }
 
 impl Mixture {
-    pub const ALL: [Mixture; 17] = [
+    pub const ALL: [Mixture; 19] = [
         Mixture::F32,
         Mixture::F16,
         Mixture::BF16,
@@ -43,6 +45,8 @@ impl Mixture {
         Mixture::Q4_K_S,
         Mixture::Q4_1,
         Mixture::Q4_0,
+        Mixture::IQ4_NL,
+        Mixture::IQ4_XS,
         Mixture::Q3_K_L,
         Mixture::Q3_K_M,
         Mixture::Q3_K_S,
@@ -64,6 +68,8 @@ impl Mixture {
             Mixture::Q4_K_S => "q4_k_s",
             Mixture::Q4_1 => "q4_1",
             Mixture::Q4_0 => "q4_0",
+            Mixture::IQ4_NL => "iq4_nl",
+            Mixture::IQ4_XS => "iq4_xs",
             Mixture::Q3_K_L => "q3_k_l",
             Mixture::Q3_K_M => "q3_k_m",
             Mixture::Q3_K_S => "q3_k_s",
@@ -86,6 +92,8 @@ impl Mixture {
             Mixture::Q4_K_M | Mixture::Q4_K_S => T::Q4_K,
             Mixture::Q4_1 => T::Q4_1,
             Mixture::Q4_0 => T::Q4_0,
+            Mixture::IQ4_NL => T::IQ4_NL,
+            Mixture::IQ4_XS => T::IQ4_XS,
             Mixture::Q3_K_L | Mixture::Q3_K_M | Mixture::Q3_K_S => T::Q3_K,
             Mixture::Q2_K => T::Q2_K,
         }
@@ -110,6 +118,8 @@ impl Mixture {
             Mixture::Q5_K_S => 16,
             Mixture::Q5_K_M => 17,
             Mixture::Q6_K => 18,
+            Mixture::IQ4_NL => 25,
+            Mixture::IQ4_XS => 30,
             Mixture::BF16 => 32,
         }
     }
@@ -186,6 +196,8 @@ mod tests {
         assert_eq!(Preset::parse("int8").unwrap().mixture, Mixture::Q8_0);
         assert!(Preset::parse("q4_k_x").unwrap_err().to_string().contains("q3_k_m"));
         assert_eq!(parse_ggml_type("q6_k").unwrap(), GgmlType::Q6_K);
-        assert!(parse_ggml_type("iq4_nl").is_err());
+        assert_eq!(parse_ggml_type("iq4_nl").unwrap(), GgmlType::IQ4_NL);
+        assert_eq!(Preset::parse("IQ4_XS").unwrap().mixture.file_type(), 30);
+        assert!(parse_ggml_type("iq3_s").is_err());
     }
 }

@@ -1,7 +1,7 @@
 //! The ggml type ids sinkquant reads, and the table mapping each to its block format.
 
 use super::block::BlockFormat;
-use super::{float, q2_k, q3_k, q4_0, q4_1, q4_k, q5_0, q5_1, q5_k, q6_k, q8_0};
+use super::{float, iq4_nl, iq4_xs, q2_k, q3_k, q4_0, q4_1, q4_k, q5_0, q5_1, q5_k, q6_k, q8_0};
 use std::fmt;
 
 /// A ggml tensor type that sinkquant can dequantize. The discriminants are ggml's ids
@@ -21,6 +21,8 @@ pub enum GgmlType {
     Q4_K = 12,
     Q5_K = 13,
     Q6_K = 14,
+    IQ4_NL = 20,
+    IQ4_XS = 23,
     BF16 = 30,
 }
 
@@ -33,10 +35,8 @@ fn known_unsupported(id: u32) -> Option<&'static str> {
         17 => "IQ2_XS",
         18 => "IQ3_XXS",
         19 => "IQ1_S",
-        20 => "IQ4_NL",
         21 => "IQ3_S",
         22 => "IQ2_S",
-        23 => "IQ4_XS",
         24 => "I8",
         25 => "I16",
         26 => "I32",
@@ -53,7 +53,7 @@ fn known_unsupported(id: u32) -> Option<&'static str> {
 /// The one registration table: every supported type with its block format, in the order
 /// `GgmlType::ALL` lists them (the order type names are listed in messages). Adding a type is
 /// its file implementing `GgmlBlock`, its variant above, and its line here.
-const REGISTRY: [(GgmlType, &dyn BlockFormat); 13] = [
+const REGISTRY: [(GgmlType, &dyn BlockFormat); 15] = [
     (GgmlType::F32, &float::F32),
     (GgmlType::F16, &float::F16),
     (GgmlType::BF16, &float::BF16),
@@ -67,6 +67,8 @@ const REGISTRY: [(GgmlType, &dyn BlockFormat); 13] = [
     (GgmlType::Q4_K, &q4_k::Q4_K),
     (GgmlType::Q5_K, &q5_k::Q5_K),
     (GgmlType::Q6_K, &q6_k::Q6_K),
+    (GgmlType::IQ4_NL, &iq4_nl::IQ4_NL),
+    (GgmlType::IQ4_XS, &iq4_xs::IQ4_XS),
 ];
 
 /// A ggml type id sinkquant cannot read: `name` is ggml's name for ids that exist but are not

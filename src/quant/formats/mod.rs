@@ -21,6 +21,8 @@
 
 pub mod block;
 pub mod float;
+pub mod iq4_nl;
+pub mod iq4_xs;
 pub mod q2_k;
 pub mod q3_k;
 pub mod q4_0;

@@ -41,6 +41,8 @@ fn geometry_matches_ggml() {
         (GgmlType::Q4_K, 256, 144),
         (GgmlType::Q5_K, 256, 176),
         (GgmlType::Q6_K, 256, 210),
+        (GgmlType::IQ4_NL, 32, 18),
+        (GgmlType::IQ4_XS, 256, 136),
     ];
     for (ty, block, size) in expect {
         assert_eq!((ty.block_size(), ty.type_size()), (block, size), "{ty}");

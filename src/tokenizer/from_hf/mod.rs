@@ -171,11 +171,10 @@ fn from_hf_files(f: &HfFiles, arch: &str) -> Result<GgufVocab, TokenizerError> {
     let tj = &f.tokenizer.tree;
     let tc = f.tokenizer_config.as_ref();
     let model = tj.get("model").filter(|m| m.is_object()).ok_or("tokenizer.json has no model object")?;
-    let model_type = model.get("type").and_then(Value::as_str).unwrap_or(if model.get("merges").is_some() {
-        "BPE"
-    } else {
-        "(none)"
-    });
+    // A model without a type is BPE when it has merges (the lean read keeps an array of them
+    // out of the tree).
+    let has_merges = f.tokenizer.merges.is_some() || model.get("merges").is_some();
+    let model_type = model.get("type").and_then(Value::as_str).unwrap_or(if has_merges { "BPE" } else { "(none)" });
     if model_type != "BPE" {
         return Err(TokenizerError(format!("unsupported tokenizer.json model type {model_type:?} (supported: BPE)")));
     }

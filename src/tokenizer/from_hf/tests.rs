@@ -266,6 +266,17 @@ fn special_ids_and_flags_fall_back() {
 }
 
 #[test]
+fn a_model_without_a_type_is_bpe_when_it_has_merges() {
+    let mut tj = bpe_json(byte_level(true), json!(["a b"]));
+    tj["model"].as_object_mut().unwrap().remove("type");
+    let d = hf_dir(&[("tokenizer.json", &tj)]);
+    assert_eq!(GgufVocab::from_hf_dir(d.path(), "llama").unwrap().merges, ["a b"]);
+    tj["model"].as_object_mut().unwrap().remove("merges");
+    write(d.path(), "tokenizer.json", &tj);
+    assert!(GgufVocab::from_hf_dir(d.path(), "llama").unwrap_err().to_string().contains("model type \"(none)\""));
+}
+
+#[test]
 fn bad_files_are_errors() {
     let empty = tempfile::tempdir().unwrap();
     assert!(GgufVocab::from_hf_dir(empty.path(), "llama").unwrap_err().to_string().contains("no tokenizer.json"));

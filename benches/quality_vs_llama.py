@@ -15,7 +15,7 @@ Protocol
                 type, with and without the imatrix
   sinkquant     quantize --calib c4.utf8 --calib-chunks C --calib-ctx 512 --seed 0 --type T
                 --outliers P [--no-imatrix] --threads T --json J models/hf/<m> OUT, for each --sq
-                entry T:P[:noimat]
+                entry T:P[:noimat][:gptq] (:gptq adds --method gptq)
   bpw           file bytes * 8 / parameters, parameters = the sum of the element counts of the
                 F16 GGUF's tensors (read from the GGUF header, the figure gguf-py's GGUFReader
                 gives), the same for every row; each file's own count is also recorded
@@ -315,11 +315,13 @@ class Ctx:
             return f"{q} has no quantize command yet (no --outliers in its --help)"
         return None
 
-    def sq_cmd(self, ty, policy, imatrix, out, js, calib_chunks):
+    def sq_cmd(self, ty, policy, imatrix, out, js, calib_chunks, method="rtn"):
         cmd = [self.a.quantize, "--calib", self.c4, "--calib-chunks", calib_chunks, "--calib-ctx", self.a.ctx,
                "--seed", 0, "--type", ty, "--outliers", policy]
         if not imatrix:
             cmd.append("--no-imatrix")
+        if method != "rtn":
+            cmd += ["--method", method]
         return cmd + ["--threads", self.a.threads, "--json", js, self.hf, out]
 
 
@@ -351,9 +353,10 @@ def parse_sq(spec):
     out = []
     for item in filter(None, (s.strip() for s in spec.split(","))):
         parts = item.split(":")
-        if len(parts) not in (2, 3) or parts[1] not in POLICIES or (len(parts) == 3 and parts[2] != "noimat"):
-            sys.exit(f"quality_vs_llama: --sq entry '{item}': expected TYPE:{'|'.join(POLICIES)}[:noimat]")
-        out.append((parts[0].lower(), parts[1], len(parts) == 2))
+        flags = parts[2:]
+        if len(parts) < 2 or parts[1] not in POLICIES or any(f not in ("noimat", "gptq") for f in flags):
+            sys.exit(f"quality_vs_llama: --sq entry '{item}': expected TYPE:{'|'.join(POLICIES)}[:noimat][:gptq]")
+        out.append((parts[0].lower(), parts[1], "noimat" not in flags, "gptq" if "gptq" in flags else "rtn"))
     return out
 
 
@@ -364,10 +367,11 @@ def candidates(a):
             stem = f"llama-{t}" + ("-imat" if im else "")
             c.append(dict(name=f"llama.cpp {t}" + (" + imatrix" if im else ""), tool="llama.cpp", type=t,
                           outliers=None, imatrix=im, stem=stem))
-    for t, p, im in parse_sq(a.sq):
-        stem = f"sq-{t}-{p}" + ("" if im else "-noimat")
-        c.append(dict(name=f"sinkquant {t} {p}" + ("" if im else " no-imatrix"), tool="sinkquant", type=t,
-                      outliers=p, imatrix=im, stem=stem))
+    for t, p, im, method in parse_sq(a.sq):
+        m = "" if method == "rtn" else f"-{method}"
+        stem = f"sq-{t}-{p}" + ("" if im else "-noimat") + m
+        c.append(dict(name=f"sinkquant {t} {p}" + ("" if im else " no-imatrix") + m.replace("-", " "),
+                      tool="sinkquant", type=t, outliers=p, imatrix=im, method=method, stem=stem))
     return c
 
 
@@ -377,7 +381,7 @@ def main():
     common_args(ap)
     ap.add_argument("--chunks", type=int, default=40, help="evaluation chunks of wiki.utf8")
     ap.add_argument("--llama", default=LLAMA_TYPES, help="llama-quantize types, comma-separated")
-    ap.add_argument("--sq", default=SQ_DEFAULT, help="sinkquant TYPE:keep|fold|both|none[:noimat], comma-separated")
+    ap.add_argument("--sq", default=SQ_DEFAULT, help="sinkquant TYPE:keep|fold|both|none[:noimat][:gptq], comma-separated")
     ap.add_argument("--fresh", action="store_true", help="redo every step, ignoring finished ones in --work")
     a = ap.parse_args()
     a.work = a.work or Path("/tmp/sq-quality") / a.model
@@ -439,7 +443,7 @@ def main():
                 if sq_missing:
                     raise StepFailed(f"skipped: {sq_missing}")
                 sq_json = W / f"{c['stem']}.json"
-                cmd = cx.sq_cmd(c["type"], c["outliers"], c["imatrix"], gguf, sq_json, a.calib_chunks)
+                cmd = cx.sq_cmd(c["type"], c["outliers"], c["imatrix"], gguf, sq_json, a.calib_chunks, c["method"])
                 inputs = [cx.hf / "model.safetensors", cx.c4]
             made = st.done(gguf, cmd, inputs)
             if made is None:
@@ -471,6 +475,7 @@ def main():
             if fp != n_params:
                 log(f"{tag}: note: {fp} parameters in the file, {n_params} in the F16 (bpw uses the F16's)")
             row = dict(name=c["name"], tool=c["tool"], type=c["type"], outliers=c["outliers"], imatrix=c["imatrix"],
+                       method=c.get("method"),
                        file=str(gguf), bytes=b, file_params=fp, bpw=b * 8 / n_params, **r,
                        quantize_seconds=made.get("seconds"), quantize_peak_rss=made.get("peak_rss"))
             if c["tool"] == "sinkquant":

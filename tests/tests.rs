@@ -8,6 +8,7 @@ mod cli;
 mod export;
 mod forward;
 mod gguf_hostile;
+mod methods;
 mod quantize;
 mod real_models;
 mod safetensors_hostile;

@@ -32,6 +32,7 @@ impl Job {
         s.preset = r.ty;
         s.outliers = r.outliers;
         s.imatrix = r.imatrix;
+        s.method = r.method;
         s.calib = CalibSpec { text: r.calib.clone(), chunks: r.calib_chunks, ctx: r.ctx, ..CalibSpec::default() };
         s.calib_cache = Some(calib_cache.to_path_buf());
         s.eval = r.eval.clone().map(|text| EvalSpec { text, chunks: r.eval_chunks });

@@ -17,11 +17,12 @@
 //! outliers = "keep"          # keep | fold | both | none (default fold)
 //! format = "gguf"            # or "safetensors" (a compressed-tensors directory)
 //! imatrix = true             # optional; false quantizes without calibration statistics
+//! method = "gptq"            # optional: rtn (default) or gptq (error compensation)
 //! calib = "code.txt"         # optional per-recipe calibration and evaluation texts
 //! ```
 
 use crate::error::{Error, Result};
-use crate::pipeline::{CalibSpec, OutlierPolicy, OutputFormat, Preset};
+use crate::pipeline::{CalibSpec, Method, OutlierPolicy, OutputFormat, Preset};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
@@ -57,6 +58,7 @@ struct RawRecipe {
     outliers: Option<String>,
     format: Option<String>,
     imatrix: Option<bool>,
+    method: Option<String>,
     calib: Option<PathBuf>,
     eval: Option<PathBuf>,
 }
@@ -87,6 +89,7 @@ pub struct Recipe {
     pub outliers: OutlierPolicy,
     pub format: Format,
     pub imatrix: bool,
+    pub method: Method,
     pub calib: Option<PathBuf>,
     pub eval: Option<PathBuf>,
     pub calib_chunks: usize,
@@ -187,6 +190,8 @@ impl Manifest {
                 Some(o) => OutlierPolicy::parse(o).map_err(|e| invalid(format!("recipe {:?}: {e}", r.name)))?,
                 None => OutlierPolicy::Fold,
             };
+            let method = r.method.as_deref().map_or(Ok(Method::default()), Method::parse);
+            let method = method.map_err(|e| invalid(format!("recipe {:?}: {e}", r.name)))?;
             let format = match r.format.as_deref().map(str::to_ascii_lowercase).as_deref() {
                 None | Some("gguf") => Format::Gguf,
                 Some("safetensors") => Format::Safetensors,
@@ -208,6 +213,7 @@ impl Manifest {
                 outliers,
                 format,
                 imatrix: r.imatrix.unwrap_or(true),
+                method,
                 calib: r.calib.or(raw.calib.clone()).map(|p| abs(&p)),
                 eval: r.eval.or(raw.eval.clone()).map(|p| abs(&p)),
                 calib_chunks,
@@ -243,6 +249,7 @@ mod tests {
         name = "int8"
         type = "INT8"
         format = "safetensors"
+        method = "GPTQ"
         eval = "/abs/wiki.txt"
     "#;
 
@@ -259,12 +266,14 @@ mod tests {
         assert_eq!(a.calib.as_deref(), Some(Path::new("/base/c4.txt")));
         assert_eq!((a.eval.as_deref(), b.eval.as_deref()), (None, Some(Path::new("/abs/wiki.txt"))));
         assert_eq!((a.calib_chunks, a.eval_chunks, a.ctx, a.imatrix), (32, 8, 512, true));
+        assert_eq!((a.method, b.method), (Method::Rtn, Method::Gptq));
     }
 
     #[test]
     fn rejects_bad_manifests() {
         let cases = [
             (GOOD.replace("type = \"int4\"", "type = \"q9_k\""), "unknown type"),
+            (GOOD.replace("\"GPTQ\"", "\"awq\""), "unknown method"),
             (GOOD.replace("\"keep\"", "\"hide\""), "unknown outliers"),
             (GOOD.replace("\"safetensors\"", "\"onnx\""), "unknown format"),
             (GOOD.replace("\"INT8\"", "\"q3_k_m\""), "takes type int8 or int4"),

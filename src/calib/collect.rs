@@ -98,6 +98,8 @@ pub struct Collector {
     pub down_input_first: HashMap<usize, Vec<f32>>,
     /// What each branch adds to the residual at the first token of the first chunk processed.
     pub branch_first: HashMap<(usize, Branch), Vec<f32>>,
+    /// Each linear input's `X^T X`, when asked for (GPTQ needs them; they are large).
+    pub hessians: Option<super::hessian::Hessians>,
     /// The last linear input seen (shared inputs are reported once per matrix).
     last_input: Option<candle_core::TensorId>,
 }
@@ -121,6 +123,7 @@ impl Collector {
             sink_chunks: vec![0; n_layers],
             linear: HashMap::new(),
             down_input_first: HashMap::new(),
+            hessians: None,
         }
     }
 
@@ -200,6 +203,9 @@ impl Hook for Collector {
             return Ok(());
         }
         self.last_input = Some(x.id());
+        if let Some(h) = &mut self.hessians {
+            h.add(site, x)?;
+        }
         let (v, d) = rows(x)?;
         if let LinearSite::Layer(l, LayerTensor::FfnDown) = site {
             // The first chunk processed.

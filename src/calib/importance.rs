@@ -22,6 +22,18 @@ pub fn site_roles(model: &Model, site: LinearSite) -> Vec<Role> {
     }
 }
 
+/// Each matrix's mean input `x x^T`, shared by the matrices that read one input.
+pub fn hessians_by_role(model: &Model, h: super::hessian::Hessians) -> BTreeMap<Role, std::sync::Arc<Vec<f32>>> {
+    let mut out = BTreeMap::new();
+    for (site, mean) in h.into_means() {
+        let shared = std::sync::Arc::new(mean);
+        for role in site_roles(model, site) {
+            out.insert(role, shared.clone());
+        }
+    }
+    out
+}
+
 /// Mean squared input per column for every matrix the calibration observed.
 pub fn by_role(model: &Model, c: &Collector) -> BTreeMap<Role, Vec<f32>> {
     let mut out = BTreeMap::new();

@@ -3,6 +3,7 @@
 //! dimensions, super weights, sinks and importance; [`imatrix`] writes llama.cpp's format.
 
 pub mod collect;
+pub mod hessian;
 pub mod imatrix;
 pub mod importance;
 pub mod intervene;
@@ -52,7 +53,8 @@ pub fn select_chunks(n_tokens: usize, ctx: usize, n: usize, seed: u64) -> Result
 
 /// Runs the chosen chunks through the model layer by layer (hidden states of at most
 /// `state_budget` bytes at once), collecting statistics; `progress(steps)` counts finished
-/// (chunk, layer) steps, `chunks.len() * (n_layers + 1)` in all.
+/// (chunk, layer) steps, `chunks.len() * (n_layers + 1)` in all. With `hessians` the collector
+/// also sums each linear input's `X^T X`.
 #[allow(clippy::too_many_arguments)]
 pub fn scan(
     t: &Transformer,
@@ -62,9 +64,13 @@ pub fn scan(
     bos: Option<u32>,
     criterion: Criterion,
     state_budget: usize,
+    hessians: bool,
     progress: &mut dyn FnMut(usize),
 ) -> Result<Collector> {
     let mut c = Collector::new(t.hparams.n_layers, criterion);
+    if hessians {
+        c.hessians = Some(hessian::Hessians::default());
+    }
     let inputs: Vec<Chunk> = chunks
         .iter()
         .map(|&i| {

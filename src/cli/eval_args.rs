@@ -61,7 +61,14 @@ impl EvalArgs {
 /// Prints what evaluating `plan` on `model` will need in memory (to stderr, beside the other
 /// lines that describe the run) and fails if even one layer at a time does not fit `budget`.
 pub fn check_memory(model: &Model, plan: &ChunkPlan, compare: bool, budget: Budget) -> Result<()> {
-    let work = Work { ctx: plan.ctx, calib_chunks: None, quantize: false, eval_chunks: Some(plan.chunks), compare };
+    let work = Work {
+        ctx: plan.ctx,
+        calib_chunks: None,
+        quantize: false,
+        eval_chunks: Some(plan.chunks),
+        compare,
+        hessians: false,
+    };
     let e = sinkquant::memory::estimate(model, &work, budget, sinkquant::memory::resident_anon_bytes())?;
     eprintln!("{}", super::format::memory_line(&e));
     e.check(model)?;

@@ -7,7 +7,8 @@ use super::format;
 use super::progress::Terminal;
 use anyhow::{Context, Result};
 use sinkquant::pipeline::{
-    self, parse_ggml_type, parse_override, EvalSpec, EvalSummary, GgmlType, JobSpec, OutlierPolicy, Preset, Summary,
+    self, parse_ggml_type, parse_override, EvalSpec, EvalSummary, GgmlType, JobSpec, Method, OutlierPolicy, Preset,
+    Summary,
 };
 use std::path::PathBuf;
 
@@ -28,6 +29,22 @@ impl From<Outliers> for OutlierPolicy {
             Outliers::Fold => OutlierPolicy::Fold,
             Outliers::Both => OutlierPolicy::Both,
             Outliers::None => OutlierPolicy::None,
+        }
+    }
+}
+
+/// `--method`, mapped onto the library's [`Method`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum MethodArg {
+    Rtn,
+    Gptq,
+}
+
+impl From<MethodArg> for Method {
+    fn from(m: MethodArg) -> Self {
+        match m {
+            MethodArg::Rtn => Method::Rtn,
+            MethodArg::Gptq => Method::Gptq,
         }
     }
 }
@@ -55,6 +72,12 @@ pub struct Args {
     /// Quantize without calibration statistics (plain round-to-nearest quantizers)
     #[arg(long)]
     pub no_imatrix: bool,
+    /// How each matrix's codes are chosen: rtn (ggml's importance-weighted block quantizers, as
+    /// llama-quantize --imatrix) or gptq (the same block scales, each weight's rounding error
+    /// compensated in later columns through the calibration's input Hessian; slower, and holds
+    /// every layer's Hessians in memory)
+    #[arg(long, value_enum, default_value_t = MethodArg::Rtn)]
+    pub method: MethodArg,
     /// Force a type on tensors whose GGUF name matches REGEX (repeatable; first match wins)
     #[arg(long = "tensor-type", value_name = "REGEX=TYPE", value_parser = |s: &str| parse_override(s))]
     pub overrides: Vec<(regex::Regex, GgmlType)>,
@@ -103,6 +126,7 @@ impl Args {
         s.preset = self.preset;
         s.outliers = self.outliers.into();
         s.imatrix = !self.no_imatrix;
+        s.method = self.method.into();
         s.overrides = self.overrides.clone();
         s.output_type = self.output_type;
         s.embedding_type = self.embedding_type;

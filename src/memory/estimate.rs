@@ -23,6 +23,9 @@ pub struct Work {
     pub eval_chunks: Option<usize>,
     /// Whether the evaluation compares with a base (whose logits are kept).
     pub compare: bool,
+    /// Whether calibration collects each linear input's Hessian (for GPTQ), held until the
+    /// matrices are written.
+    pub hessians: bool,
 }
 
 /// Estimated anonymous memory, in bytes.
@@ -86,6 +89,17 @@ fn quantization(model: &Model) -> u64 {
         .unwrap_or(0)
 }
 
+/// The Hessians of every layer's linear inputs (`d x d` f32 each: the attention's and the
+/// feed-forward's inputs, the output projection's and the down projection's), and the largest
+/// one's factorisation (three f64 copies while the inverse's Cholesky factor is computed).
+fn hessians(model: &Model) -> (u64, u64) {
+    let hp = &model.hparams;
+    let o = hp.n_heads * hp.head_dim;
+    let per_layer = crate::calib::hessian::Hessians::bytes_for(&[hp.d_model, hp.d_model, o, hp.d_ff]);
+    let largest = hp.d_model.max(o).max(hp.d_ff) as u64;
+    (hp.n_layers as u64 * per_layer, 3 * 8 * largest * largest)
+}
+
 /// A guess at what a model's vocabulary takes once read, for an estimate made before it is:
 /// four times its tokenizer files (a GGUF: its header, where the vocabulary is), plus the
 /// program itself. (Gemma-3-270M, 33 MB of files: 81 MiB held once read, and about 100 MiB
@@ -125,7 +139,9 @@ pub fn estimate(model: &Model, work: &Work, budget: Budget, held: Option<u64>) -
         let kept = (hp.n_layers * c * hp.d_model * 4) as u64;
         acts + copies + states(c) + kept + 2 * 4 * vocab
     });
-    let quant = if work.quantize { quantization(model) } else { 0 };
+    let (held_h, factor) = if work.hessians { hessians(model) } else { (0, 0) };
+    let calibration = calibration + held_h;
+    let quant = if work.quantize { quantization(model) + held_h + factor } else { 0 };
     let evaluation = work.eval_chunks.map_or(0, |c| {
         let scored = (t - 1 - t / 2) as u64;
         let logits = scored.min(head_rows) * vocab * 4;
@@ -140,6 +156,6 @@ pub fn estimate(model: &Model, work: &Work, budget: Budget, held: Option<u64>) -
         calibration,
         quantization: quant,
         evaluation,
-        minimum: one_chunk.max(quant),
+        minimum: (one_chunk + held_h).max(quant),
     })
 }

@@ -20,6 +20,8 @@ pub struct Calibration {
     pub importance: BTreeMap<Role, Vec<f32>>,
     /// Calibration chunks used.
     pub chunks: usize,
+    /// Mean `x x^T` of each matrix's input, when collected (GPTQ); never cached.
+    pub hessians: BTreeMap<Role, std::sync::Arc<Vec<f32>>>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -56,6 +58,7 @@ pub fn load(dir: &Path, key: &str, model: &Model) -> Option<Calibration> {
         protected: Protected { dims: s.dims, writers: roles(s.writers)?, dominated: roles(s.dominated)? },
         importance: s.importance.into_iter().map(|(n, v)| Some((*names.get(&n)?, v))).collect::<Option<_>>()?,
         chunks: s.chunks,
+        hessians: BTreeMap::new(),
     })
 }
 

@@ -48,6 +48,7 @@ pub fn run(
     model: &Model,
     spec: &CalibSpec,
     criterion: Criterion,
+    hessians: bool,
     budget: &Budget,
     obs: &mut dyn Observer,
 ) -> Result<Calibrated> {
@@ -67,7 +68,9 @@ pub fn run(
     obs.begin(Stage::Calibrate, (chunks.len() * (model.hparams.n_layers + 1)) as u64);
     let started = Instant::now();
     let states = budget.states();
-    let c = calib::scan(&t, &tokens, spec.ctx, &chunks, bos, criterion, states, &mut |d| obs.advance(d as u64, None))?;
+    let c = calib::scan(&t, &tokens, spec.ctx, &chunks, bos, criterion, states, hessians, &mut |d| {
+        obs.advance(d as u64, None)
+    })?;
     obs.end(Stage::Calibrate);
     let seconds = started.elapsed().as_secs_f64();
     let info = RunInfo {
@@ -111,7 +114,20 @@ pub fn scan(
     budget: &Budget,
     obs: &mut dyn Observer,
 ) -> Result<Scan> {
-    let run = run(model, spec, criterion, budget, obs)?;
+    scan_with(model, spec, criterion, max_entries, false, budget, obs)
+}
+
+/// [`scan`], with each linear input's Hessian collected when `hessians`.
+fn scan_with(
+    model: &Model,
+    spec: &CalibSpec,
+    criterion: Criterion,
+    max_entries: usize,
+    hessians: bool,
+    budget: &Budget,
+    obs: &mut dyn Observer,
+) -> Result<Scan> {
+    let run = run(model, spec, criterion, hessians, budget, obs)?;
     let info = serde_json::to_value(&run.info).expect("calibration info serializes");
     let texts = &run.token_texts;
     let report = report::build(model, &run.collector, &|id| texts.get(id), info, max_entries)?;
@@ -140,12 +156,14 @@ fn cache_key(input: &Path, text_sha: &str, spec: &CalibSpec) -> Result<Sha256Hex
 }
 
 /// The calibration `quantize` needs: run, or taken from `cache` when an earlier run calibrated
-/// the same model files on the same text with the same chunks, context and seed.
+/// the same model files on the same text with the same chunks, context and seed. With
+/// `hessians` (GPTQ) it always runs: Hessians are too large to cache.
 pub fn calibration(
     model: &Model,
     input: &Path,
     spec: &CalibSpec,
     cache: Option<&Path>,
+    hessians: bool,
     budget: &Budget,
     obs: &mut dyn Observer,
 ) -> Result<QuantCalibration> {
@@ -155,18 +173,24 @@ pub fn calibration(
     };
     let key = cache.map(|_| cache_key(input, &source.1, spec)).transpose()?;
     if let (Some(dir), Some(key)) = (cache, &key) {
-        if let Some(cal) = calib_cache::load(dir, key, model) {
+        if let Some(cal) = calib_cache::load(dir, key, model).filter(|_| !hessians) {
             obs.note(Note::CalibrationCached { model: input, dir });
             return Ok(QuantCalibration { cal, source, seconds: 0.0, cached: true });
         }
     }
     let t0 = Instant::now();
     obs.note(Note::Calibrating { model: input, chunks: spec.chunks, ctx: spec.ctx });
-    let s = scan(model, spec, Criterion::default(), 0, budget, obs)?;
+    let mut s = scan_with(model, spec, Criterion::default(), 0, hessians, budget, obs)?;
     let cal = Calibration {
         protected: Protected::from_report(model, &s.report),
         importance: importance::by_role(model, &s.run.collector),
         chunks: s.run.info.chunks,
+        hessians: s
+            .run
+            .collector
+            .hessians
+            .take()
+            .map_or_else(Default::default, |h| importance::hessians_by_role(model, h)),
     };
     if let (Some(dir), Some(key)) = (cache, &key) {
         calib_cache::save(dir, key, &cal)?;

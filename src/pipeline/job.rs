@@ -5,6 +5,7 @@
 use crate::error::{Error, Result};
 use crate::plan::{Mixture, OutlierPolicy, PlanOptions, Preset};
 use crate::quant::formats::GgmlType;
+use crate::quant::methods::Method;
 use regex::Regex;
 use serde::Serialize;
 use std::path::{Path, PathBuf};
@@ -104,6 +105,8 @@ pub struct JobSpec {
     pub outliers: OutlierPolicy,
     /// Whether calibration statistics weight the quantizers.
     pub imatrix: bool,
+    /// How each matrix's codes are chosen.
+    pub method: Method,
     /// Types forced on tensors whose GGUF name matches, first match wins.
     pub overrides: Vec<(Regex, GgmlType)>,
     /// Type of the output matrix (and of tied embeddings).
@@ -132,6 +135,7 @@ impl JobSpec {
             preset: Preset::DEFAULT,
             outliers: OutlierPolicy::Fold,
             imatrix: true,
+            method: Method::default(),
             overrides: vec![],
             output_type: None,
             embedding_type: None,
@@ -146,7 +150,12 @@ impl JobSpec {
 
     /// Whether the run calibrates: for the quantizers' statistics or for the outlier policy.
     pub fn needs_calibration(&self) -> bool {
-        self.imatrix || self.outliers != OutlierPolicy::None
+        self.imatrix || self.outliers != OutlierPolicy::None || self.needs_hessians()
+    }
+
+    /// Whether calibration collects input Hessians (for the GPTQ method).
+    pub fn needs_hessians(&self) -> bool {
+        self.method == Method::Gptq
     }
 
     /// The work the run does, for its memory estimate.
@@ -157,6 +166,7 @@ impl JobSpec {
             quantize: !self.dry_run,
             eval_chunks: self.eval.as_ref().map(|e| e.chunks),
             compare: true,
+            hessians: self.needs_hessians(),
         }
     }
 

@@ -36,6 +36,7 @@ pub use crate::calib::intervene::{Intervene, Intervention};
 pub use crate::calib::report::ScanReport;
 pub use crate::plan::{parse_override, preset::parse_ggml_type, Mixture, OutlierPolicy, Preset, Reason, TensorPlan};
 pub use crate::quant::formats::GgmlType;
+pub use crate::quant::methods::Method;
 pub use calibrate::Scan;
 pub use job::{CalibSpec, EvalSpec, Job, JobSpec, OutputFormat};
 pub use observer::{Note, Observer, Silent, Stage};

@@ -77,8 +77,10 @@ fn prepare(job: &Job, budget: &Budget, obs: &mut dyn Observer) -> Result<Prepare
     let estimate = memory::estimate(&model, &s.work(), *budget, memory::resident_anon_bytes())?;
     obs.note(Note::Memory(&estimate));
     estimate.check(&model)?;
-    let calib = match job.needs_calibration() {
-        true => Some(calibration(&model, &s.input, &s.calib, s.calib_cache.as_deref(), budget, obs)?),
+    let mut calib = match job.needs_calibration() {
+        true => {
+            Some(calibration(&model, &s.input, &s.calib, s.calib_cache.as_deref(), s.needs_hessians(), budget, obs)?)
+        }
         false => None,
     };
     let (importance, protected) = match &calib {
@@ -86,7 +88,8 @@ fn prepare(job: &Job, budget: &Budget, obs: &mut dyn Observer) -> Result<Prepare
         Some(c) => (Default::default(), c.cal.protected.clone()),
         None => Default::default(),
     };
-    let inputs = QuantInputs { importance, ..Default::default() };
+    let hessians = calib.as_mut().map(|c| std::mem::take(&mut c.cal.hessians)).unwrap_or_default();
+    let inputs = QuantInputs { importance, method: s.method, hessians, ..Default::default() };
     let plan = plan_tensors(job, &model, &inputs, &protected)?;
     Ok(Prepared { model, vocab, calib, inputs, protected, plan })
 }
@@ -182,6 +185,7 @@ fn base_summary(job: &Job, p: &Prepared, planned_bytes: u64, planned_bpw: f64) -
         preset: s.preset.name.to_string(),
         outliers: s.outliers.name().to_string(),
         imatrix: s.imatrix,
+        method: s.method.name().to_string(),
         dry_run: s.dry_run,
         source_bytes: p.model.bytes_on_disk(),
         output_bytes: 0,

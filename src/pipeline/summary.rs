@@ -96,6 +96,9 @@ pub struct Summary {
     pub preset: String,
     pub outliers: String,
     pub imatrix: bool,
+    /// How the matrices' codes were chosen (`rtn`, `gptq`); reports of earlier versions: `rtn`.
+    #[serde(default = "rtn")]
+    pub method: String,
     /// Only planned: nothing was written.
     pub dry_run: bool,
     pub source_bytes: u64,
@@ -122,6 +125,10 @@ pub struct Summary {
     pub peak_rss_bytes: Option<u64>,
 }
 
+fn rtn() -> String {
+    "rtn".into()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -134,6 +141,7 @@ mod tests {
             preset: "q4_0".into(),
             outliers: "fold".into(),
             imatrix: true,
+            method: "gptq".into(),
             dry_run: false,
             source_bytes: 10,
             output_bytes: 4,

@@ -13,6 +13,7 @@ use crate::io::hf_dir::{self, WeightDtype};
 use crate::io::safetensors::writer::{PlannedTensor, SafetensorsWriter};
 use crate::io::Progress;
 use crate::model::{convert, Model, Role};
+use crate::quant::methods::gptq;
 use crate::tokenizer::{self, GgufVocab};
 use crate::transform::fold;
 use std::collections::BTreeSet;
@@ -86,8 +87,16 @@ pub fn write(
         let name = r.hf_name(arch);
         if quantized_here(arch, r) && !keep.contains(&r) {
             let imp = inputs.weights_for(r);
-            let p = ct::quantize(&data, shape[0], shape[1], scheme, imp.as_deref())
-                .map_err(|e| Error::Invalid(format!("{name}: {e}")))?;
+            let p = match inputs.hessian_for(r) {
+                Some(h) => {
+                    let u =
+                        gptq::inverse_factor(&h, shape[1]).map_err(|e| Error::Invalid(format!("{name}: GPTQ: {e}")))?;
+                    drop(h);
+                    ct::gptq::quantize(&data, shape[0], shape[1], scheme, &u, imp.as_deref())
+                }
+                None => ct::quantize(&data, shape[0], shape[1], scheme, imp.as_deref()),
+            }
+            .map_err(|e| Error::Invalid(format!("{name}: {e}")))?;
             for (t, bytes) in ct::layer_tensors(module(&name), &p, scheme) {
                 w.write(&t.name, &bytes)?;
                 progress(Progress::Tensor { name: &t.name, bytes: bytes.len() as u64 });

@@ -2,7 +2,7 @@
 //! policy says so), converted to llama.cpp's conventions, quantized and streamed to the file.
 
 use super::inputs::QuantInputs;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::io::gguf::{GgufWriter, MetaValue, PlannedGgufTensor};
 use crate::io::Progress;
 use crate::memory::ROW_BLOCK_BYTES;
@@ -10,6 +10,7 @@ use crate::model::{convert, gguf_keys, Model};
 use crate::plan::TensorPlan;
 use crate::quant::formats::quantize_rows;
 use crate::quant::formats::GgmlType;
+use crate::quant::methods::gptq;
 use crate::transform::fold;
 use std::path::Path;
 
@@ -21,7 +22,14 @@ pub fn quantized_tensor(model: &Model, t: &TensorPlan, inputs: &QuantInputs) -> 
     let cols = *shape.last().unwrap_or(&1);
     let mut out = vec![0u8; t.nbytes()];
     let weights = inputs.weights_for(t.role);
-    quantize_rows(t.ty, &data, cols, weights.as_deref(), &mut out);
+    match inputs.hessian_for(t.role).filter(|_| t.ty.format().is_quantized()) {
+        Some(h) => {
+            let u = gptq::inverse_factor(&h, cols).map_err(|e| Error::Invalid(format!("{}: GPTQ: {e}", t.name)))?;
+            drop(h);
+            gptq::quantize_rows(t.ty, &data, cols, &u, weights.as_deref(), &mut out);
+        }
+        None => quantize_rows(t.ty, &data, cols, weights.as_deref(), &mut out),
+    }
     Ok(out)
 }
 

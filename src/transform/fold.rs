@@ -182,6 +182,13 @@ pub fn folded_importance(folds: &Folds, role: Role, mean_sq: &[f32]) -> Option<V
     Some(mean_sq.iter().zip(s).map(|(m, s)| m / (s * s)).collect())
 }
 
+/// The input Hessian a consumer's GPTQ should use after folding: `H_ij / (s_i s_j)`.
+pub fn folded_hessian(folds: &Folds, role: Role, h: &[f32]) -> Option<Vec<f32>> {
+    let (_, s) = folds.scales.iter().find(|(site, _)| site.scales_columns_of(role))?;
+    let n = s.len();
+    Some(h.chunks_exact(n).zip(s).flat_map(|(row, si)| row.iter().zip(s).map(move |(v, sj)| v / (si * sj))).collect())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -21,10 +21,11 @@
 //! `zp = round(clamp(qmin - min / scale, qmin, qmax))`, range widened to include 0, and a zero//!
 //! One folder for the format: the scheme math ([`scheme`], [`pack`], [`quantize`]), the tensor
 //! names of a packed layer ([`names`], spelled once), `config.json`'s `quantization_config`
-//! ([`config`]), the reader of such checkpoints ([`reader`]) and the writer of one layer's
-//! tensors ([`writer`]).
+//! ([`config`]), the reader of such checkpoints ([`reader`]), the writer of one layer's
+//! tensors ([`writer`]), and GPTQ on its grids ([`gptq`]).
 
 pub mod config;
+pub mod gptq;
 pub mod names;
 pub mod pack;
 pub mod quantize;

@@ -5,7 +5,7 @@ use rayon::prelude::*;
 
 /// Packs one row of signed `bits`-bit values (offset by `2^(bits-1)`) into `out`, which must be
 /// zeroed and hold `ceil(len * bits / 32)` words.
-pub(super) fn pack_row(q: &[i8], bits: u8, out: &mut [i32]) {
+pub fn pack_row(q: &[i8], bits: u8, out: &mut [i32]) {
     let bits = bits as usize;
     let (offset, mask) = (1i32 << (bits - 1), (1u32 << bits) - 1);
     for (j, &v) in q.iter().enumerate() {

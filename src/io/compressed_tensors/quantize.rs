@@ -87,7 +87,7 @@ fn candidate_factors(s: &Scheme) -> Vec<f32> {
 
 /// Scale and zero point of one group: min-max, or with `importance`, the candidate range whose
 /// stored scale gives the least importance-weighted squared error (min-max on ties).
-fn group_params(x: &[f32], importance: Option<&[f32]>, s: &Scheme) -> (f32, i32) {
+pub fn group_params(x: &[f32], importance: Option<&[f32]>, s: &Scheme) -> (f32, i32) {
     let (mn, mx) = x.iter().fold((0f32, 0f32), |(a, b), &v| if v.is_finite() { (a.min(v), b.max(v)) } else { (a, b) });
     let plain = qparams(mn, mx, s);
     let Some(imp) = importance else { return plain };
@@ -106,22 +106,23 @@ fn group_params(x: &[f32], importance: Option<&[f32]>, s: &Scheme) -> (f32, i32)
     best
 }
 
-/// Quantizes a row-major `rows x cols` matrix. `importance` (one weight per input column, e.g.
-/// the mean squared activation) switches from min-max scales to a per-group search that
-/// minimises the importance-weighted squared error of the stored result.
-pub fn quantize(w: &[f32], rows: usize, cols: usize, scheme: &Scheme, importance: Option<&[f32]>) -> Result<Packed> {
+/// Checks a quantizer's inputs: the scheme fits the matrix, and `w` and `importance` its shape.
+pub fn check_inputs(w: &[f32], rows: usize, cols: usize, scheme: &Scheme, importance: Option<&[f32]>) -> Result<()> {
     scheme.check(rows, cols)?;
     if w.len() != rows * cols {
         return Err(Error::Invalid(format!("compressed-tensors: {} values for a {rows}x{cols} matrix", w.len())));
     }
-    if let Some(imp) = importance {
-        if imp.len() != cols {
-            return Err(Error::Invalid(format!(
-                "compressed-tensors: {} importance values for {cols} columns",
-                imp.len()
-            )));
-        }
+    if let Some(imp) = importance.filter(|i| i.len() != cols) {
+        return Err(Error::Invalid(format!("compressed-tensors: {} importance values for {cols} columns", imp.len())));
     }
+    Ok(())
+}
+
+/// Quantizes a row-major `rows x cols` matrix. `importance` (one weight per input column, e.g.
+/// the mean squared activation) switches from min-max scales to a per-group search that
+/// minimises the importance-weighted squared error of the stored result.
+pub fn quantize(w: &[f32], rows: usize, cols: usize, scheme: &Scheme, importance: Option<&[f32]>) -> Result<Packed> {
+    check_inputs(w, rows, cols, scheme, importance)?;
     let (gl, ng, pc) = (scheme.group_len(cols), scheme.n_groups(cols), scheme.packed_cols(cols));
     let (qmin, qmax) = (scheme.qmin(), scheme.qmax());
     let mut packed = vec![0i32; rows * pc];

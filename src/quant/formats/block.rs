@@ -8,6 +8,7 @@
 //! per tile of rows (dequantization); inside, the kernels are monomorphized, so the loops compile
 //! exactly as the direct calls did.
 
+use super::codes::Grid;
 use bytemuck::Pod;
 
 /// What ggml rounds activations to before its dot product with weights of a type (the type's
@@ -53,6 +54,18 @@ pub trait GgmlBlock: Sync + 'static {
         let _ = qw;
         Self::quantize_ref(x, out)
     }
+
+    /// The values block `b`'s scales allow its weights (`codes.rs`); `None` for the floats.
+    fn grid(b: &Self::Block) -> Option<Grid> {
+        let _ = b;
+        None
+    }
+
+    /// Stores `codes` (one per weight, within the grid's range) in `b`, keeping its scales.
+    /// Only called for types with a grid.
+    fn set_codes(b: &mut Self::Block, codes: &[i32]) {
+        let _ = (b, codes);
+    }
 }
 
 /// A ggml type's block format over raw bytes: what the rest of the crate calls, through
@@ -71,6 +84,10 @@ pub trait BlockFormat: Sync {
     /// Quantizes `src` into whole blocks `dst`: the reference quantizer without `imatrix`, the
     /// importance-weighted one with it (one weight per element of `src`).
     fn quantize(&self, src: &[f32], imatrix: Option<&[f32]>, dst: &mut [u8]);
+    /// The grid of one block's bytes `block` (`codes.rs`); `None` for the float types.
+    fn grid(&self, block: &[u8]) -> Option<Grid>;
+    /// Stores one code per weight in one block's bytes, keeping its scales.
+    fn set_codes(&self, block: &mut [u8], codes: &[i32]);
 }
 
 impl<T: GgmlBlock> BlockFormat for T {
@@ -99,5 +116,12 @@ impl<T: GgmlBlock> BlockFormat for T {
             None => T::quantize_ref(src, out),
             Some(qw) => T::quantize_weighted(src, qw, out),
         }
+    }
+    fn grid(&self, block: &[u8]) -> Option<Grid> {
+        T::grid(bytemuck::from_bytes(block))
+    }
+    fn set_codes(&self, block: &mut [u8], codes: &[i32]) {
+        assert_eq!(codes.len(), T::BLOCK_SIZE, "set_codes {}: one code per weight", T::NAME);
+        T::set_codes(bytemuck::from_bytes_mut(block), codes)
     }
 }

@@ -3,6 +3,7 @@
 //! search both it and IQ4_XS use (`quantize_row_iq4_nl_impl`) is here.
 
 use super::block::{GgmlBlock, VecDotType};
+use super::codes::Grid;
 use super::search::{nearest_int, GROUP_MAX_EPS};
 use super::{f16_bytes, f16_le};
 use bytemuck::{Pod, Zeroable};
@@ -34,6 +35,21 @@ pub fn dequantize(blocks: &[BlockIQ4_NL], y: &mut [f32]) {
     }
 }
 
+/// IQ4_NL's grid: `d * KVALUES[c]`, codes 0..=15.
+pub fn grid(b: &BlockIQ4_NL) -> Grid {
+    let mut g = Grid::linear(QK, 0, 15);
+    g.scale[0] = f16_le(b.d);
+    g.table = Some(&KVALUES);
+    g
+}
+
+/// Stores one code per weight (0..=15).
+pub fn set_codes(b: &mut BlockIQ4_NL, c: &[i32]) {
+    for j in 0..QK / 2 {
+        b.qs[j] = c[j] as u8 | ((c[j + QK / 2] as u8) << 4);
+    }
+}
+
 /// IQ4_NL in the block-format table: `quantize_iq4_nl`, whose search is the same with and
 /// without an imatrix (without one, each weight counts as its square).
 #[allow(non_camel_case_types)]
@@ -44,6 +60,12 @@ impl GgmlBlock for IQ4_NL {
     const BLOCK_SIZE: usize = QK;
     const VEC_DOT: VecDotType = VecDotType::Q8_0;
     type Block = BlockIQ4_NL;
+    fn grid(b: &BlockIQ4_NL) -> Option<Grid> {
+        Some(grid(b))
+    }
+    fn set_codes(b: &mut BlockIQ4_NL, codes: &[i32]) {
+        set_codes(b, codes)
+    }
 
     fn dequantize(blocks: &[BlockIQ4_NL], y: &mut [f32]) {
         dequantize(blocks, y)

@@ -2,6 +2,7 @@
 //! scale per block, and IQ4_NL's non-linear 4-bit levels (4.25 bpw).
 
 use super::block::{GgmlBlock, VecDotType};
+use super::codes::Grid;
 use super::iq4_nl::{search, KVALUES};
 use super::{f16_le, QK_K};
 use bytemuck::{Pod, Zeroable};
@@ -36,6 +37,29 @@ pub fn dequantize(blocks: &[BlockIQ4_XS], y: &mut [f32]) {
     }
 }
 
+/// IQ4_XS's grid: `d * (ls - 32) * KVALUES[c]` per block of 32, codes 0..=15.
+pub fn grid(b: &BlockIQ4_XS) -> Grid {
+    let mut g = Grid::linear(32, 0, 15);
+    g.table = Some(&KVALUES);
+    let d = f16_le(b.d);
+    let scales_h = u16::from_le_bytes(b.scales_h);
+    for ib in 0..QK_K / 32 {
+        let ls = ((b.scales_l[ib / 2] >> (4 * (ib % 2))) & 0xf) as i32 | ((((scales_h >> (2 * ib)) & 3) as i32) << 4);
+        g.scale[ib] = d * (ls - 32) as f32;
+    }
+    g
+}
+
+/// Stores one code per weight (0..=15).
+pub fn set_codes(b: &mut BlockIQ4_XS, c: &[i32]) {
+    for ib in 0..QK_K / 32 {
+        let c = &c[32 * ib..32 * ib + 32];
+        for j in 0..16 {
+            b.qs[16 * ib + j] = c[j] as u8 | ((c[j + 16] as u8) << 4);
+        }
+    }
+}
+
 /// IQ4_XS in the block-format table: `quantize_iq4_xs`, the same search with and without an
 /// imatrix.
 #[allow(non_camel_case_types)]
@@ -46,6 +70,12 @@ impl GgmlBlock for IQ4_XS {
     const BLOCK_SIZE: usize = QK_K;
     const VEC_DOT: VecDotType = VecDotType::Q8_K;
     type Block = BlockIQ4_XS;
+    fn grid(b: &BlockIQ4_XS) -> Option<Grid> {
+        Some(grid(b))
+    }
+    fn set_codes(b: &mut BlockIQ4_XS, codes: &[i32]) {
+        set_codes(b, codes)
+    }
 
     fn dequantize(blocks: &[BlockIQ4_XS], y: &mut [f32]) {
         dequantize(blocks, y)

@@ -20,6 +20,7 @@
 #![allow(clippy::needless_range_loop)]
 
 pub mod block;
+pub mod codes;
 pub mod float;
 pub mod iq4_nl;
 pub mod iq4_xs;
@@ -46,6 +47,7 @@ mod search_qkx;
 #[cfg(test)]
 mod tests;
 pub use block::{BlockFormat, GgmlBlock, VecDotType};
+pub use codes::Grid;
 pub use ggml_type::{GgmlType, UnknownGgmlType};
 pub use quantize::{quantize_row, quantize_rows};
 

@@ -2,6 +2,7 @@
 //! against fp16 super-scales, 2-bit codes (2.625 bpw).
 
 use super::block::{GgmlBlock, VecDotType};
+use super::codes::Grid;
 use super::search::{make_qp_quants, nearest_int};
 use super::search_qkx::make_qkx_quants;
 use super::{each, f16_bytes, f16_le, sub, sub_mut, QK_K};
@@ -42,6 +43,27 @@ pub fn dequantize(blocks: &[BlockQ2K], y: &mut [f32]) {
     }
 }
 
+/// Q2_K's grid: `d * sc * c - dmin * m` per group of 16, codes 0..=3.
+pub fn grid(b: &BlockQ2K) -> Grid {
+    let mut g = Grid::linear(16, 0, 3);
+    let (d, min) = (f16_le(b.d), f16_le(b.dmin));
+    for (is, sc) in b.scales.iter().enumerate() {
+        g.scale[is] = d * (sc & 0xF) as f32;
+        g.offset[is] = -(min * (sc >> 4) as f32);
+    }
+    g
+}
+
+/// Stores one code per weight (0..=3): weight `128 n + 32 k + 16 h + l` in bits `2k` of
+/// `qs[32 n + 16 h + l]`.
+pub fn set_codes(b: &mut BlockQ2K, c: &[i32]) {
+    b.qs = [0; QK_K / 4];
+    for (e, &c) in c.iter().enumerate() {
+        let (n, k, i) = (e / 128, (e % 128) / 32, e % 32);
+        b.qs[32 * n + i] |= (c as u8) << (2 * k);
+    }
+}
+
 /// Q2_K in the block-format table.
 #[allow(non_camel_case_types)]
 pub struct Q2_K;
@@ -51,6 +73,12 @@ impl GgmlBlock for Q2_K {
     const BLOCK_SIZE: usize = QK_K;
     const VEC_DOT: VecDotType = VecDotType::Q8_K;
     type Block = BlockQ2K;
+    fn grid(b: &BlockQ2K) -> Option<Grid> {
+        Some(grid(b))
+    }
+    fn set_codes(b: &mut BlockQ2K, codes: &[i32]) {
+        set_codes(b, codes)
+    }
 
     fn dequantize(blocks: &[BlockQ2K], y: &mut [f32]) {
         dequantize(blocks, y)

@@ -3,6 +3,7 @@
 //! (3.4375 bpw).
 
 use super::block::{GgmlBlock, VecDotType};
+use super::codes::Grid;
 use super::search::{make_q3_quants, make_qx_quants, nearest_int};
 use super::{each, f16_bytes, f16_le, sub, sub_mut, QK_K};
 use bytemuck::{Pod, Zeroable};
@@ -67,6 +68,30 @@ pub fn dequantize(blocks: &[BlockQ3K], y: &mut [f32]) {
     }
 }
 
+/// Q3_K's grid: `d * (sc - 32) * c` per group of 16, codes -4..=3 (low 2 bits in `qs`, the
+/// third in `hmask`, set for codes >= 0).
+pub fn grid(b: &BlockQ3K) -> Grid {
+    let mut g = Grid::linear(16, -4, 3);
+    let d_all = f16_le(b.d);
+    for (is, sc) in unpack_scales(&b.scales).iter().enumerate() {
+        g.scale[is] = d_all * (*sc as i32 - 32) as f32;
+    }
+    g
+}
+
+/// Stores one code per weight (-4..=3): weight `128 n + 32 k + 16 h + l` in bits `2k` of
+/// `qs[32 n + 16 h + l]` and bit `4 n + k` of `hmask[16 h + l]`.
+pub fn set_codes(b: &mut BlockQ3K, c: &[i32]) {
+    b.qs = [0; QK_K / 4];
+    b.hmask = [0; QK_K / 8];
+    for (e, &c) in c.iter().enumerate() {
+        let (n, k, i) = (e / 128, (e % 128) / 32, e % 32);
+        let l = (c + 4) as u8;
+        b.qs[32 * n + i] |= (l & 3) << (2 * k);
+        b.hmask[i] |= (l >> 2) << (4 * n + k);
+    }
+}
+
 /// Q3_K in the block-format table.
 #[allow(non_camel_case_types)]
 pub struct Q3_K;
@@ -76,6 +101,12 @@ impl GgmlBlock for Q3_K {
     const BLOCK_SIZE: usize = QK_K;
     const VEC_DOT: VecDotType = VecDotType::Q8_K;
     type Block = BlockQ3K;
+    fn grid(b: &BlockQ3K) -> Option<Grid> {
+        Some(grid(b))
+    }
+    fn set_codes(b: &mut BlockQ3K, codes: &[i32]) {
+        set_codes(b, codes)
+    }
 
     fn dequantize(blocks: &[BlockQ3K], y: &mut [f32]) {
         dequantize(blocks, y)

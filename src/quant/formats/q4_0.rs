@@ -1,6 +1,7 @@
 //! Q4_0: 32 weights, one fp16 scale, 4-bit codes with an implicit offset of 8 (4.5 bpw).
 
 use super::block::{GgmlBlock, VecDotType};
+use super::codes::Grid;
 use super::scan::abs_max;
 use super::search::make_qx_quants;
 use super::{c_trunc_block, each, f16_bytes, f16_le, row_sigma2};
@@ -29,6 +30,20 @@ pub fn dequantize(blocks: &[BlockQ4_0], y: &mut [f32]) {
     }
 }
 
+/// Q4_0's grid: `d * c`, codes -8..=7 (stored `c + 8`).
+pub fn grid(b: &BlockQ4_0) -> Grid {
+    let mut g = Grid::linear(QK, -8, 7);
+    g.scale[0] = f16_le(b.d);
+    g
+}
+
+/// Stores one code per weight (-8..=7).
+pub fn set_codes(b: &mut BlockQ4_0, c: &[i32]) {
+    for j in 0..QK / 2 {
+        b.qs[j] = (c[j] + 8) as u8 | (((c[j + QK / 2] + 8) as u8) << 4);
+    }
+}
+
 /// Q4_0 in the block-format table. `quantize_q4_0` for one row: `quantize_row_q4_0_ref`
 /// without an imatrix, else `quantize_row_q4_0_impl` (one weight per column of the row).
 #[allow(non_camel_case_types)]
@@ -39,6 +54,12 @@ impl GgmlBlock for Q4_0 {
     const BLOCK_SIZE: usize = QK;
     const VEC_DOT: VecDotType = VecDotType::Q8_0;
     type Block = BlockQ4_0;
+    fn grid(b: &BlockQ4_0) -> Option<Grid> {
+        Some(grid(b))
+    }
+    fn set_codes(b: &mut BlockQ4_0, codes: &[i32]) {
+        set_codes(b, codes)
+    }
 
     fn dequantize(blocks: &[BlockQ4_0], y: &mut [f32]) {
         dequantize(blocks, y)

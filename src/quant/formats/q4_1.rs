@@ -1,6 +1,7 @@
 //! Q4_1: 32 weights, fp16 scale and min, 4-bit codes (5 bpw).
 
 use super::block::{GgmlBlock, VecDotType};
+use super::codes::Grid;
 use super::scan::min_max;
 use super::search_qkx::make_qkx_quants;
 use super::{c_trunc_block, each, f16_bytes, f16_le, row_sigma2};
@@ -31,6 +32,21 @@ pub fn dequantize(blocks: &[BlockQ4_1], y: &mut [f32]) {
     }
 }
 
+/// Q4_1's grid: `d * c + m`, codes 0..=15.
+pub fn grid(b: &BlockQ4_1) -> Grid {
+    let mut g = Grid::linear(QK, 0, 15);
+    g.scale[0] = f16_le(b.d);
+    g.offset[0] = f16_le(b.m);
+    g
+}
+
+/// Stores one code per weight (0..=15).
+pub fn set_codes(b: &mut BlockQ4_1, c: &[i32]) {
+    for j in 0..QK / 2 {
+        b.qs[j] = c[j] as u8 | ((c[j + QK / 2] as u8) << 4);
+    }
+}
+
 /// Q4_1 in the block-format table. `quantize_q4_1` for one row: `quantize_row_q4_1_ref`
 /// without an imatrix, else `quantize_row_q4_1_impl` (one weight per column of the row).
 #[allow(non_camel_case_types)]
@@ -41,6 +57,12 @@ impl GgmlBlock for Q4_1 {
     const BLOCK_SIZE: usize = QK;
     const VEC_DOT: VecDotType = VecDotType::Q8_0;
     type Block = BlockQ4_1;
+    fn grid(b: &BlockQ4_1) -> Option<Grid> {
+        Some(grid(b))
+    }
+    fn set_codes(b: &mut BlockQ4_1, codes: &[i32]) {
+        set_codes(b, codes)
+    }
 
     fn dequantize(blocks: &[BlockQ4_1], y: &mut [f32]) {
         dequantize(blocks, y)

@@ -2,6 +2,7 @@
 //! fp16 super-scales, 4-bit codes (4.5 bpw).
 
 use super::block::{GgmlBlock, VecDotType};
+use super::codes::Grid;
 use super::search::{make_qp_quants, nearest_int};
 use super::search_qkx::make_qkx_quants;
 use super::{each, f16_bytes, f16_le, scale_min_k4, sub, sub_mut, QK_K};
@@ -36,6 +37,28 @@ pub fn dequantize(blocks: &[BlockQ4K], y: &mut [f32]) {
     }
 }
 
+/// Q4_K's grid: `d * sc * c - dmin * m` per group of 32, codes 0..=15.
+pub fn grid(b: &BlockQ4K) -> Grid {
+    let mut g = Grid::linear(32, 0, 15);
+    let (d, min) = (f16_le(b.d), f16_le(b.dmin));
+    for j in 0..QK_K / 32 {
+        let (sc, m) = scale_min_k4(j, &b.scales);
+        g.scale[j] = d * sc as f32;
+        g.offset[j] = -(min * m as f32);
+    }
+    g
+}
+
+/// Stores one code per weight (0..=15): weight `64 j + l` in the low nibble of `qs[32 j + l]`,
+/// `64 j + 32 + l` in its high nibble.
+pub fn set_codes(b: &mut BlockQ4K, c: &[i32]) {
+    for j in 0..QK_K / 64 {
+        for l in 0..32 {
+            b.qs[32 * j + l] = c[64 * j + l] as u8 | ((c[64 * j + 32 + l] as u8) << 4);
+        }
+    }
+}
+
 /// Q4_K in the block-format table.
 #[allow(non_camel_case_types)]
 pub struct Q4_K;
@@ -45,6 +68,12 @@ impl GgmlBlock for Q4_K {
     const BLOCK_SIZE: usize = QK_K;
     const VEC_DOT: VecDotType = VecDotType::Q8_K;
     type Block = BlockQ4K;
+    fn grid(b: &BlockQ4K) -> Option<Grid> {
+        Some(grid(b))
+    }
+    fn set_codes(b: &mut BlockQ4K, codes: &[i32]) {
+        set_codes(b, codes)
+    }
 
     fn dequantize(blocks: &[BlockQ4K], y: &mut [f32]) {
         dequantize(blocks, y)

@@ -2,6 +2,7 @@
 //! implicit offset of 16 (5.5 bpw).
 
 use super::block::{GgmlBlock, VecDotType};
+use super::codes::Grid;
 use super::scan::abs_max;
 use super::search::make_qx_quants;
 use super::{c_trunc_block, each, f16_bytes, f16_le, row_sigma2};
@@ -34,6 +35,25 @@ pub fn dequantize(blocks: &[BlockQ5_0], y: &mut [f32]) {
     }
 }
 
+/// Q5_0's grid: `d * c`, codes -16..=15 (stored `c + 16`).
+pub fn grid(b: &BlockQ5_0) -> Grid {
+    let mut g = Grid::linear(QK, -16, 15);
+    g.scale[0] = f16_le(b.d);
+    g
+}
+
+/// Stores one code per weight as 5 bits: low nibbles in `qs`, fifth bits in `qh`.
+pub fn set_codes(b: &mut BlockQ5_0, c: &[i32]) {
+    let mut qh = 0u32;
+    for j in 0..QK / 2 {
+        let (l0, l1) = ((c[j] + 16) as u32, (c[j + QK / 2] + 16) as u32);
+        b.qs[j] = (l0 & 0x0F) as u8 | (((l1 & 0x0F) as u8) << 4);
+        qh |= ((l0 & 0x10) >> 4) << j;
+        qh |= ((l1 & 0x10) >> 4) << (j + QK / 2);
+    }
+    b.qh = qh.to_le_bytes();
+}
+
 /// Q5_0 in the block-format table. `quantize_q5_0` for one row: `quantize_row_q5_0_ref`
 /// without an imatrix, else `quantize_row_q5_0_impl` (one weight per column of the row).
 #[allow(non_camel_case_types)]
@@ -44,6 +64,12 @@ impl GgmlBlock for Q5_0 {
     const BLOCK_SIZE: usize = QK;
     const VEC_DOT: VecDotType = VecDotType::Q8_0;
     type Block = BlockQ5_0;
+    fn grid(b: &BlockQ5_0) -> Option<Grid> {
+        Some(grid(b))
+    }
+    fn set_codes(b: &mut BlockQ5_0, codes: &[i32]) {
+        set_codes(b, codes)
+    }
 
     fn dequantize(blocks: &[BlockQ5_0], y: &mut [f32]) {
         dequantize(blocks, y)

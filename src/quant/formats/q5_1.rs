@@ -1,6 +1,7 @@
 //! Q5_1: 32 weights, fp16 scale and min, 5-bit codes (6 bpw).
 
 use super::block::{GgmlBlock, VecDotType};
+use super::codes::Grid;
 use super::scan::min_max;
 use super::search_qkx::make_qkx_quants;
 use super::{c_trunc_block, each, f16_bytes, f16_le, row_sigma2};
@@ -35,6 +36,26 @@ pub fn dequantize(blocks: &[BlockQ5_1], y: &mut [f32]) {
     }
 }
 
+/// Q5_1's grid: `d * c + m`, codes 0..=31.
+pub fn grid(b: &BlockQ5_1) -> Grid {
+    let mut g = Grid::linear(QK, 0, 31);
+    g.scale[0] = f16_le(b.d);
+    g.offset[0] = f16_le(b.m);
+    g
+}
+
+/// Stores one code per weight as 5 bits: low nibbles in `qs`, fifth bits in `qh`.
+pub fn set_codes(b: &mut BlockQ5_1, c: &[i32]) {
+    let mut qh = 0u32;
+    for j in 0..QK / 2 {
+        let (l0, l1) = (c[j] as u32, c[j + QK / 2] as u32);
+        b.qs[j] = (l0 & 0x0F) as u8 | (((l1 & 0x0F) as u8) << 4);
+        qh |= ((l0 & 0x10) >> 4) << j;
+        qh |= ((l1 & 0x10) >> 4) << (j + QK / 2);
+    }
+    b.qh = qh.to_le_bytes();
+}
+
 /// Q5_1 in the block-format table. `quantize_q5_1` for one row: `quantize_row_q5_1_ref`
 /// without an imatrix, else `quantize_row_q5_1_impl` (one weight per column of the row).
 #[allow(non_camel_case_types)]
@@ -45,6 +66,12 @@ impl GgmlBlock for Q5_1 {
     const BLOCK_SIZE: usize = QK;
     const VEC_DOT: VecDotType = VecDotType::Q8_0;
     type Block = BlockQ5_1;
+    fn grid(b: &BlockQ5_1) -> Option<Grid> {
+        Some(grid(b))
+    }
+    fn set_codes(b: &mut BlockQ5_1, codes: &[i32]) {
+        set_codes(b, codes)
+    }
 
     fn dequantize(blocks: &[BlockQ5_1], y: &mut [f32]) {
         dequantize(blocks, y)

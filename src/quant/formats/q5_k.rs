@@ -1,6 +1,7 @@
 //! Q5_K: like Q4_K with a fifth bit per code in `qh` (5.5 bpw).
 
 use super::block::{GgmlBlock, VecDotType};
+use super::codes::Grid;
 use super::q4_k::{codes_impl, codes_ref};
 use super::{f16_le, scale_min_k4, sub, QK_K};
 use bytemuck::{Pod, Zeroable};
@@ -40,6 +41,31 @@ pub fn dequantize(blocks: &[BlockQ5K], y: &mut [f32]) {
     }
 }
 
+/// Q5_K's grid: `d * sc * c - dmin * m` per group of 32, codes 0..=31.
+pub fn grid(b: &BlockQ5K) -> Grid {
+    let mut g = Grid::linear(32, 0, 31);
+    let (d, min) = (f16_le(b.d), f16_le(b.dmin));
+    for j in 0..QK_K / 32 {
+        let (sc, m) = scale_min_k4(j, &b.scales);
+        g.scale[j] = d * sc as f32;
+        g.offset[j] = -(min * m as f32);
+    }
+    g
+}
+
+/// Stores one code per weight (0..=31): the low nibbles as Q4_K's, the fifth bit of weight
+/// `32 g + l` in bit `g` of `qh[l]`.
+pub fn set_codes(b: &mut BlockQ5K, c: &[i32]) {
+    b.qh = [0; QK_K / 8];
+    for j in 0..QK_K / 64 {
+        for l in 0..32 {
+            let (lo, hi) = (c[64 * j + l] as u8, c[64 * j + 32 + l] as u8);
+            b.qs[32 * j + l] = (lo & 0xF) | ((hi & 0xF) << 4);
+            b.qh[l] |= ((lo >> 4) << (2 * j)) | ((hi >> 4) << (2 * j + 1));
+        }
+    }
+}
+
 /// Q5_K in the block-format table.
 #[allow(non_camel_case_types)]
 pub struct Q5_K;
@@ -49,6 +75,12 @@ impl GgmlBlock for Q5_K {
     const BLOCK_SIZE: usize = QK_K;
     const VEC_DOT: VecDotType = VecDotType::Q8_K;
     type Block = BlockQ5K;
+    fn grid(b: &BlockQ5K) -> Option<Grid> {
+        Some(grid(b))
+    }
+    fn set_codes(b: &mut BlockQ5K, codes: &[i32]) {
+        set_codes(b, codes)
+    }
 
     fn dequantize(blocks: &[BlockQ5K], y: &mut [f32]) {
         dequantize(blocks, y)

@@ -3,6 +3,7 @@
 //! (6.5625 bpw).
 
 use super::block::{GgmlBlock, VecDotType};
+use super::codes::Grid;
 use super::search::{make_qx_quants, nearest_int, GROUP_MAX_EPS};
 use super::{each, f16_bytes, f16_le, sub, sub_mut, QK_K};
 use bytemuck::{Pod, Zeroable};
@@ -40,6 +41,29 @@ pub fn dequantize(blocks: &[BlockQ6K], y: &mut [f32]) {
     }
 }
 
+/// Q6_K's grid: `d * sc * c` per group of 16, codes -32..=31 (stored `c + 32`).
+pub fn grid(b: &BlockQ6K) -> Grid {
+    let mut g = Grid::linear(16, -32, 31);
+    let d = f16_le(b.d);
+    for (is, sc) in b.scales.iter().enumerate() {
+        g.scale[is] = d * (*sc as i8) as f32;
+    }
+    g
+}
+
+/// Stores one code per weight (-32..=31): weight `128 n + 32 k + l` in nibble `k / 2` of
+/// `ql[64 n + 32 (k % 2) + l]` and bits `2k` of `qh[32 n + l]`.
+pub fn set_codes(b: &mut BlockQ6K, c: &[i32]) {
+    b.ql = [0; QK_K / 2];
+    b.qh = [0; QK_K / 4];
+    for (e, &c) in c.iter().enumerate() {
+        let (n, k, l) = (e / 128, (e % 128) / 32, e % 32);
+        let q = (c + 32) as u8;
+        b.ql[64 * n + 32 * (k % 2) + l] |= (q & 0xF) << (4 * (k / 2));
+        b.qh[32 * n + l] |= (q >> 4) << (2 * k);
+    }
+}
+
 /// Q6_K in the block-format table.
 #[allow(non_camel_case_types)]
 pub struct Q6_K;
@@ -49,6 +73,12 @@ impl GgmlBlock for Q6_K {
     const BLOCK_SIZE: usize = QK_K;
     const VEC_DOT: VecDotType = VecDotType::Q8_K;
     type Block = BlockQ6K;
+    fn grid(b: &BlockQ6K) -> Option<Grid> {
+        Some(grid(b))
+    }
+    fn set_codes(b: &mut BlockQ6K, codes: &[i32]) {
+        set_codes(b, codes)
+    }
 
     fn dequantize(blocks: &[BlockQ6K], y: &mut [f32]) {
         dequantize(blocks, y)

@@ -1,6 +1,7 @@
 //! Q8_0: 32 weights, fp16 scale, signed 8-bit codes (8.5 bpw).
 
 use super::block::{GgmlBlock, VecDotType};
+use super::codes::Grid;
 use super::scan::amax_q8;
 use super::{c_trunc_block, each, f16_bytes, f16_le};
 use bytemuck::{Pod, Zeroable};
@@ -25,6 +26,20 @@ pub fn dequantize(blocks: &[BlockQ8_0], y: &mut [f32]) {
     }
 }
 
+/// Q8_0's grid: `d * c`, codes -128..=127.
+pub fn grid(b: &BlockQ8_0) -> Grid {
+    let mut g = Grid::linear(QK, -128, 127);
+    g.scale[0] = f16_le(b.d);
+    g
+}
+
+/// Stores one code per weight (-128..=127).
+pub fn set_codes(b: &mut BlockQ8_0, c: &[i32]) {
+    for j in 0..QK {
+        b.qs[j] = c[j] as i8 as u8;
+    }
+}
+
 /// Q8_0 in the block-format table. ggml has no importance-weighted Q8_0: `quantize_q8_0` ignores
 /// the imatrix, and so does the trait's default `quantize_weighted`.
 #[allow(non_camel_case_types)]
@@ -35,6 +50,12 @@ impl GgmlBlock for Q8_0 {
     const BLOCK_SIZE: usize = QK;
     const VEC_DOT: VecDotType = VecDotType::Q8_0;
     type Block = BlockQ8_0;
+    fn grid(b: &BlockQ8_0) -> Option<Grid> {
+        Some(grid(b))
+    }
+    fn set_codes(b: &mut BlockQ8_0, codes: &[i32]) {
+        set_codes(b, codes)
+    }
 
     fn dequantize(blocks: &[BlockQ8_0], y: &mut [f32]) {
         dequantize(blocks, y)

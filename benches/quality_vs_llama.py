@@ -15,7 +15,8 @@ Protocol
                 type, with and without the imatrix
   sinkquant     quantize --calib c4.utf8 --calib-chunks C --calib-ctx 512 --seed 0 --type T
                 --outliers P [--no-imatrix] --threads T --json J models/hf/<m> OUT, for each --sq
-                entry T:P[:noimat][:gptq] (:gptq adds --method gptq)
+                entry T:P[:noimat][:gptq|:auto] (--method rtn unless :gptq or :auto; T:auto:auto is the
+                default flags)
   bpw           file bytes * 8 / parameters, parameters = the sum of the element counts of the
                 F16 GGUF's tensors (read from the GGUF header, the figure gguf-py's GGUFReader
                 gives), the same for every row; each file's own count is also recorded
@@ -52,7 +53,7 @@ ROOT = Path(__file__).resolve().parent.parent
 MODELS = ["smollm2-135m", "gemma3-270m", "qwen2.5-coder-0.5b"]
 LLAMA_TYPES = "Q8_0,Q4_0,Q4_K_M,Q3_K_M"
 SQ_DEFAULT = "q8_0:none,q4_0:fold,q4_0:keep,q4_0:none,q4_0:none:noimat"
-POLICIES = ("keep", "fold", "both", "none")
+POLICIES = ("auto", "keep", "fold", "both", "none")
 MIB = 1024 * 1024
 
 
@@ -320,8 +321,7 @@ class Ctx:
                "--seed", 0, "--type", ty, "--outliers", policy]
         if not imatrix:
             cmd.append("--no-imatrix")
-        if method != "rtn":
-            cmd += ["--method", method]
+        cmd += ["--method", method]
         return cmd + ["--threads", self.a.threads, "--json", js, self.hf, out]
 
 
@@ -354,9 +354,10 @@ def parse_sq(spec):
     for item in filter(None, (s.strip() for s in spec.split(","))):
         parts = item.split(":")
         flags = parts[2:]
-        if len(parts) < 2 or parts[1] not in POLICIES or any(f not in ("noimat", "gptq") for f in flags):
-            sys.exit(f"quality_vs_llama: --sq entry '{item}': expected TYPE:{'|'.join(POLICIES)}[:noimat][:gptq]")
-        out.append((parts[0].lower(), parts[1], "noimat" not in flags, "gptq" if "gptq" in flags else "rtn"))
+        if len(parts) < 2 or parts[1] not in POLICIES or any(f not in ("noimat", "gptq", "auto") for f in flags):
+            sys.exit(f"quality_vs_llama: --sq entry '{item}': expected TYPE:{'|'.join(POLICIES)}[:noimat][:gptq|:auto]")
+        method = "gptq" if "gptq" in flags else "auto" if "auto" in flags else "rtn"
+        out.append((parts[0].lower(), parts[1], "noimat" not in flags, method))
     return out
 
 
@@ -381,7 +382,7 @@ def main():
     common_args(ap)
     ap.add_argument("--chunks", type=int, default=40, help="evaluation chunks of wiki.utf8")
     ap.add_argument("--llama", default=LLAMA_TYPES, help="llama-quantize types, comma-separated")
-    ap.add_argument("--sq", default=SQ_DEFAULT, help="sinkquant TYPE:keep|fold|both|none[:noimat][:gptq], comma-separated")
+    ap.add_argument("--sq", default=SQ_DEFAULT, help="sinkquant TYPE:auto|keep|fold|both|none[:noimat][:gptq|:auto], comma-separated")
     ap.add_argument("--fresh", action="store_true", help="redo every step, ignoring finished ones in --work")
     a = ap.parse_args()
     a.work = a.work or Path("/tmp/sq-quality") / a.model

@@ -101,6 +101,9 @@ fn batch_isolates_failures_and_reports_every_job() {
         "q4_0",
         "--outliers",
         "keep",
+        // A recipe's default method; the command's default is auto.
+        "--method",
+        "rtn",
         dir.path().join("qwen.gguf").to_str().unwrap(),
         direct.to_str().unwrap(),
     ]);

@@ -191,7 +191,9 @@ fn calibration_cache_gives_identical_output() {
     let run = |out: &str, cached: bool| {
         let out = dir.path().join(out);
         let summary = dir.path().join(format!("{}.json", out.display()));
-        let mut args = vec!["--calib", text.to_str().unwrap(), "--calib-chunks", "3", "--calib-ctx", "32"];
+        // GPTQ's Hessians are never cached: the cache serves the rtn method.
+        let mut args =
+            vec!["--calib", text.to_str().unwrap(), "--calib-chunks", "3", "--calib-ctx", "32", "--method", "rtn"];
         if cached {
             args.extend(["--calib-cache", cache.to_str().unwrap()]);
         }
@@ -238,4 +240,35 @@ fn max_memory_below_one_layer_fails_cleanly() {
     let last = stderr(&p).trim_end().lines().last().unwrap_or_default().to_string();
     assert!(last.starts_with("error: ") && last.contains("64 KiB allowed"), "{last}");
     assert!(!stderr(&p).contains("PPL ="));
+}
+
+/// `--outliers auto` (the default): every candidate is measured on held-out calibration text, the
+/// one of least KLD becomes the output, byte for byte the file its policy writes alone, and no
+/// candidate file is left behind.
+#[test]
+fn auto_keeps_the_candidate_of_least_kld() {
+    let dir = tempdir();
+    let src = tiny_model("llama").write(&dir.path().join("src.gguf"));
+    let text = tiny_text(&dir.path().join("calib.txt"), 3000);
+    let (auto, json) = (dir.path().join("auto.gguf"), dir.path().join("auto.json"));
+    let o = quantize_with_calib(&text, &src, &auto, "q4_0", &["--json", json.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("<- chosen"), "the choice is printed");
+    let s: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    let cands = s["candidates"].as_array().unwrap();
+    let names: Vec<_> = cands.iter().map(|c| c["outliers"].as_str().unwrap()).collect();
+    assert_eq!(names, ["fold", "both", "keep"]);
+    let chosen: Vec<_> = cands.iter().filter(|c| c["chosen"] == true).collect();
+    assert_eq!(chosen.len(), 1);
+    let least = cands.iter().map(|c| c["kld"].as_f64().unwrap()).fold(f64::INFINITY, f64::min);
+    assert_eq!(chosen[0]["kld"].as_f64().unwrap(), least);
+    let policy = chosen[0]["outliers"].as_str().unwrap();
+    assert_eq!(s["outliers"], policy);
+    let alone = dir.path().join("alone.gguf");
+    let o = quantize_with_calib(&text, &src, &alone, "q4_0", &["--outliers", policy]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(std::fs::read(&auto).unwrap() == std::fs::read(&alone).unwrap(), "auto's {policy} differs from {policy}'s");
+    let mut names: Vec<_> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+    names.sort();
+    assert_eq!(names, ["alone.gguf", "auto.gguf", "auto.json", "calib.txt", "src.gguf"]);
 }

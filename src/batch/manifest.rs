@@ -17,7 +17,8 @@
 //! outliers = "keep"          # keep | fold | both | none (default fold)
 //! format = "gguf"            # or "safetensors" (a compressed-tensors directory)
 //! imatrix = true             # optional; false quantizes without calibration statistics
-//! method = "gptq"            # optional: rtn (default) or gptq (error compensation)
+//! method = "gptq"            # optional: rtn (default, so that a model's recipes share one
+//!                            # cached calibration), gptq or auto (as `quantize`'s default)
 //! calib = "code.txt"         # optional per-recipe calibration and evaluation texts
 //! ```
 

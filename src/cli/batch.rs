@@ -114,6 +114,7 @@ fn child_args(spec: &JobSpec, threads: usize, summary: &Path) -> Vec<OsString> {
     push("--seed", c.seed.to_string().into());
     push("--type", spec.preset.name.into());
     push("--outliers", spec.outliers.name().into());
+    push("--method", spec.method.name().into());
     push("--threads", threads.to_string().into());
     push("--json", summary.into());
     if let Some(dir) = &spec.calib_cache {

@@ -1,5 +1,5 @@
 //! The terminal's view of a running job: a progress bar per pipeline stage, and a line for
-//! each note (calibrating, plan, writing, evaluating).
+//! each note (calibrating, plan, writing, evaluating, the measured choice of outlier policy).
 
 use super::format;
 use indicatif::{ProgressBar, ProgressStyle};
@@ -75,6 +75,25 @@ impl Observer for Terminal {
             Note::Written(s) => super::quantize::print_summary(s),
             Note::Evaluating { text, chunks, ctx } => {
                 println!("evaluating on {} ({chunks} chunks of {ctx} tokens)", text.display())
+            }
+            Note::MethodChosen { method, peak } => println!(
+                "method: {method} (GPTQ's Hessians and the rest need about {}; {})",
+                format::bytes(peak),
+                if method == sinkquant::pipeline::Method::Gptq { "they fit" } else { "more than the memory allowed" }
+            ),
+            Note::Chose(cands) => {
+                println!("outlier policy, measured on calibration text the calibration did not use:");
+                for c in cands {
+                    let mark = if c.chosen { "  <- chosen" } else { "" };
+                    println!(
+                        "  {:<5} KLD {:.5} +/- {:.5}, top-1 {:.2}%, {}{mark}",
+                        c.outliers,
+                        c.kld,
+                        c.kld_stderr,
+                        100.0 * c.top1_agreement,
+                        format::bytes(c.bytes)
+                    );
+                }
             }
         }
     }

@@ -103,6 +103,10 @@ pub struct JobSpec {
     /// The file class (and so its size).
     pub preset: Preset,
     pub outliers: OutlierPolicy,
+    /// When it holds two or more policies, the output is written with each (GGUF only) and the
+    /// one whose KL divergence from the source, on calibration chunks the calibration did not
+    /// use, is lowest is kept; `outliers` is then only the first one tried.
+    pub choose_outliers: Vec<OutlierPolicy>,
     /// Whether calibration statistics weight the quantizers.
     pub imatrix: bool,
     /// How each matrix's codes are chosen.
@@ -134,6 +138,7 @@ impl JobSpec {
             output: output.into(),
             preset: Preset::DEFAULT,
             outliers: OutlierPolicy::Fold,
+            choose_outliers: vec![],
             imatrix: true,
             method: Method::default(),
             overrides: vec![],
@@ -153,9 +158,15 @@ impl JobSpec {
         self.imatrix || self.outliers != OutlierPolicy::None || self.needs_hessians()
     }
 
-    /// Whether calibration collects input Hessians (for the GPTQ method).
+    /// Whether calibration collects input Hessians (for the GPTQ method; `auto` decides once
+    /// the memory is known, see `pipeline::run`).
     pub fn needs_hessians(&self) -> bool {
         self.method == Method::Gptq
+    }
+
+    /// This request with method `m`.
+    pub fn with_method(&self, m: Method) -> JobSpec {
+        JobSpec { method: m, ..self.clone() }
     }
 
     /// The work the run does, for its memory estimate.
@@ -223,6 +234,19 @@ impl Job {
     /// Whether the run calibrates: for the quantizers' statistics or for the outlier policy.
     pub fn needs_calibration(&self) -> bool {
         self.spec.needs_calibration()
+    }
+
+    /// Whether the outlier policy is chosen by measurement: among two or more, for a GGUF.
+    pub fn chooses_outliers(&self) -> bool {
+        self.spec.choose_outliers.len() > 1 && self.format == OutputFormat::Gguf
+    }
+
+    /// This job with outlier policy `p` (one of the measured choice's candidates).
+    pub fn with_outliers(&self, p: OutlierPolicy) -> Job {
+        let mut j = self.clone();
+        j.spec.outliers = p;
+        j.spec.choose_outliers.clear();
+        j
     }
 
     /// Whether the caller fixed some tensor types (then no size budget is imposed).

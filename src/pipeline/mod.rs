@@ -21,6 +21,7 @@
 
 pub mod calib_cache;
 pub mod calibrate;
+mod choose;
 mod evaluate;
 mod inputs;
 pub mod intervene;
@@ -41,6 +42,6 @@ pub use calibrate::Scan;
 pub use job::{CalibSpec, EvalSpec, Job, JobSpec, OutputFormat};
 pub use observer::{Note, Observer, Silent, Stage};
 pub use run::quantize;
-pub use summary::{CompressedInfo, EvalSummary, FoldRow, PlanRow, Summary};
+pub use summary::{Candidate, CompressedInfo, EvalSummary, FoldRow, PlanRow, Summary};
 #[cfg(test)]
 mod fold_tests;

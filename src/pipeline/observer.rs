@@ -3,6 +3,7 @@
 //! library users may ignore it with [`Silent`].
 
 use super::summary::Summary;
+
 use crate::memory::Estimate;
 use crate::plan::TensorPlan;
 use std::path::Path;
@@ -51,6 +52,13 @@ pub enum Note<'a> {
         chunks: usize,
         ctx: usize,
     },
+    /// `--method auto` chose `method`: GPTQ's run would need about `peak` bytes.
+    MethodChosen {
+        method: crate::quant::methods::Method,
+        peak: u64,
+    },
+    /// The outlier policy was chosen by measuring each candidate file on calibration text.
+    Chose(&'a [super::summary::Candidate]),
 }
 
 /// Receives a job's progress. Every method has an empty default.

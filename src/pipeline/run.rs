@@ -13,20 +13,21 @@ use crate::io::Progress;
 use crate::memory::{self, Budget};
 use crate::model::{gguf_keys, Model};
 use crate::plan::{self, Mixture, OutlierPolicy, PlanOptions, Preset, Protected, TensorPlan};
+use crate::quant::methods::Method;
 use crate::tokenizer::GgufVocab;
 use crate::transform::fold::{self, Folds};
 use std::collections::BTreeSet;
 use std::time::Instant;
 
 /// What the stages before writing produced.
-struct Prepared {
-    model: Model,
+pub(super) struct Prepared {
+    pub model: Model,
     /// The model's vocabulary in llama.cpp's terms, read once for both writers.
-    vocab: GgufVocab,
-    calib: Option<QuantCalibration>,
-    inputs: QuantInputs,
-    protected: Protected,
-    plan: Vec<TensorPlan>,
+    pub vocab: GgufVocab,
+    pub calib: Option<QuantCalibration>,
+    pub inputs: QuantInputs,
+    pub protected: Protected,
+    pub plan: Vec<TensorPlan>,
 }
 
 /// Runs `job`: the output appears complete or not at all. Returns what was done.
@@ -45,11 +46,18 @@ pub fn quantize(job: &Job, obs: &mut dyn Observer) -> Result<Summary> {
     let t_quant = Instant::now();
     let s = job.spec();
     obs.note(Note::Writing { output: &s.output });
-    if s.outliers.folds() && !p.inputs.importance.is_empty() {
+    if job.chooses_outliers() {
+        let (chosen, candidates) = super::choose::write_best(job, &mut p, &budget, obs)?;
+        summary = base_summary(&chosen, &p, plan::size(&p.plan).0, plan::size(&p.plan).1);
+        summary.choice_chunks = super::choose::CHUNKS;
+        summary.candidates = candidates;
+    }
+    if s.outliers.folds() && !p.inputs.importance.is_empty() && !job.chooses_outliers() {
         p.inputs.folds = choose_folds(job, &p, obs)?;
     }
     let written = match job.format() {
-        OutputFormat::Gguf => write_gguf(job, &p, obs)?,
+        OutputFormat::Gguf if job.chooses_outliers() => std::fs::metadata(&s.output).map_or(0, |m| m.len()),
+        OutputFormat::Gguf => write_gguf(job, &p, &s.output, obs)?,
         OutputFormat::CompressedTensors { bits } => {
             let (written, info) = write_compressed(job, &p, bits, obs)?;
             summary.compressed = Some(info);
@@ -74,7 +82,24 @@ fn prepare(job: &Job, budget: &Budget, obs: &mut dyn Observer) -> Result<Prepare
     let model = Model::open(&s.input)?;
     // A model without a usable vocabulary fails here, before any long work.
     let vocab = crate::tokenizer::vocab_of(&model)?;
-    let estimate = memory::estimate(&model, &s.work(), *budget, memory::resident_anon_bytes())?;
+    let held = memory::resident_anon_bytes();
+    // `auto`: GPTQ when its Hessians fit in the budget with everything else.
+    let method = match s.method {
+        Method::Auto if s.needs_calibration() => {
+            let with = memory::estimate(&model, &s.with_method(Method::Gptq).work(), *budget, held)?;
+            let fits = with.peak() <= budget.bytes;
+            obs.note(Note::MethodChosen { method: if fits { Method::Gptq } else { Method::Rtn }, peak: with.peak() });
+            if fits {
+                Method::Gptq
+            } else {
+                Method::Rtn
+            }
+        }
+        Method::Auto => Method::Rtn,
+        m => m,
+    };
+    let s = &s.with_method(method);
+    let estimate = memory::estimate(&model, &s.work(), *budget, held)?;
     obs.note(Note::Memory(&estimate));
     estimate.check(&model)?;
     let mut calib = match job.needs_calibration() {
@@ -89,14 +114,19 @@ fn prepare(job: &Job, budget: &Budget, obs: &mut dyn Observer) -> Result<Prepare
         None => Default::default(),
     };
     let hessians = calib.as_mut().map(|c| std::mem::take(&mut c.cal.hessians)).unwrap_or_default();
-    let inputs = QuantInputs { importance, method: s.method, hessians, ..Default::default() };
+    let inputs = QuantInputs { importance, method, hessians, ..Default::default() };
     let plan = plan_tensors(job, &model, &inputs, &protected)?;
     Ok(Prepared { model, vocab, calib, inputs, protected, plan })
 }
 
 /// Every tensor's type: the class's plan, fitted to the class's size for a GGUF whose types the
 /// caller did not fix.
-fn plan_tensors(job: &Job, model: &Model, inputs: &QuantInputs, protected: &Protected) -> Result<Vec<TensorPlan>> {
+pub(super) fn plan_tensors(
+    job: &Job,
+    model: &Model,
+    inputs: &QuantInputs,
+    protected: &Protected,
+) -> Result<Vec<TensorPlan>> {
     let opts = job.plan_options();
     let mut the_plan = plan::plan(model, &opts, protected);
     if !opts.preset.mixture.is_float() && !job.user_types() && job.format() == OutputFormat::Gguf {
@@ -110,7 +140,7 @@ fn plan_tensors(job: &Job, model: &Model, inputs: &QuantInputs, protected: &Prot
 
 /// The fold scales, measured against the types the output will have. For compressed-tensors
 /// output the matching ggml type stands in for its grid (4 bits in groups: Q4_0; 8 bits: Q8_0).
-fn choose_folds(job: &Job, p: &Prepared, obs: &mut dyn Observer) -> Result<Folds> {
+pub(super) fn choose_folds(job: &Job, p: &Prepared, obs: &mut dyn Observer) -> Result<Folds> {
     let proxy = match job.format() {
         OutputFormat::Gguf => p.plan.clone(),
         OutputFormat::CompressedTensors { bits } => {
@@ -139,7 +169,8 @@ fn write_progress(obs: &mut dyn Observer) -> impl FnMut(Progress) + '_ {
     }
 }
 
-fn write_gguf(job: &Job, p: &Prepared, obs: &mut dyn Observer) -> Result<u64> {
+/// Writes the GGUF of `job` to `out` (the job's output, or a candidate's file).
+pub(super) fn write_gguf(job: &Job, p: &Prepared, out: &std::path::Path, obs: &mut dyn Observer) -> Result<u64> {
     let s = job.spec();
     let prov = Provenance {
         preset: s.preset.name.to_string(),
@@ -149,7 +180,7 @@ fn write_gguf(job: &Job, p: &Prepared, obs: &mut dyn Observer) -> Result<u64> {
     };
     let keys = gguf_keys::model_keys(&p.model, p.vocab.to_metadata());
     let meta = llama_meta::assemble(keys, s.preset.mixture.file_type(), &prov);
-    let written = write_gguf::write(&p.model, &p.plan, &meta, &p.inputs, &s.output, &mut write_progress(obs))?;
+    let written = write_gguf::write(&p.model, &p.plan, &meta, &p.inputs, out, &mut write_progress(obs))?;
     obs.end(Stage::Write);
     Ok(written)
 }
@@ -185,7 +216,7 @@ fn base_summary(job: &Job, p: &Prepared, planned_bytes: u64, planned_bpw: f64) -
         preset: s.preset.name.to_string(),
         outliers: s.outliers.name().to_string(),
         imatrix: s.imatrix,
-        method: s.method.name().to_string(),
+        method: p.inputs.method.name().to_string(),
         dry_run: s.dry_run,
         source_bytes: p.model.bytes_on_disk(),
         output_bytes: 0,
@@ -201,6 +232,8 @@ fn base_summary(job: &Job, p: &Prepared, planned_bytes: u64, planned_bpw: f64) -
         folds: vec![],
         compressed: None,
         eval: None,
+        candidates: vec![],
+        choice_chunks: 0,
         peak_rss_bytes: None,
     }
 }

@@ -85,6 +85,21 @@ pub struct EvalSummary {
     pub top1_agreement: f64,
 }
 
+/// One candidate of a measured choice of outlier policy: its KL divergence from the source
+/// on calibration chunks the calibration did not use.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Candidate {
+    pub outliers: String,
+    pub bytes: u64,
+    #[serde(deserialize_with = "nan_if_null")]
+    pub kld: f64,
+    #[serde(deserialize_with = "nan_if_null")]
+    pub kld_stderr: f64,
+    #[serde(deserialize_with = "nan_if_null")]
+    pub top1_agreement: f64,
+    pub chosen: bool,
+}
+
 /// Everything a job did.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Summary {
@@ -121,6 +136,12 @@ pub struct Summary {
     #[serde(flatten)]
     pub compressed: Option<CompressedInfo>,
     pub eval: Option<EvalSummary>,
+    /// When the outlier policy was chosen by measurement: every candidate, and what it scored
+    /// (chunks of `choice_text` after the calibration's).
+    #[serde(default)]
+    pub candidates: Vec<Candidate>,
+    #[serde(default)]
+    pub choice_chunks: usize,
     /// The process's peak resident memory, when the caller measured it.
     pub peak_rss_bytes: Option<u64>,
 }
@@ -162,6 +183,8 @@ mod tests {
             folds: vec![],
             compressed: None,
             eval: None,
+            candidates: vec![],
+            choice_chunks: 0,
             peak_rss_bytes: None,
         }
     }

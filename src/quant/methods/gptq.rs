@@ -11,7 +11,6 @@
 //! The codes are stored with `set_codes`, so every block is an exact ggml block.
 
 use crate::quant::formats::{GgmlType, Grid};
-use faer::linalg::solvers::DenseSolveCore;
 use faer::{Accum, Mat, MatMut, MatRef, Par, Side};
 use rayon::prelude::*;
 
@@ -24,7 +23,7 @@ use rayon::prelude::*;
 pub const DAMP: f64 = 1.0;
 
 /// Columns whose updates are gathered before they are applied to the rest of a row.
-const BATCH: usize = 256;
+const BATCH: usize = 128;
 
 /// Rows quantized by one task.
 pub(crate) const ROWS_PER_TASK: usize = 32;
@@ -40,38 +39,47 @@ pub enum GptqError {
 
 /// The upper Cholesky factor `U` of the dampened `H^-1` (`H^-1 = U^T U`), row-major f32: row `i`
 /// holds the weights with which column `i`'s error moves the later columns.
+///
+/// Computed in f32 on the Jacobi-scaled matrix `N = D^-1/2 H D^-1/2` (unit diagonal; with the
+/// dampening its condition stays moderate even when the massive channels' second moments are
+/// 10^8 x the others'), with one Cholesky factorisation and one triangular inverse: if
+/// `J N J = L L^T` (`J` reverses the order), then `N^-1 = V^T V` with `V = J L^-1 J` upper
+/// triangular, and `U = V D^-1/2`.
 pub fn inverse_factor(h: &[f32], cols: usize) -> Result<Vec<f32>, GptqError> {
     if h.len() != cols * cols {
         return Err(GptqError::Shape { got: h.len(), cols });
     }
-    let diag_mean = (0..cols).map(|i| h[i * cols + i] as f64).sum::<f64>() / cols.max(1) as f64;
+    let n = cols;
+    let diag_mean = (0..n).map(|i| h[i * n + i] as f64).sum::<f64>() / n.max(1) as f64;
     // A floor for columns no calibration input reached, and the step if a factorisation fails.
     let mut floor = 1e-3 * diag_mean.max(f64::MIN_POSITIVE);
     let mut damp = DAMP;
     for _ in 0..6 {
-        let m = Mat::<f64>::from_fn(cols, cols, |i, j| {
-            let v = h[i * cols + j] as f64;
-            if i == j {
-                // A column no calibration input reached is quantized on its own.
-                v.max(0.0) * (1.0 + damp) + floor
+        let d: Vec<f64> = (0..n).map(|i| (h[i * n + i] as f64).max(0.0) * (1.0 + damp) + floor).collect();
+        let r: Vec<f64> = d.iter().map(|v| 1.0 / v.sqrt()).collect();
+        // J N J, entry (i, j) = N(n-1-i, n-1-j).
+        let m = Mat::<f32>::from_fn(n, n, |i, j| {
+            let (a, b) = (n - 1 - i, n - 1 - j);
+            if a == b {
+                1.0
             } else {
-                v
+                (h[a * n + b] as f64 * r[a] * r[b]) as f32
             }
         });
         let Ok(llt) = m.llt(Side::Lower) else {
             (damp, floor) = (damp * 4.0, floor * 100.0);
             continue;
         };
-        let inv = llt.inverse();
-        let Ok(f) = inv.llt(Side::Lower) else {
+        let mut inv = Mat::<f32>::zeros(n, n);
+        faer::linalg::triangular_inverse::invert_lower_triangular(inv.as_mut(), llt.L(), Par::rayon(0));
+        if !(0..n).all(|i| inv[(i, i)].is_finite()) {
             (damp, floor) = (damp * 4.0, floor * 100.0);
             continue;
-        };
-        let l = f.L();
-        let mut u = vec![0f32; cols * cols];
-        for i in 0..cols {
-            for k in i..cols {
-                u[i * cols + k] = l[(k, i)] as f32;
+        }
+        let mut u = vec![0f32; n * n];
+        for i in 0..n {
+            for k in i..n {
+                u[i * n + k] = (inv[(n - 1 - i, n - 1 - k)] as f64 * r[k]) as f32;
             }
         }
         return Ok(u);
@@ -135,7 +143,8 @@ pub fn compensate(
 ) {
     assert!(cols.is_multiple_of(bs) && u.len() == cols * cols, "gptq: blocks of {bs} in rows of {cols}");
     let rows = w.len() / cols;
-    let batch = BATCH.max(bs) / bs * bs;
+    // Every block must start a batch (the block's scales are chosen from fully updated weights).
+    let batch = if bs.is_multiple_of(BATCH) || BATCH.is_multiple_of(bs) { BATCH } else { bs };
     let mut grids: Vec<Grid> = Vec::with_capacity(rows);
     let mut codes = vec![0i32; rows * bs];
     let mut err = vec![0f32; rows * batch];
@@ -277,6 +286,47 @@ mod tests {
         for ty in [GgmlType::Q8_0, GgmlType::Q3_K, GgmlType::Q4_K, GgmlType::Q6_K, GgmlType::IQ4_NL, GgmlType::IQ4_XS] {
             let (ea, eb) = errors(ty, &w, cols, &h, &u, &diag);
             assert!((eb - ea).abs() <= 1e-3 * ea, "{ty}: {eb} against {ea}");
+        }
+    }
+
+    /// `U^T U` is the inverse of the dampened Hessian, on a matrix whose diagonal spans eight
+    /// orders of magnitude as the massive channels' does.
+    #[test]
+    fn the_factor_inverts_the_dampened_hessian() {
+        let mut rng = Rng(5);
+        let n = 48;
+        let x: Vec<f32> = (0..4 * n * n).map(|_| rng.next()).collect();
+        let scale = |c: usize| if c % 17 == 3 { 1e4f64 } else { 1.0 };
+        let mut h = vec![0f32; n * n];
+        for t in 0..4 * n {
+            for i in 0..n {
+                for j in 0..n {
+                    let (a, b) = (x[t * n + i] as f64 * scale(i), x[t * n + j] as f64 * scale(j));
+                    h[i * n + j] += (a * b / (4 * n) as f64) as f32;
+                }
+            }
+        }
+        let u = inverse_factor(&h, n).unwrap();
+        let mean = (0..n).map(|i| h[i * n + i] as f64).sum::<f64>() / n as f64;
+        let hd = |i: usize, j: usize| {
+            let v = h[i * n + j] as f64;
+            if i == j {
+                v * (1.0 + DAMP) + 1e-3 * mean
+            } else {
+                v
+            }
+        };
+        // (U^T U) H_d = I.
+        for i in 0..n {
+            for j in 0..n {
+                let mut p = 0f64;
+                for k in 0..n {
+                    let utu: f64 = (0..=i.min(k)).map(|m| u[m * n + i] as f64 * u[m * n + k] as f64).sum();
+                    p += utu * hd(k, j);
+                }
+                let want = if i == j { 1.0 } else { 0.0 };
+                assert!((p - want).abs() < 2e-3, "({i}, {j}): {p}");
+            }
         }
     }
 

@@ -17,10 +17,13 @@ pub enum Method {
     Rtn,
     /// Error compensation with the input Hessian (needs calibration).
     Gptq,
+    /// GPTQ when every layer's input Hessians fit the run's memory budget with the rest of its
+    /// work, importance-weighted rounding otherwise (the Hessians of an 8B model take 32 GiB).
+    Auto,
 }
 
 impl Method {
-    pub const ALL: [Method; 2] = [Method::Rtn, Method::Gptq];
+    pub const ALL: [Method; 3] = [Method::Rtn, Method::Gptq, Method::Auto];
 
     /// The method named `s` (`rtn`, `gptq`; any case).
     pub fn parse(s: &str) -> crate::Result<Method> {
@@ -35,6 +38,7 @@ impl Method {
         match self {
             Method::Rtn => "rtn",
             Method::Gptq => "gptq",
+            Method::Auto => "auto",
         }
     }
 }

@@ -3,7 +3,8 @@
 
 For each model, the Hugging Face export (MODELS/hf/NAME, which holds the source GGUF's weights)
 is quantized by `quantize` to Q8_0, Q4_0, Q4_K_M and IQ4_XS-class GGUFs (fold policy, calibration on
-CALIB_CHUNKS chunks of the C4 sample). Then, with llama.cpp's tools:
+CALIB_CHUNKS chunks of the C4 sample; Q4_0 and Q4_K_M of SmolLM2 and Gemma-3 with --method gptq,
+the rest with rtn). Then, with llama.cpp's tools:
 1. `llama-perplexity` loads and runs each file (CHUNKS x 512 of the Wikipedia sample). The Q8_0
    must be within 1% of the source GGUF's perplexity (the weights it was made from), the 4-bit
    files within 25% (a load-and-run check; quality is measured in docs/quantize.md).
@@ -77,8 +78,11 @@ def main():
             want_ids = tokens(env, a.llama_bin, src, sample)
             for ty, tol in TYPES:
                 out = tmp / f"{name}-{ty}.gguf"
+                # GPTQ's blocks for the 4-bit rows of the two smaller models (Qwen2.5's GPTQ run
+                # takes minutes); the plain quantizers elsewhere.
+                method = "gptq" if ty in ("q4_0", "q4_k_m") and not name.startswith("qwen") else "rtn"
                 run([a.quantize, "--calib", calib, "--calib-chunks", a.calib_chunks, "--type", ty,
-                     "--outliers", "fold", "--threads", a.threads, a.models / "hf" / name, out])
+                     "--outliers", "fold", "--method", method, "--threads", a.threads, a.models / "hf" / name, out])
                 p = ppl(env, a.llama_bin, out, text, a.chunks, a.threads)
                 same_ids = tokens(env, a.llama_bin, out, sample) == want_ids
                 r = gguf.GGUFReader(str(out))
@@ -87,10 +91,10 @@ def main():
                 rel = p / base - 1
                 ok = abs(rel) <= tol and same_ids and prov
                 failed |= not ok
-                results.append({"model": name, "type": ty, "ppl_source": base, "ppl": p, "rel": rel,
+                results.append({"model": name, "type": ty, "method": method, "ppl_source": base, "ppl": p, "rel": rel,
                                 "same_token_ids": same_ids, "provenance": prov, "bytes": out.stat().st_size,
                                 "ok": ok})
-                print(f"{name:20} {ty:7} llama-perplexity {p:9.4f} vs source {base:9.4f} ({100*rel:+.2f}%, "
+                print(f"{name:20} {ty:7} {method:4} llama-perplexity {p:9.4f} vs source {base:9.4f} ({100*rel:+.2f}%, "
                       f"tol {100*tol:.0f}%), same token ids: {same_ids}, provenance keys: {prov}"
                       f"  {'OK' if ok else 'FAIL'}")
     if a.json:

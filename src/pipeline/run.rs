@@ -47,12 +47,11 @@ pub fn quantize(job: &Job, obs: &mut dyn Observer) -> Result<Summary> {
     let s = job.spec();
     obs.note(Note::Writing { output: &s.output });
     if job.chooses_outliers() {
+        // Writes the output itself; the summary is the chosen candidate's.
         let (chosen, candidates) = super::choose::write_best(job, &mut p, &budget, obs)?;
-        summary = base_summary(&chosen, &p, plan::size(&p.plan).0, plan::size(&p.plan).1);
-        summary.choice_chunks = super::choose::CHUNKS;
-        summary.candidates = candidates;
-    }
-    if s.outliers.folds() && !p.inputs.importance.is_empty() && !job.chooses_outliers() {
+        let (bytes, bpw) = plan::size(&p.plan);
+        summary = Summary { choice_chunks: super::choose::CHUNKS, candidates, ..base_summary(&chosen, &p, bytes, bpw) };
+    } else if s.outliers.folds() && !p.inputs.importance.is_empty() {
         p.inputs.folds = choose_folds(job, &p, obs)?;
     }
     let written = match job.format() {
@@ -87,13 +86,9 @@ fn prepare(job: &Job, budget: &Budget, obs: &mut dyn Observer) -> Result<Prepare
     let method = match s.method {
         Method::Auto if s.needs_calibration() => {
             let with = memory::estimate(&model, &s.with_method(Method::Gptq).work(), *budget, held)?;
-            let fits = with.peak() <= budget.bytes;
-            obs.note(Note::MethodChosen { method: if fits { Method::Gptq } else { Method::Rtn }, peak: with.peak() });
-            if fits {
-                Method::Gptq
-            } else {
-                Method::Rtn
-            }
+            let method = if with.peak() <= budget.bytes { Method::Gptq } else { Method::Rtn };
+            obs.note(Note::MethodChosen { method, peak: with.peak() });
+            method
         }
         Method::Auto => Method::Rtn,
         m => m,

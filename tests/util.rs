@@ -14,6 +14,10 @@ pub fn quantize(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_quantize")).args(args).output().expect("run quantize")
 }
 
+pub fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
 pub fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }

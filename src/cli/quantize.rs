@@ -178,10 +178,14 @@ pub fn print_summary(s: &Summary) {
     let layout = match &s.compressed {
         None => String::new(),
         Some(c) => format!(
-            "; int{} {}, {} layers kept in BF16",
+            "; int{} {}, {} layers kept in BF16{}",
             c.bits,
             c.group_size.map_or("per channel".to_string(), |g| format!("groups of {g}")),
-            c.kept.len()
+            c.kept.len(),
+            match c.dense.len() {
+                0 => String::new(),
+                n => format!(", {n} Conv1D layers in BF16: compressed-tensors cannot quantize them"),
+            }
         ),
     };
     println!(

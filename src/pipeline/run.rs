@@ -37,7 +37,10 @@ pub fn quantize(job: &Job, obs: &mut dyn Observer) -> Result<Summary> {
     let budget = Budget::new(job.spec().max_memory);
     let mut p = prepare(job, &budget, obs)?;
     let (planned_bytes, planned_bpw) = plan::size(&p.plan);
-    obs.note(Note::Planned { plan: &p.plan, bytes: planned_bytes, bpw: planned_bpw });
+    if job.format() == OutputFormat::Gguf {
+        // (compressed-tensors output has one scheme, printed with the summary)
+        obs.note(Note::Planned { plan: &p.plan, bytes: planned_bytes, bpw: planned_bpw });
+    }
     let mut summary = base_summary(job, &p, planned_bytes, planned_bpw);
     if job.spec().dry_run {
         summary.total_seconds = started.elapsed().as_secs_f64();
@@ -198,8 +201,15 @@ fn write_compressed(job: &Job, p: &Prepared, bits: u8, obs: &mut dyn Observer) -
         &mut write_progress(obs),
     )?;
     obs.end(Stage::Write);
-    let kept = keep.iter().map(|r| r.hf_name(p.model.arch())).collect();
-    Ok((written, CompressedInfo { bits, group_size: scheme.group_size, kept }))
+    let arch = p.model.arch();
+    let kept = keep.iter().map(|r| r.hf_name(arch)).collect();
+    let dense = p
+        .model
+        .roles()
+        .filter(|(r, _)| compressed::is_linear(*r) && !compressed::quantized_here(arch, *r))
+        .map(|(r, _)| r.hf_name(arch))
+        .collect();
+    Ok((written, CompressedInfo { bits, group_size: scheme.group_size, kept, dense }))
 }
 
 fn base_summary(job: &Job, p: &Prepared, planned_bytes: u64, planned_bpw: f64) -> Summary {

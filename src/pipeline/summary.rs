@@ -65,6 +65,10 @@ pub struct CompressedInfo {
     pub group_size: Option<usize>,
     /// Linear layers left in BF16 (`keep`), by Hugging Face name.
     pub kept: Vec<String>,
+    /// Linear layers the format cannot quantize in this architecture (GPT-2's `Conv1D`, which
+    /// compressed-tensors' `Linear` target does not match), written in BF16.
+    #[serde(default)]
+    pub dense: Vec<String>,
 }
 
 /// Source and output compared on a text after writing.
@@ -197,7 +201,8 @@ mod tests {
         assert!(v.get("bits").is_none());
         assert_eq!(serde_json::from_value::<Summary>(v).unwrap(), s);
         let mut c = summary();
-        c.compressed = Some(CompressedInfo { bits: 4, group_size: Some(64), kept: vec!["m.down_proj".into()] });
+        c.compressed =
+            Some(CompressedInfo { bits: 4, group_size: Some(64), kept: vec!["m.down_proj".into()], dense: vec![] });
         let v = serde_json::to_value(&c).unwrap();
         assert_eq!((v["bits"].as_u64(), v["group_size"].as_u64()), (Some(4), Some(64)));
         assert_eq!(serde_json::from_value::<Summary>(v).unwrap(), c);

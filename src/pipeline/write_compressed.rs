@@ -38,7 +38,7 @@ pub fn is_linear(r: Role) -> bool {
 
 /// Linear layers that compressed-tensors quantizes in `arch`: not GPT-2's `Conv1D` modules,
 /// which its `Linear` target does not match (they stay in BF16).
-fn quantized_here(arch: crate::model::Arch, r: Role) -> bool {
+pub fn quantized_here(arch: crate::model::Arch, r: Role) -> bool {
     is_linear(r) && arch.hf_layout(r) != crate::model::arch::Layout::Conv1D
 }
 

@@ -258,25 +258,38 @@ fn auto_keeps_the_candidate_of_least_kld() {
     let dir = tempdir();
     let src = tiny_model("llama").write(&dir.path().join("src.gguf"));
     let text = tiny_text(&dir.path().join("calib.txt"), 3000);
-    let (auto, json) = (dir.path().join("auto.gguf"), dir.path().join("auto.json"));
-    let o = quantize_with_calib(&text, &src, &auto, "q4_0", &["--json", json.to_str().unwrap()]);
+    // default: rtn candidates, the chosen one written again with GPTQ; best: GPTQ candidates.
+    for (effort, chunks) in [("default", 4), ("best", 8)] {
+        let (auto, json) = (dir.path().join("auto.gguf"), dir.path().join("auto.json"));
+        let o =
+            quantize_with_calib(&text, &src, &auto, "q4_0", &["--effort", effort, "--json", json.to_str().unwrap()]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        assert!(String::from_utf8_lossy(&o.stdout).contains("<- chosen"), "the choice is printed");
+        let s: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+        assert_eq!((s["method"].as_str(), s["choice_chunks"].as_u64()), (Some("gptq"), Some(chunks)), "{effort}");
+        let cands = s["candidates"].as_array().unwrap();
+        let names: Vec<_> = cands.iter().map(|c| c["outliers"].as_str().unwrap()).collect();
+        assert_eq!(names, ["fold", "both", "keep"]);
+        let chosen: Vec<_> = cands.iter().filter(|c| c["chosen"] == true).collect();
+        assert_eq!(chosen.len(), 1);
+        let least = cands.iter().map(|c| c["kld"].as_f64().unwrap()).fold(f64::INFINITY, f64::min);
+        assert_eq!(chosen[0]["kld"].as_f64().unwrap(), least);
+        let policy = chosen[0]["outliers"].as_str().unwrap();
+        assert_eq!(s["outliers"], policy);
+        let alone = dir.path().join("alone.gguf");
+        let o = quantize_with_calib(&text, &src, &alone, "q4_0", &["--outliers", policy]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        let same = std::fs::read(&auto).unwrap() == std::fs::read(&alone).unwrap();
+        assert!(same, "{effort}: auto's {policy} differs from {policy}'s");
+        let mut names: Vec<_> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+        names.sort();
+        assert_eq!(names, ["alone.gguf", "auto.gguf", "auto.json", "calib.txt", "src.gguf"]);
+    }
+    // fast: fold and rtn, nothing measured.
+    let (fast, json) = (dir.path().join("fast.gguf"), dir.path().join("fast.json"));
+    let o = quantize_with_calib(&text, &src, &fast, "q4_0", &["--effort", "fast", "--json", json.to_str().unwrap()]);
     assert!(o.status.success(), "{}", stderr(&o));
-    assert!(String::from_utf8_lossy(&o.stdout).contains("<- chosen"), "the choice is printed");
     let s: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
-    let cands = s["candidates"].as_array().unwrap();
-    let names: Vec<_> = cands.iter().map(|c| c["outliers"].as_str().unwrap()).collect();
-    assert_eq!(names, ["fold", "both", "keep"]);
-    let chosen: Vec<_> = cands.iter().filter(|c| c["chosen"] == true).collect();
-    assert_eq!(chosen.len(), 1);
-    let least = cands.iter().map(|c| c["kld"].as_f64().unwrap()).fold(f64::INFINITY, f64::min);
-    assert_eq!(chosen[0]["kld"].as_f64().unwrap(), least);
-    let policy = chosen[0]["outliers"].as_str().unwrap();
-    assert_eq!(s["outliers"], policy);
-    let alone = dir.path().join("alone.gguf");
-    let o = quantize_with_calib(&text, &src, &alone, "q4_0", &["--outliers", policy]);
-    assert!(o.status.success(), "{}", stderr(&o));
-    assert!(std::fs::read(&auto).unwrap() == std::fs::read(&alone).unwrap(), "auto's {policy} differs from {policy}'s");
-    let mut names: Vec<_> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
-    names.sort();
-    assert_eq!(names, ["alone.gguf", "auto.gguf", "auto.json", "calib.txt", "src.gguf"]);
+    assert_eq!((s["method"].as_str(), s["outliers"].as_str()), (Some("rtn"), Some("fold")));
+    assert!(s["candidates"].as_array().is_none_or(|c| c.is_empty()), "fast measured candidates: {s}");
 }

@@ -7,10 +7,31 @@ use super::format;
 use super::progress::Terminal;
 use anyhow::{Context, Result};
 use sinkquant::pipeline::{
-    self, parse_ggml_type, parse_override, EvalSpec, EvalSummary, GgmlType, JobSpec, Method, OutlierPolicy, Preset,
-    Summary,
+    self, parse_ggml_type, parse_override, Effort, EvalSpec, EvalSummary, GgmlType, JobSpec, Method, OutlierPolicy,
+    Preset, Summary,
 };
 use std::path::PathBuf;
+
+/// `--effort`, mapped onto the library's [`Effort`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum EffortArg {
+    /// fold, rtn: calibration plus seconds (llama-imatrix + llama-quantize's cost)
+    Fast,
+    /// outliers auto (fold, both, keep measured on 4 held-out chunks), method auto
+    Default,
+    /// as default, with every candidate written by the method itself and measured on 8 chunks
+    Best,
+}
+
+impl From<EffortArg> for Effort {
+    fn from(e: EffortArg) -> Self {
+        match e {
+            EffortArg::Fast => Effort::Fast,
+            EffortArg::Default => Effort::Default,
+            EffortArg::Best => Effort::Best,
+        }
+    }
+}
 
 /// `--outliers`, mapped onto the library's [`OutlierPolicy`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -25,13 +46,11 @@ pub enum Outliers {
     None,
 }
 
-/// The candidates `--outliers auto` measures, the first also its policy where no choice is made.
-pub const AUTO: [OutlierPolicy; 3] = [OutlierPolicy::Fold, OutlierPolicy::Both, OutlierPolicy::Keep];
-
 impl From<Outliers> for OutlierPolicy {
     fn from(o: Outliers) -> Self {
         match o {
-            Outliers::Auto => AUTO[0],
+            // the first candidate: the policy where no choice is made (compressed-tensors)
+            Outliers::Auto => Effort::Default.outlier_candidates()[0],
             Outliers::Keep => OutlierPolicy::Keep,
             Outliers::Fold => OutlierPolicy::Fold,
             Outliers::Both => OutlierPolicy::Both,
@@ -74,22 +93,27 @@ pub struct Args {
     /// q4_0, iq4_nl, iq4_xs, q3_k_m, ...); sinkquant chooses each tensor's type within it
     #[arg(long = "type", default_value = "int4", value_parser = |s: &str| Preset::parse(s))]
     pub preset: Preset,
+    /// How much work goes into quality: fast (fold, rtn), default (the outlier policy measured,
+    /// then GPTQ when it fits in memory) or best (each candidate written with GPTQ, measured on
+    /// 8 chunks). --outliers and --method, when given, override the level's choice
+    #[arg(long, value_enum, default_value_t = EffortArg::Default)]
+    pub effort: EffortArg,
     /// Outlier handling: keep the tensors touching the massive channels in higher precision,
-    /// fold their scale into full-precision norms, both, or none; auto (default) writes the
-    /// GGUF with fold, both and keep and keeps the one of least KL divergence on 4 chunks of
-    /// the calibration text after those calibration used (about 3x the writing time)
-    #[arg(long, value_enum, default_value_t = Outliers::Auto)]
-    pub outliers: Outliers,
+    /// fold their scale into full-precision norms, both, or none; auto (the default effort's)
+    /// writes the GGUF with fold, both and keep and keeps the one of least KL divergence on 4
+    /// chunks of the calibration text after those calibration used (about 3x the writing time)
+    #[arg(long, value_enum)]
+    pub outliers: Option<Outliers>,
     /// Quantize without calibration statistics (plain round-to-nearest quantizers)
     #[arg(long)]
     pub no_imatrix: bool,
     /// How each matrix's codes are chosen: rtn (ggml's importance-weighted block quantizers, as
     /// llama-quantize --imatrix), gptq (the same block scales, each weight's rounding error
     /// compensated in later columns through the calibration's input Hessian; slower, and holds
-    /// every layer's Hessians in memory), or auto (default): gptq when the Hessians fit in the
-    /// memory allowed, else rtn
-    #[arg(long, value_enum, default_value_t = MethodArg::Auto)]
-    pub method: MethodArg,
+    /// every layer's Hessians in memory), or auto (the default effort's): gptq when the
+    /// Hessians fit in the memory allowed, else rtn
+    #[arg(long, value_enum)]
+    pub method: Option<MethodArg>,
     /// Force a type on tensors whose GGUF name matches REGEX (repeatable; first match wins)
     #[arg(long = "tensor-type", value_name = "REGEX=TYPE", value_parser = |s: &str| parse_override(s))]
     pub overrides: Vec<(regex::Regex, GgmlType)>,
@@ -136,12 +160,15 @@ impl Args {
     fn spec(&self) -> JobSpec {
         let mut s = JobSpec::new(self.input.clone().expect("required"), self.output.clone().expect("required"));
         s.preset = self.preset;
-        s.outliers = self.outliers.into();
-        if self.outliers == Outliers::Auto {
-            s.choose_outliers = AUTO.to_vec();
+        Effort::from(self.effort).apply(&mut s);
+        if let Some(o) = self.outliers {
+            s.outliers = o.into();
+            s.choose_outliers = if o == Outliers::Auto { Effort::Default.outlier_candidates() } else { vec![] };
         }
         s.imatrix = !self.no_imatrix;
-        s.method = self.method.into();
+        if let Some(m) = self.method {
+            s.method = m.into();
+        }
         s.overrides = self.overrides.clone();
         s.output_type = self.output_type;
         s.embedding_type = self.embedding_type;

@@ -3,8 +3,9 @@
 //! source on calibration chunks the calibration did not use, and the policy of least KL
 //! divergence is kept; the files are deleted with the folder. Candidates are written with the
 //! plain importance-weighted quantizers (seconds each); the chosen policy is then written with
-//! the job's method (GPTQ's error compensation takes longer, once). With the plain method the
-//! chosen candidate's file is the output, renamed into place. Which
+//! the job's method (GPTQ's error compensation takes longer, once), unless the choice is to be
+//! made with the method itself (`--effort best`). When the candidates were written as the job
+//! asks, the chosen candidate's file is the output, renamed into place. Which
 //! policy wins depends on the model and the type (SmolLM2 Q4_K_M: `both` at a third of
 //! `fold`'s KLD; IQ4_XS: `fold`), so no fixed default is right for all.
 
@@ -23,9 +24,6 @@ use crate::tokenizer::text::{read_text, TextTokenizer};
 use crate::transform::fold::Folds;
 use std::path::{Path, PathBuf};
 
-/// Calibration-text chunks each candidate is measured on.
-pub const CHUNKS: usize = 4;
-
 /// Writes every candidate, keeps the best as the job's output and leaves its plan and folds in
 /// `p`. Returns the job with the chosen policy and every candidate's scores.
 pub fn write_best(
@@ -38,7 +36,11 @@ pub fn write_best(
     let parent = s.output.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
     let dir =
         tempfile::Builder::new().prefix(".sinkquant-choose-").tempdir_in(parent).map_err(|e| Error::io(parent, e))?;
-    let method = std::mem::take(&mut p.inputs.method);
+    // Candidates take rtn unless the choice is to see the method (`--effort best`).
+    let method = p.inputs.method;
+    if !s.choice.with_method {
+        p.inputs.method = Method::Rtn;
+    }
     let mut tried: Vec<(Job, PathBuf, Vec<crate::plan::TensorPlan>, Folds, u64)> = Vec::new();
     for &policy in &s.choose_outliers {
         let cj = job.with_outliers(policy);
@@ -71,8 +73,9 @@ pub fn write_best(
     let (chosen, path, plan, folds, _) = tried.swap_remove(best);
     p.plan = plan;
     p.inputs.folds = folds;
+    let written_as_asked = p.inputs.method == method;
     p.inputs.method = method;
-    if method == Method::Rtn {
+    if written_as_asked {
         std::fs::rename(&path, &s.output).map_err(|e| Error::io(&s.output, e))?;
     } else {
         write_gguf(&chosen, p, &s.output, obs)?;
@@ -81,7 +84,7 @@ pub fn write_best(
 }
 
 /// KLD (mean, standard error) and top-1 agreement of each file against `source`, on
-/// [`CHUNKS`] chunks of the calibration text after those the calibration took (the whole text
+/// `choice.chunks` chunks of the calibration text after those the calibration took (the whole text
 /// when it has no more).
 fn measure(
     job: &Job,
@@ -91,6 +94,7 @@ fn measure(
     obs: &mut dyn Observer,
 ) -> Result<Vec<(f64, f64, f64)>> {
     let spec = &job.spec().calib;
+    let chunks = job.spec().choice.chunks;
     let text = match &spec.text {
         Some(path) => read_text(path)?,
         None => crate::calib::default_text(),
@@ -100,8 +104,8 @@ fn measure(
         (tok.encode(&text)?, tok.bos)
     };
     let used = spec.chunks * spec.ctx;
-    let held = if ids.len() >= used + CHUNKS * spec.ctx { &ids[used..] } else { &ids[..] };
-    let plan = ChunkPlan::new(held.len(), spec.ctx, Some(CHUNKS))?;
+    let held = if ids.len() >= used + chunks * spec.ctx { &ids[used..] } else { &ids[..] };
+    let plan = ChunkPlan::new(held.len(), spec.ctx, Some(chunks))?;
     let outs = files.iter().map(Model::open).collect::<Result<Vec<_>>>()?;
     let base = Transformer::load(source, spec.ctx)?;
     let cands = outs.iter().map(|m| Transformer::load(m, spec.ctx)).collect::<Result<Vec<_>>>()?;

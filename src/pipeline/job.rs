@@ -93,6 +93,22 @@ impl OutputFormat {
     }
 }
 
+/// How `--outliers auto` measures its candidates.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ChoiceSpec {
+    /// Held-out calibration chunks each candidate is compared with the source on.
+    pub chunks: usize,
+    /// Candidates written with the job's method (else with rtn, and the chosen policy written
+    /// again with the method).
+    pub with_method: bool,
+}
+
+impl Default for ChoiceSpec {
+    fn default() -> Self {
+        ChoiceSpec { chunks: 4, with_method: false }
+    }
+}
+
 /// A quantization request as the caller states it; [`JobSpec::validate`] checks it.
 #[derive(Clone, Debug)]
 pub struct JobSpec {
@@ -107,6 +123,8 @@ pub struct JobSpec {
     /// one whose KL divergence from the source, on calibration chunks the calibration did not
     /// use, is lowest is kept; `outliers` is then only the first one tried.
     pub choose_outliers: Vec<OutlierPolicy>,
+    /// How the measured choice among `choose_outliers` is made.
+    pub choice: ChoiceSpec,
     /// Whether calibration statistics weight the quantizers.
     pub imatrix: bool,
     /// How each matrix's codes are chosen.
@@ -139,6 +157,7 @@ impl JobSpec {
             preset: Preset::DEFAULT,
             outliers: OutlierPolicy::Fold,
             choose_outliers: vec![],
+            choice: ChoiceSpec::default(),
             imatrix: true,
             method: Method::default(),
             overrides: vec![],

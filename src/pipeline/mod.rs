@@ -22,6 +22,7 @@
 pub mod calib_cache;
 pub mod calibrate;
 mod choose;
+mod effort;
 mod evaluate;
 mod inputs;
 pub mod intervene;
@@ -39,6 +40,7 @@ pub use crate::plan::{parse_override, preset::parse_ggml_type, Mixture, OutlierP
 pub use crate::quant::formats::GgmlType;
 pub use crate::quant::methods::Method;
 pub use calibrate::Scan;
+pub use effort::Effort;
 pub use job::{CalibSpec, EvalSpec, Job, JobSpec, OutputFormat};
 pub use observer::{Note, Observer, Silent, Stage};
 pub use run::quantize;

@@ -53,7 +53,7 @@ pub fn quantize(job: &Job, obs: &mut dyn Observer) -> Result<Summary> {
         // Writes the output itself; the summary is the chosen candidate's.
         let (chosen, candidates) = super::choose::write_best(job, &mut p, &budget, obs)?;
         let (bytes, bpw) = plan::size(&p.plan);
-        summary = Summary { choice_chunks: super::choose::CHUNKS, candidates, ..base_summary(&chosen, &p, bytes, bpw) };
+        summary = Summary { choice_chunks: s.choice.chunks, candidates, ..base_summary(&chosen, &p, bytes, bpw) };
     } else if s.outliers.folds() && !p.inputs.importance.is_empty() {
         p.inputs.folds = choose_folds(job, &p, obs)?;
     }

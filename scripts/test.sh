@@ -62,9 +62,9 @@ if [ "$quick" = 0 ]; then
   python3 scripts/check_compressed_tensors.py "$ct/qwen-int8"
   step "seven architectures as tiny random models (transformers, llama.cpp's converter and tools)"
   python3 scripts/make_tiny_models.py "$SINKQUANT_MODELS/tiny" --tokenizer-dir "$SINKQUANT_MODELS/hf/smollm2-135m" --text "$SINKQUANT_MODELS/text/wiki.utf8"
-  python3 scripts/check_arch.py "$SINKQUANT_MODELS/tiny" --quantize target/release/quantize --llama-bin "$llama_bin" --json target/check_arch.json
+  python3 scripts/check_arch.py "$SINKQUANT_MODELS/tiny" --quantize target/release/quantize --llama-bin "$llama_bin" --text "$SINKQUANT_MODELS/text/wiki.utf8" --calib "$SINKQUANT_MODELS/text/c4.utf8" --json target/check_arch.json
   step "the tiny models' other outputs: scan without false positives, compressed-tensors int8/int4 in transformers, tokenizer.model only, one batch over all"
-  python3 scripts/check_arch_outputs.py "$SINKQUANT_MODELS/tiny" --quantize target/release/quantize --llama-bin "$llama_bin" --json target/check_arch_outputs.json
+  python3 scripts/check_arch_outputs.py "$SINKQUANT_MODELS/tiny" --quantize target/release/quantize --llama-bin "$llama_bin" --text "$SINKQUANT_MODELS/text/wiki.utf8" --calib "$SINKQUANT_MODELS/text/c4.utf8" --json target/check_arch_outputs.json
   step "real models re-saved by transformers (f16 and bf16, >= 3 shards): same Q4_K_M tensors, same PPL"
   python3 scripts/check_resave.py --models "$SINKQUANT_MODELS" --llama-bin "$llama_bin" --only smollm2-135m --json target/check_resave.json
   step "quantize batch on SmolLM2 (3 recipes, --jobs 2): SIGKILL twice + --resume, shards merged, bad inputs"

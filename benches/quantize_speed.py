@@ -21,7 +21,7 @@ With --repeat N every command runs N times: the minimum time and the largest pea
 Output: docs/quality/speed-<model>.json (or --out-dir) and a table on stdout; progress on stderr.
 
 Usage:
-  benches/quantize_speed.py [--model smollm2-135m] [--type Q4_K_M] [--outliers fold]
+  benches/quantize_speed.py [--model smollm2-135m] [--type Q4_K_M] [--outliers fold | --effort default]
       [--calib-chunks 32] [--threads 2] [--repeat 1] [--work /tmp/sq-quality/<model>]
       [--out-dir docs/quality] [--models models] [--llama-bin DIR] [--quantize BIN]
 """
@@ -49,6 +49,9 @@ def main():
     common_args(ap)
     ap.add_argument("--type", default="Q4_K_M", help="llama-quantize type; sinkquant gets it in lower case")
     ap.add_argument("--outliers", default="fold", choices=POLICIES, help="sinkquant's --outliers")
+    ap.add_argument("--effort", choices=("fast", "default", "best"),
+                    help="sinkquant's --effort, with no --outliers or --method: the default job's cost "
+                         "(output docs/quality/speed-<model>-<type>-<effort>.json)")
     ap.add_argument("--repeat", type=int, default=1)
     a = ap.parse_args()
     a.work = a.work or Path("/tmp/sq-quality") / a.model
@@ -63,10 +66,16 @@ def main():
     sq_type = a.type.lower()
     imatrix = d / "imatrix.gguf"
     llama_out = d / f"llama-{a.type}-imat.gguf"
-    sq_out, sq_json = d / f"sq-{sq_type}-{a.outliers}.gguf", d / f"sq-{sq_type}-{a.outliers}.json"
+    tag = f"effort-{a.effort}" if a.effort else a.outliers
+    sq_out, sq_json = d / f"sq-{sq_type}-{tag}.gguf", d / f"sq-{sq_type}-{tag}.json"
     im_cmd = cx.imatrix_cmd(imatrix, a.calib_chunks)
     q_cmd = [cx.bin("llama-quantize"), "--imatrix", imatrix, cx.f16, llama_out, a.type, a.threads]
     sq_cmd = cx.sq_cmd(sq_type, a.outliers, True, sq_out, sq_json, a.calib_chunks)
+    if a.effort:  # the job's own defaults at that effort: drop --outliers and --method
+        for flag in ("--outliers", "--method"):
+            i = sq_cmd.index(flag)
+            del sq_cmd[i:i + 2]
+        sq_cmd[1:1] = ["--effort", a.effort]
 
     im_runs, q_runs, sq_runs = [], [], []
     try:
@@ -83,11 +92,12 @@ def main():
             m = re.search(r"llama_quantize: quantize time =\s*([0-9.]+) ms", text)
             q_runs.append(dict(seconds=secs, peak_rss=rss, reported_seconds=float(m.group(1)) / 1000 if m else None))
             log(f"llama-quantize: {secs:.1f} s, {rss / MIB if rss else 0:.0f} MiB")
-            log(f"sinkquant {sq_type} --outliers {a.outliers}{rep}")
+            log(f"sinkquant {sq_type} {'--effort ' + a.effort if a.effort else '--outliers ' + a.outliers}{rep}")
             _, secs, rss = run(sq_cmd, d / "sinkquant.log", cx.env, timed=True)
             j = json.loads(sq_json.read_text())
             sq_runs.append(dict(seconds=secs, peak_rss=rss, calibration_seconds=j["calibration_seconds"],
-                                quantization_seconds=j["quantization_seconds"]))
+                                quantization_seconds=j["quantization_seconds"], outliers=j["outliers"],
+                                method=j["method"]))
             log(f"sinkquant: {secs:.1f} s (calibration {j['calibration_seconds']:.1f} s, "
                 f"quantization {j['quantization_seconds']:.1f} s), {rss / MIB if rss else 0:.0f} MiB")
     except StepFailed as e:
@@ -113,13 +123,13 @@ def main():
         peak_rss_vs_llama_max=ratio(sq["peak_rss"], llama_peak),
     )
     doc = dict(command=command_line(), date=time.strftime("%Y-%m-%d %H:%M"), model=a.model, type=a.type,
-               outliers=a.outliers, threads=a.threads, calib_chunks=a.calib_chunks, ctx=a.ctx, repeat=a.repeat,
+               outliers=a.outliers, effort=a.effort, threads=a.threads, calib_chunks=a.calib_chunks, ctx=a.ctx, repeat=a.repeat,
                rss_source="/usr/bin/time -v" if Path("/usr/bin/time").exists() else "os.wait4 rusage",
                commands=dict(llama_imatrix=[str(c) for c in im_cmd], llama_quantize=[str(c) for c in q_cmd],
                              sinkquant=[str(c) for c in sq_cmd]),
                llama_imatrix=im, llama_quantize=q, sinkquant=sq, ratios=ratios)
     a.out_dir.mkdir(parents=True, exist_ok=True)
-    out = a.out_dir / f"speed-{a.model}.json"
+    out = a.out_dir / (f"speed-{a.model}-{sq_type}-effort-{a.effort}.json" if a.effort else f"speed-{a.model}.json")
     out.write_text(json.dumps(doc, indent=1) + "\n")
 
     def mib(x):

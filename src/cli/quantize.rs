@@ -17,9 +17,9 @@ use std::path::PathBuf;
 pub enum EffortArg {
     /// fold, rtn: calibration plus seconds (llama-imatrix + llama-quantize's cost)
     Fast,
-    /// outliers auto (fold, both, keep measured on 4 held-out chunks), method auto
+    /// outliers auto (fold and both measured on 4 held-out chunks), method auto
     Default,
-    /// as default, with every candidate written by the method itself and measured on 8 chunks
+    /// fold, both and keep, every candidate written by the method itself and measured on 8 chunks
     Best,
 }
 
@@ -36,8 +36,9 @@ impl From<EffortArg> for Effort {
 /// `--outliers`, mapped onto the library's [`OutlierPolicy`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum Outliers {
-    /// Write the GGUF with fold, both and keep, measure each on calibration text the
-    /// calibration did not use, keep the best (compressed-tensors: fold)
+    /// Write the GGUF with each policy the effort measures (default: fold and both; best: and
+    /// keep), measure each on calibration text the calibration did not use, keep the best
+    /// (compressed-tensors: fold)
     Auto,
     Keep,
     Fold,
@@ -100,8 +101,8 @@ pub struct Args {
     pub effort: EffortArg,
     /// Outlier handling: keep the tensors touching the massive channels in higher precision,
     /// fold their scale into full-precision norms, both, or none; auto (the default effort's)
-    /// writes the GGUF with fold, both and keep and keeps the one of least KL divergence on 4
-    /// chunks of the calibration text after those calibration used (about 3x the writing time)
+    /// writes the GGUF with fold and both (best: and keep) and keeps the one of least KL
+    /// divergence on 4 (best: 8) chunks of the calibration text after those calibration used
     #[arg(long, value_enum)]
     pub outliers: Option<Outliers>,
     /// Quantize without calibration statistics (plain round-to-nearest quantizers)
@@ -163,7 +164,7 @@ impl Args {
         Effort::from(self.effort).apply(&mut s);
         if let Some(o) = self.outliers {
             s.outliers = o.into();
-            s.choose_outliers = if o == Outliers::Auto { Effort::Default.outlier_candidates() } else { vec![] };
+            s.choose_outliers = if o == Outliers::Auto { Effort::from(self.effort).auto_candidates() } else { vec![] };
         }
         s.imatrix = !self.no_imatrix;
         if let Some(m) = self.method {

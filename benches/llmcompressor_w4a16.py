@@ -78,7 +78,9 @@ def compare(q: Path, src: Path, files: list[Path], args) -> dict[str, dict]:
     subprocess.run([q, "compare", src, *files, "--text", args.eval, "--chunks", str(args.eval_chunks),
                     "--ctx", str(args.ctx), "--json", js], check=True, stdout=subprocess.DEVNULL)
     r = json.loads(js.read_text())
-    return {Path(c["path"]).name: c for c in r["candidates"]}
+    rows = {Path(c["path"]).name: c for c in r["candidates"]}
+    rows["source"] = {"ppl": r["ppl_base"]}
+    return rows
 
 
 def main() -> int:
@@ -127,7 +129,8 @@ def main() -> int:
               f"{c['kld_stderr']:9.5f} {100 * c['top1_agreement']:6.2f}% {c['ppl']:9.4f} {r['seconds']:6.0f} {r.get('hf_kld', float('nan')):8.5f}")
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps({"model": name, "group_size": group, "calib_chunks": args.calib_chunks,
+        args.json.write_text(json.dumps({"command": " ".join(sys.argv), "model": name, "source_ppl": cmp["source"]["ppl"],
+                                         "group_size": group, "calib_chunks": args.calib_chunks,
                                          "ctx": args.ctx, "eval_chunks": args.eval_chunks, "rows": rows},
                                         indent=2) + "\n")
     return 0

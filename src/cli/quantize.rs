@@ -227,6 +227,15 @@ pub fn print_summary(s: &Summary) {
         s.quantization_seconds,
         s.total_seconds
     );
+    if !s.stages.is_empty() {
+        let each = |t: &sinkquant::pipeline::StageTime| match t.runs {
+            1 => format!("{} {:.1} s", t.stage, t.seconds),
+            n => format!("{} {:.1} s ({n} runs)", t.stage, t.seconds),
+        };
+        let staged: f64 = s.stages.iter().map(|t| t.seconds).sum();
+        let times: Vec<_> = s.stages.iter().map(each).collect();
+        println!("time by stage: {}, other {:.1} s", times.join(", "), (s.total_seconds - staged).max(0.0));
+    }
     if !s.massive_dims.is_empty() {
         println!("massive dimensions: {:?}; outlier policy {}", s.massive_dims, s.outliers);
     }

@@ -29,6 +29,7 @@ pub mod intervene;
 mod job;
 mod observer;
 mod run;
+mod stage_times;
 mod summary;
 mod write_compressed;
 mod write_gguf;
@@ -44,6 +45,7 @@ pub use effort::Effort;
 pub use job::{CalibSpec, EvalSpec, Job, JobSpec, OutputFormat};
 pub use observer::{Note, Observer, Silent, Stage};
 pub use run::quantize;
+pub use stage_times::StageTime;
 pub use summary::{Candidate, CompressedInfo, EvalSummary, FoldRow, PlanRow, Summary};
 #[cfg(test)]
 mod fold_tests;

@@ -21,6 +21,17 @@ pub enum Stage {
     Evaluate,
 }
 
+impl Stage {
+    pub fn name(self) -> &'static str {
+        match self {
+            Stage::Calibrate => "calibrate",
+            Stage::Fold => "fold",
+            Stage::Write => "write",
+            Stage::Evaluate => "evaluate",
+        }
+    }
+}
+
 /// Events worth telling a person, with what they need to say it.
 #[derive(Debug)]
 pub enum Note<'a> {

@@ -33,6 +33,8 @@ pub(super) struct Prepared {
 /// Runs `job`: the output appears complete or not at all. Returns what was done.
 pub fn quantize(job: &Job, obs: &mut dyn Observer) -> Result<Summary> {
     let started = Instant::now();
+    let mut timed = super::stage_times::Timed::new(obs);
+    let obs = &mut timed;
     // Read once: the estimate, calibration and evaluation share the same budget.
     let budget = Budget::new(job.spec().max_memory);
     let mut p = prepare(job, &budget, obs)?;
@@ -71,9 +73,11 @@ pub fn quantize(job: &Job, obs: &mut dyn Observer) -> Result<Summary> {
     summary.bpw = written as f64 * 8.0 / summary.params.max(1) as f64;
     summary.folds = FoldRow::rows(&p.inputs.folds);
     summary.total_seconds = started.elapsed().as_secs_f64();
+    summary.stages = obs.totals();
     obs.note(Note::Written(&summary));
     if let Some(e) = &s.eval {
         summary.eval = Some(evaluate(&p.model, &s.output, e, s.calib.ctx, &budget, obs)?);
+        summary.stages = obs.totals();
     }
     Ok(summary)
 }
@@ -239,6 +243,7 @@ fn base_summary(job: &Job, p: &Prepared, planned_bytes: u64, planned_bpw: f64) -
         eval: None,
         candidates: vec![],
         choice_chunks: 0,
+        stages: vec![],
         peak_rss_bytes: None,
     }
 }

@@ -146,6 +146,9 @@ pub struct Summary {
     pub candidates: Vec<Candidate>,
     #[serde(default)]
     pub choice_chunks: usize,
+    /// Wall time per stage (calibrate, fold, write, evaluate), summed over each stage's runs.
+    #[serde(default)]
+    pub stages: Vec<super::StageTime>,
     /// The process's peak resident memory, when the caller measured it.
     pub peak_rss_bytes: Option<u64>,
 }
@@ -189,6 +192,7 @@ mod tests {
             eval: None,
             candidates: vec![],
             choice_chunks: 0,
+            stages: vec![],
             peak_rss_bytes: None,
         }
     }

@@ -66,8 +66,17 @@ pub fn fit(
     if bytes <= budget {
         return Ok(0);
     }
-    // Candidates: quantized matrices, with their sampled rows and current error.
-    let mut cands: Vec<(usize, Vec<f32>, Vec<f32>, f64)> = Vec::new();
+    // Candidates: quantized matrices, with their sampled rows, current error and the step down
+    // (type and error) once measured; a candidate's step is measured again only after it was
+    // taken, since no other tensor's choice changes it.
+    struct Cand {
+        i: usize,
+        sample: Vec<f32>,
+        imp: Vec<f32>,
+        err: f64,
+        step: Option<Option<(GgmlType, f64)>>,
+    }
+    let mut cands: Vec<Cand> = Vec::new();
     for (i, t) in plan.iter().enumerate() {
         // The output head (and tied embeddings) is never lowered: its error reaches the logits
         // directly, which a per-tensor relative error does not capture.
@@ -80,29 +89,32 @@ pub fn fit(
         let sample = sample_rows(&w, cols, SAMPLE_ROWS);
         let imp = importance.get(&t.role).cloned().unwrap_or_else(|| vec![1.0; cols]);
         let err = rel_error(t.ty, &sample, cols, &imp);
-        cands.push((i, sample, imp, err));
+        cands.push(Cand { i, sample, imp, err, step: None });
     }
     let mut lowered = 0;
     while bytes > budget {
         // Cost per byte of lowering each candidate one step.
-        let best = cands
-            .iter()
-            .filter_map(|(i, w, imp, err)| {
-                let t = &plan[*i];
-                let lo = lower(t.ty, t.shape[1])?;
-                let saved = (t.nbytes() - lowered_bytes(t, lo)) as f64;
-                let new_err = rel_error(lo, w, t.shape[1], imp);
-                Some((*i, lo, new_err, (new_err - err) / saved.max(1.0)))
-            })
-            .min_by(|a, b| a.3.total_cmp(&b.3));
-        let Some((i, lo, new_err, _)) = best else { break };
-        let t = &mut plan[i];
+        let mut best: Option<(usize, GgmlType, f64, f64)> = None;
+        for (k, c) in cands.iter_mut().enumerate() {
+            let t = &plan[c.i];
+            let step = *c.step.get_or_insert_with(|| {
+                lower(t.ty, t.shape[1]).map(|lo| (lo, rel_error(lo, &c.sample, t.shape[1], &c.imp)))
+            });
+            let Some((lo, new_err)) = step else { continue };
+            let saved = (t.nbytes() - lowered_bytes(t, lo)) as f64;
+            let cost = (new_err - c.err) / saved.max(1.0);
+            if best.is_none_or(|b| cost.total_cmp(&b.3).is_lt()) {
+                best = Some((k, lo, new_err, cost));
+            }
+        }
+        let Some((k, lo, new_err, _)) = best else { break };
+        let c = &mut cands[k];
+        let t = &mut plan[c.i];
         bytes -= (t.nbytes() - lowered_bytes(t, lo)) as u64;
         t.reason.lowered = Some((t.ty, lo));
         t.ty = lo;
-        if let Some(c) = cands.iter_mut().find(|c| c.0 == i) {
-            c.3 = new_err;
-        }
+        c.err = new_err;
+        c.step = None;
         lowered += 1;
     }
     Ok(lowered)

@@ -316,12 +316,13 @@ class Ctx:
             return f"{q} has no quantize command yet (no --outliers in its --help)"
         return None
 
-    def sq_cmd(self, ty, policy, imatrix, out, js, calib_chunks, method="rtn"):
+    def sq_cmd(self, ty, policy, imatrix, out, js, calib_chunks, method="rtn", effort=None):
+        """sinkquant's command; with `effort`, that level's own policy and method (no --outliers, --method)."""
         cmd = [self.a.quantize, "--calib", self.c4, "--calib-chunks", calib_chunks, "--calib-ctx", self.a.ctx,
-               "--seed", 0, "--type", ty, "--outliers", policy]
+               "--seed", 0, "--type", ty]
+        cmd += ["--effort", effort] if effort else ["--outliers", policy, "--method", method]
         if not imatrix:
             cmd.append("--no-imatrix")
-        cmd += ["--method", method]
         return cmd + ["--threads", self.a.threads, "--json", js, self.hf, out]
 
 

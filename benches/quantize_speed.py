@@ -70,12 +70,7 @@ def main():
     sq_out, sq_json = d / f"sq-{sq_type}-{tag}.gguf", d / f"sq-{sq_type}-{tag}.json"
     im_cmd = cx.imatrix_cmd(imatrix, a.calib_chunks)
     q_cmd = [cx.bin("llama-quantize"), "--imatrix", imatrix, cx.f16, llama_out, a.type, a.threads]
-    sq_cmd = cx.sq_cmd(sq_type, a.outliers, True, sq_out, sq_json, a.calib_chunks)
-    if a.effort:  # the job's own defaults at that effort: drop --outliers and --method
-        for flag in ("--outliers", "--method"):
-            i = sq_cmd.index(flag)
-            del sq_cmd[i:i + 2]
-        sq_cmd[1:1] = ["--effort", a.effort]
+    sq_cmd = cx.sq_cmd(sq_type, a.outliers, True, sq_out, sq_json, a.calib_chunks, effort=a.effort)
 
     im_runs, q_runs, sq_runs = [], [], []
     try:

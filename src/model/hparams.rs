@@ -134,8 +134,8 @@ fn gguf_rope_scaling(g: &GgufFile, a: &str) -> Result<Option<RopeScaling>> {
         |name: &str| -> Result<Option<Vec<f32>>> { g.store.get(name).map(|e| g.store.read_f32(e)).transpose() };
     let kind = key("rope.scaling.type").and_then(|v| v.as_str());
     let factor = key("rope.scaling.factor").and_then(|v| v.as_f64());
-    let scaling =
-        RopeScaling::from_gguf(kind, factor, tensor(ROPE_FREQS)?).map_err(|e| Error::unsupported(g.path(), e))?;
+    let scaling = RopeScaling::from_gguf(kind, factor, tensor(ROPE_FREQS)?)
+        .map_err(|e| Error::unsupported(g.path(), e.to_string()))?;
     let (Some(short_factor), Some(long_factor)) = (tensor(ROPE_SHORT)?, tensor(ROPE_LONG)?) else {
         return Ok(scaling);
     };

@@ -103,14 +103,16 @@ impl RopeScaling {
         kind: Option<&str>,
         factor: Option<f64>,
         freqs: Option<Vec<f32>>,
-    ) -> Result<Option<RopeScaling>, String> {
+    ) -> Result<Option<RopeScaling>, ConfigError> {
         match kind {
             None | Some("none") => Ok(freqs.map(RopeScaling::Factors)),
             Some("linear") => match factor {
                 Some(f) if f > 0.0 => Ok(Some(RopeScaling::Linear { factor: f })),
-                _ => Err("rope.scaling.type linear without a positive rope.scaling.factor".into()),
+                _ => Err(ConfigError::Malformed(
+                    "rope.scaling.type linear without a positive rope.scaling.factor".into(),
+                )),
             },
-            Some(t) => Err(unimplemented(t).to_string()),
+            Some(t) => Err(unimplemented(t)),
         }
     }
 

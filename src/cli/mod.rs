@@ -94,12 +94,17 @@ fn emit(text: &str) -> anyhow::Result<()> {
     }
 }
 
-/// Sizes the thread pool used by the forward pass and the numeric kernels.
+/// Sizes the thread pools used by the forward pass and the numeric kernels: rayon's global
+/// pool (sinkquant's own loops and faer's GEMM) and candle's, which candle 0.11 sizes from
+/// `CANDLE_NUM_THREADS` (else `RAYON_NUM_THREADS`, else the physical cores) when it first
+/// runs an element-wise op, not from rayon's pool.
 fn set_threads(n: Option<usize>) -> anyhow::Result<()> {
     if let Some(n) = n {
         if n == 0 {
             anyhow::bail!("--threads must be at least 1");
         }
+        // Before any candle op and any thread of ours: the process is still single-threaded.
+        std::env::set_var("CANDLE_NUM_THREADS", n.to_string());
         rayon::ThreadPoolBuilder::new().num_threads(n).build_global()?;
     }
     Ok(())

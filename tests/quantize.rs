@@ -268,16 +268,22 @@ fn auto_keeps_the_candidate_of_least_kld() {
         let s: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
         assert_eq!((s["method"].as_str(), s["choice_chunks"].as_u64()), (Some("gptq"), Some(chunks)), "{effort}");
         let cands = s["candidates"].as_array().unwrap();
-        let names: Vec<_> = cands.iter().map(|c| c["outliers"].as_str().unwrap()).collect();
-        assert_eq!(names, policies, "{effort}");
+        let names: Vec<_> =
+            cands.iter().map(|c| (c["outliers"].as_str().unwrap(), c["allocation"].as_str().unwrap())).collect();
+        let want: Vec<_> = policies.iter().flat_map(|p| [(*p, "mixture"), (*p, "head-to-layers")]).collect();
+        assert_eq!(names, want, "{effort}");
+        // Moving the head's bytes to the layers never makes the file larger than the class.
+        for pair in cands.chunks(2) {
+            assert!(pair[1]["bytes"].as_u64() <= pair[0]["bytes"].as_u64(), "{effort}: {pair:?}");
+        }
         let chosen: Vec<_> = cands.iter().filter(|c| c["chosen"] == true).collect();
         assert_eq!(chosen.len(), 1);
         let least = cands.iter().map(|c| c["kld"].as_f64().unwrap()).fold(f64::INFINITY, f64::min);
         assert_eq!(chosen[0]["kld"].as_f64().unwrap(), least);
-        let policy = chosen[0]["outliers"].as_str().unwrap();
-        assert_eq!(s["outliers"], policy);
+        let (policy, alloc) = (chosen[0]["outliers"].as_str().unwrap(), chosen[0]["allocation"].as_str().unwrap());
+        assert_eq!((s["outliers"].as_str(), s["allocation"].as_str()), (Some(policy), Some(alloc)));
         let alone = dir.path().join("alone.gguf");
-        let o = quantize_with_calib(&text, &src, &alone, "q4_0", &["--outliers", policy]);
+        let o = quantize_with_calib(&text, &src, &alone, "q4_0", &["--outliers", policy, "--allocation", alloc]);
         assert!(o.status.success(), "{}", stderr(&o));
         let same = std::fs::read(&auto).unwrap() == std::fs::read(&alone).unwrap();
         assert!(same, "{effort}: auto's {policy} differs from {policy}'s");
@@ -291,5 +297,41 @@ fn auto_keeps_the_candidate_of_least_kld() {
     assert!(o.status.success(), "{}", stderr(&o));
     let s: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
     assert_eq!((s["method"].as_str(), s["outliers"].as_str()), (Some("rtn"), Some("fold")));
+    assert_eq!(s["allocation"].as_str(), Some("mixture"));
     assert!(s["candidates"].as_array().is_none_or(|c| c.is_empty()), "fast measured candidates: {s}");
+}
+
+/// `--allocation head-to-layers`: the output head one type lower than llama.cpp's mixture puts
+/// it, layer matrices raised with the bytes, and the plan no larger than the mixture's.
+#[test]
+fn head_to_layers_moves_bytes_within_the_class() {
+    let dir = tempdir();
+    let src = tiny_model("llama").write(&dir.path().join("src.gguf"));
+    let text = tiny_text(&dir.path().join("calib.txt"), 3000);
+    let plan_of = |alloc: &str| {
+        let json = dir.path().join(format!("{alloc}.json"));
+        let out = dir.path().join("o.gguf");
+        let args = ["--allocation", alloc, "--outliers", "fold", "--dry-run", "--json", json.to_str().unwrap()];
+        let o = quantize_with_calib(&text, &src, &out, "q4_0", &args);
+        assert!(o.status.success(), "{}", stderr(&o));
+        let s: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+        assert_eq!(s["allocation"], alloc);
+        s
+    };
+    let (mix, moved) = (plan_of("mixture"), plan_of("head-to-layers"));
+    assert!(moved["planned_bytes"].as_u64() <= mix["planned_bytes"].as_u64());
+    let rows = |s: &serde_json::Value| s["plan"].as_array().unwrap().clone();
+    let (a, b) = (rows(&mix), rows(&moved));
+    let head = |r: &[serde_json::Value]| {
+        r.iter()
+            .find(|t| t["name"] == "output.weight")
+            .or_else(|| r.iter().find(|t| t["name"] == "token_embd.weight"))
+            .cloned()
+            .unwrap()
+    };
+    let (ha, hb) = (head(&a), head(&b));
+    assert_ne!(ha["ty"], hb["ty"], "the head was not lowered");
+    assert!(hb["reason"].as_str().unwrap().contains("its bytes spent on the layers"), "{hb}");
+    let raised = b.iter().filter(|t| t["reason"].as_str().unwrap().contains("with bytes from the head")).count();
+    assert!(raised > 0, "no layer was raised");
 }

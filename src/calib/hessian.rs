@@ -1,6 +1,6 @@
 //! The input Hessian of every linear layer, `H = sum_t x_t x_t^T` over the calibration tokens
 //! (the second-order statistics GPTQ compensates errors with), collected through the
-//! calibration hook next to the per-column statistics. The output head's is not collected.
+//! calibration hook next to the per-column statistics, the output head's included.
 
 use crate::forward::LinearSite;
 use crate::Result;
@@ -19,9 +19,6 @@ impl Hessians {
     /// Adds the rows of `x` (`[tokens, d]`) to `site`'s sum: the lower triangle only (the sum is
     /// symmetric; [`Self::into_means`] fills the rest), a symmetric rank-`tokens` update.
     pub fn add(&mut self, site: LinearSite, x: &Tensor) -> Result<()> {
-        if site == LinearSite::Output {
-            return Ok(());
-        }
         let (t, d) = x.dims2()?;
         let rows = x.flatten_all()?.to_vec1::<f32>()?;
         let (sum, count) = self.sums.entry(site).or_insert_with(|| (vec![0.0; d * d], 0));
@@ -82,11 +79,11 @@ mod tests {
         h.add(site, &x).unwrap();
         let y = Tensor::from_vec(vec![0f32, 1.0, 1.0], (1, 3), &Device::Cpu).unwrap();
         h.add(site, &y).unwrap();
-        h.add(LinearSite::Output, &x).unwrap();
+        h.add(LinearSite::Output, &y).unwrap();
         let m = h.into_means();
         // Rows (1,2,0.5), (3,-1,2), (0,1,1): sum of outer products over 3 tokens.
         let want = [10.0, -1.0, 6.5, -1.0, 6.0, 0.0, 6.5, 0.0, 5.25].map(|v: f32| v / 3.0);
         assert_eq!(m[&site], want);
-        assert!(!m.contains_key(&LinearSite::Output));
+        assert_eq!(m[&LinearSite::Output], [0.0, 0.0, 0.0, 0.0, 1.0, 1.0, 0.0, 1.0, 1.0]);
     }
 }

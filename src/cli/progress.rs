@@ -82,12 +82,13 @@ impl Observer for Terminal {
                 if method == sinkquant::pipeline::Method::Gptq { "they fit" } else { "more than the memory allowed" }
             ),
             Note::Chose(cands) => {
-                println!("outlier policy, measured on calibration text the calibration did not use:");
+                println!("outlier policy and allocation, measured on calibration text the calibration did not use:");
                 for c in cands {
                     let mark = if c.chosen { "  <- chosen" } else { "" };
                     println!(
-                        "  {:<5} KLD {:.5} +/- {:.5}, top-1 {:.2}%, {}{mark}",
+                        "  {:<5} {:<14} KLD {:.5} +/- {:.5}, top-1 {:.2}%, {}{mark}",
                         c.outliers,
+                        c.allocation,
                         c.kld,
                         c.kld_stderr,
                         100.0 * c.top1_agreement,

@@ -60,6 +60,17 @@ impl From<Outliers> for OutlierPolicy {
     }
 }
 
+/// `--allocation`, mapped onto the library's [`Allocation`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum AllocationArg {
+    /// Measure both (default and best efforts; fast: mixture)
+    Auto,
+    /// llama.cpp's mixture for the class
+    Mixture,
+    /// The output head one type lower, the bytes freed spent on the layers' matrices
+    HeadToLayers,
+}
+
 /// `--method`, mapped onto the library's [`Method`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum MethodArg {
@@ -115,6 +126,12 @@ pub struct Args {
     /// Hessians fit in the memory allowed, else rtn
     #[arg(long, value_enum)]
     pub method: Option<MethodArg>,
+    /// How the class's bytes are shared between the output head (and tied embeddings) and the
+    /// layers: llama.cpp's mixture, head-to-layers (the head one type lower, the bytes spent
+    /// raising the layers' matrices of most error per byte), or auto (the default effort's):
+    /// both written and measured like --outliers auto
+    #[arg(long, value_enum)]
+    pub allocation: Option<AllocationArg>,
     /// Force a type on tensors whose GGUF name matches REGEX (repeatable; first match wins)
     #[arg(long = "tensor-type", value_name = "REGEX=TYPE", value_parser = |s: &str| parse_override(s))]
     pub overrides: Vec<(regex::Regex, GgmlType)>,
@@ -124,6 +141,11 @@ pub struct Args {
     /// Type of the token embeddings
     #[arg(long, value_parser = |s: &str| parse_ggml_type(s))]
     pub embedding_type: Option<GgmlType>,
+    /// Keep the class's block types (only Q4_0 blocks in a q4_0 file, for a runtime with a
+    /// kernel for that type alone). By default each matrix of a class takes, among the types of
+    /// exactly its size (Q4_0, IQ4_NL, Q4_K; Q5_0, Q5_K), the one of least measured error
+    #[arg(long)]
+    pub exact_types: bool,
     /// After writing, evaluate source and output on this text: PPL before and after, KLD
     #[arg(long)]
     pub eval: Option<PathBuf>,
@@ -143,7 +165,8 @@ pub struct Args {
     /// Threads (default: all cores)
     #[arg(long)]
     pub threads: Option<usize>,
-    /// Write the summary (plan, sizes, times, outliers, evaluation) as JSON to this file
+    /// Write the summary (plan, sizes, times, outliers, evaluation) as JSON to this file (with
+    /// --dry-run: the plan, nothing written)
     #[arg(long)]
     pub json: Option<PathBuf>,
 }
@@ -166,6 +189,18 @@ impl Args {
             s.outliers = o.into();
             s.choose_outliers = if o == Outliers::Auto { Effort::from(self.effort).auto_candidates() } else { vec![] };
         }
+        match self.allocation {
+            Some(AllocationArg::Auto) => s.choose_alloc = Effort::Default.alloc_candidates(),
+            Some(a) => {
+                s.alloc = if a == AllocationArg::Mixture {
+                    sinkquant::pipeline::Allocation::Mixture
+                } else {
+                    sinkquant::pipeline::Allocation::HeadToLayers
+                };
+                s.choose_alloc.clear();
+            }
+            None => {}
+        }
         s.imatrix = !self.no_imatrix;
         if let Some(m) = self.method {
             s.method = m.into();
@@ -173,6 +208,7 @@ impl Args {
         s.overrides = self.overrides.clone();
         s.output_type = self.output_type;
         s.embedding_type = self.embedding_type;
+        s.exact_types = self.exact_types;
         s.calib = self.calib.spec();
         s.calib_cache = self.calib_cache.clone();
         s.max_memory = self.calib.max_memory;
@@ -187,13 +223,11 @@ pub fn run(a: Args) -> Result<()> {
     super::set_threads(a.threads)?;
     let job = a.spec().validate()?;
     let mut summary = pipeline::quantize(&job, &mut Terminal::default())?;
-    if summary.dry_run {
-        return Ok(());
-    }
     if let Some(e) = &summary.eval {
         print_eval(e);
     }
     summary.peak_rss_bytes = super::procfs::peak_rss();
+    // A dry run's JSON is its plan (`dry_run: true`, nothing written).
     if let Some(p) = &a.json {
         let v = serde_json::to_value(&summary)?;
         super::write_json(p, &v).with_context(|| format!("{}: cannot write", p.display()))?;

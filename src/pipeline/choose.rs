@@ -1,5 +1,6 @@
-//! The outlier policy chosen by measurement (`--outliers auto`): the GGUF is written once per
-//! candidate policy into a temporary folder beside the output, each file is compared with the
+//! The outlier policy and the allocation chosen by measurement (`--outliers auto`; the
+//! allocations of `plan::trade`): the GGUF is written once per candidate policy and allocation
+//! into a temporary folder beside the output, each file is compared with the
 //! source on calibration chunks the calibration did not use, and the policy of least KL
 //! divergence is kept; the files are deleted with the folder. Candidates are written with the
 //! plain importance-weighted quantizers (seconds each); the chosen policy is then written with
@@ -42,14 +43,22 @@ pub fn write_best(
         p.inputs.method = Method::Rtn;
     }
     let mut tried: Vec<(Job, PathBuf, Vec<crate::plan::TensorPlan>, Folds, u64)> = Vec::new();
-    for &policy in &s.choose_outliers {
-        let cj = job.with_outliers(policy);
+    for (policy, alloc) in job.candidates() {
+        let cj = job.with_candidate(policy, alloc);
         p.plan = plan_tensors(&cj, &p.model, &p.inputs, &p.protected)?;
+        // An allocation that changed nothing (a head already at the bottom of the ladder) is
+        // the same file as one tried.
+        let same = |t: &(Job, PathBuf, Vec<crate::plan::TensorPlan>, Folds, u64)| {
+            t.0.spec().outliers == policy && t.2.iter().map(|x| x.ty).eq(p.plan.iter().map(|x| x.ty))
+        };
+        if tried.iter().any(same) {
+            continue;
+        }
         p.inputs.folds = match policy.folds() && !p.inputs.importance.is_empty() {
             true => choose_folds(&cj, p, obs)?,
             false => Folds::default(),
         };
-        let path = dir.path().join(format!("{}.gguf", policy.name()));
+        let path = dir.path().join(format!("{}-{}.gguf", policy.name(), alloc.name()));
         let bytes = write_gguf(&cj, p, &path, obs)?;
         tried.push((cj, path, std::mem::take(&mut p.plan), std::mem::take(&mut p.inputs.folds), bytes));
     }
@@ -62,6 +71,7 @@ pub fn write_best(
         .enumerate()
         .map(|(i, (t, &(kld, kld_stderr, top1_agreement)))| Candidate {
             outliers: t.0.spec().outliers.name().to_string(),
+            allocation: t.0.spec().alloc.name().to_string(),
             bytes: t.4,
             kld,
             kld_stderr,

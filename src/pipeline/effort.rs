@@ -4,8 +4,9 @@
 //!
 //! - `fast`: `fold`, round-to-nearest (ggml's importance-weighted quantizers): calibration
 //!   plus seconds, what `llama-imatrix` + `llama-quantize` cost.
-//! - `default`: the outlier policy measured between fold and both (candidates written with
-//!   rtn, each compared with the source on 4 held-out calibration chunks), then GPTQ when its
+//! - `default`: the outlier policy measured between fold and both, and the allocation between
+//!   llama.cpp's mixture and head-to-layers (`plan::trade`); the candidates written with
+//!   rtn, each compared with the source on 4 held-out calibration chunks, then GPTQ when its
 //!   Hessians fit in memory. `keep` alone is not a default candidate: on the three real models
 //!   and every class measured (docs/quantize.md) it never scored best, and `both` holds its
 //!   gain where it has one (SmolLM2 Q4_K_M: keep 0.0080, both 0.0056, fold 0.0200).
@@ -14,6 +15,7 @@
 
 use super::job::JobSpec;
 use crate::error::{Error, Result};
+use crate::plan::trade::Allocation;
 use crate::plan::OutlierPolicy;
 use crate::quant::methods::Method;
 
@@ -60,6 +62,14 @@ impl Effort {
         }
     }
 
+    /// The allocations measured against each other (`plan::trade`); one means no choice.
+    pub fn alloc_candidates(self) -> Vec<Allocation> {
+        match self {
+            Effort::Fast => vec![Allocation::Mixture],
+            _ => vec![Allocation::Mixture, Allocation::HeadToLayers],
+        }
+    }
+
     /// Held-out calibration chunks each candidate is measured on.
     pub fn choice_chunks(self) -> usize {
         match self {
@@ -82,6 +92,9 @@ impl Effort {
         let c = self.outlier_candidates();
         s.outliers = c[0];
         s.choose_outliers = if c.len() > 1 { c } else { vec![] };
+        let a = self.alloc_candidates();
+        s.alloc = a[0];
+        s.choose_alloc = if a.len() > 1 { a } else { vec![] };
         s.method = self.method();
         s.choice.chunks = self.choice_chunks();
         s.choice.with_method = self == Effort::Best;
@@ -97,6 +110,7 @@ mod tests {
         let mut s = JobSpec::new("in", "out.gguf");
         Effort::Fast.apply(&mut s);
         assert_eq!((s.outliers, s.choose_outliers.len(), s.method), (OutlierPolicy::Fold, 0, Method::Rtn));
+        assert!(s.choose_alloc.is_empty() && s.alloc == Allocation::Mixture);
         Effort::Best.apply(&mut s);
         assert_eq!(
             (s.choose_outliers.len(), s.method, s.choice.chunks, s.choice.with_method),
@@ -104,6 +118,7 @@ mod tests {
         );
         Effort::Default.apply(&mut s);
         assert_eq!((s.choose_outliers.len(), s.choice.chunks, s.choice.with_method), (2, 4, false));
+        assert_eq!(s.choose_alloc, vec![Allocation::Mixture, Allocation::HeadToLayers]);
         assert_eq!(Effort::Fast.auto_candidates(), Effort::Default.outlier_candidates());
         assert_eq!(Effort::Best.auto_candidates().len(), 3);
         assert_eq!(Effort::parse("BEST").unwrap(), Effort::Best);

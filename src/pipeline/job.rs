@@ -3,6 +3,7 @@
 //! place. The CLI builds a spec from its flags, the batch manifest one per model and recipe.
 
 use crate::error::{Error, Result};
+use crate::plan::trade::Allocation;
 use crate::plan::{Mixture, OutlierPolicy, PlanOptions, Preset};
 use crate::quant::formats::GgmlType;
 use crate::quant::methods::Method;
@@ -125,6 +126,11 @@ pub struct JobSpec {
     pub choose_outliers: Vec<OutlierPolicy>,
     /// How the measured choice among `choose_outliers` is made.
     pub choice: ChoiceSpec,
+    /// How the class's bytes are shared between the output head and the layers.
+    pub alloc: Allocation,
+    /// When it holds two or more, each is written (with each outlier candidate) and measured
+    /// like the policies; `alloc` is then only the first one tried.
+    pub choose_alloc: Vec<Allocation>,
     /// Whether calibration statistics weight the quantizers.
     pub imatrix: bool,
     /// How each matrix's codes are chosen.
@@ -135,6 +141,9 @@ pub struct JobSpec {
     pub output_type: Option<GgmlType>,
     /// Type of the token embeddings.
     pub embedding_type: Option<GgmlType>,
+    /// Keep the class's block types: no swap to an equal-size type of less error
+    /// ([`crate::plan::swap`]).
+    pub exact_types: bool,
     pub calib: CalibSpec,
     /// Keep calibrations here and reuse one made from the same model files, text and cuts.
     pub calib_cache: Option<PathBuf>,
@@ -158,11 +167,14 @@ impl JobSpec {
             outliers: OutlierPolicy::Fold,
             choose_outliers: vec![],
             choice: ChoiceSpec::default(),
+            alloc: Allocation::Mixture,
+            choose_alloc: vec![],
             imatrix: true,
             method: Method::default(),
             overrides: vec![],
             output_type: None,
             embedding_type: None,
+            exact_types: false,
             calib: CalibSpec::default(),
             calib_cache: None,
             eval: None,
@@ -255,16 +267,29 @@ impl Job {
         self.spec.needs_calibration()
     }
 
-    /// Whether the outlier policy is chosen by measurement: among two or more, for a GGUF.
-    pub fn chooses_outliers(&self) -> bool {
-        self.spec.choose_outliers.len() > 1 && self.format == OutputFormat::Gguf
+    /// The (outlier policy, allocation) pairs a measured choice writes: every policy candidate
+    /// with every allocation candidate (the fixed one where no choice is asked).
+    pub fn candidates(&self) -> Vec<(OutlierPolicy, Allocation)> {
+        let s = &self.spec;
+        let policies = if s.choose_outliers.len() > 1 { s.choose_outliers.clone() } else { vec![s.outliers] };
+        let allocs = if s.choose_alloc.len() > 1 { s.choose_alloc.clone() } else { vec![s.alloc] };
+        policies.iter().flat_map(|&p| allocs.iter().map(move |&a| (p, a))).collect()
     }
 
-    /// This job with outlier policy `p` (one of the measured choice's candidates).
-    pub fn with_outliers(&self, p: OutlierPolicy) -> Job {
+    /// Whether the outlier policy or the allocation is chosen by measurement: among two or
+    /// more candidates, for a GGUF.
+    pub fn chooses(&self) -> bool {
+        self.candidates().len() > 1 && self.format == OutputFormat::Gguf
+    }
+
+    /// This job with outlier policy `p` and allocation `a` (one of the measured choice's
+    /// candidates).
+    pub fn with_candidate(&self, p: OutlierPolicy, a: Allocation) -> Job {
         let mut j = self.clone();
         j.spec.outliers = p;
         j.spec.choose_outliers.clear();
+        j.spec.alloc = a;
+        j.spec.choose_alloc.clear();
         j
     }
 

@@ -37,6 +37,7 @@ mod write_gguf;
 pub use crate::calib::collect::Criterion;
 pub use crate::calib::intervene::{Intervene, Intervention};
 pub use crate::calib::report::ScanReport;
+pub use crate::plan::trade::Allocation;
 pub use crate::plan::{parse_override, preset::parse_ggml_type, Mixture, OutlierPolicy, Preset, Reason, TensorPlan};
 pub use crate::quant::formats::GgmlType;
 pub use crate::quant::methods::Method;

@@ -12,6 +12,7 @@ use crate::io::gguf::llama_meta::{self, Provenance};
 use crate::io::Progress;
 use crate::memory::{self, Budget};
 use crate::model::{gguf_keys, Model};
+use crate::plan::trade::Allocation;
 use crate::plan::{self, Mixture, OutlierPolicy, PlanOptions, Preset, Protected, TensorPlan};
 use crate::quant::methods::Method;
 use crate::tokenizer::GgufVocab;
@@ -51,7 +52,7 @@ pub fn quantize(job: &Job, obs: &mut dyn Observer) -> Result<Summary> {
     let t_quant = Instant::now();
     let s = job.spec();
     obs.note(Note::Writing { output: &s.output });
-    if job.chooses_outliers() {
+    if job.chooses() {
         // Writes the output itself; the summary is the chosen candidate's.
         let (chosen, candidates) = super::choose::write_best(job, &mut p, &budget, obs)?;
         let (bytes, bpw) = plan::size(&p.plan);
@@ -60,7 +61,7 @@ pub fn quantize(job: &Job, obs: &mut dyn Observer) -> Result<Summary> {
         p.inputs.folds = choose_folds(job, &p, obs)?;
     }
     let written = match job.format() {
-        OutputFormat::Gguf if job.chooses_outliers() => std::fs::metadata(&s.output).map_or(0, |m| m.len()),
+        OutputFormat::Gguf if job.chooses() => std::fs::metadata(&s.output).map_or(0, |m| m.len()),
         OutputFormat::Gguf => write_gguf(job, &p, &s.output, obs)?,
         OutputFormat::CompressedTensors { bits } => {
             let (written, info) = write_compressed(job, &p, bits, obs)?;
@@ -122,7 +123,7 @@ fn prepare(job: &Job, budget: &Budget, obs: &mut dyn Observer) -> Result<Prepare
 }
 
 /// Every tensor's type: the class's plan, fitted to the class's size for a GGUF whose types the
-/// caller did not fix.
+/// caller did not fix, each matrix then taking the least-error type of its size.
 pub(super) fn plan_tensors(
     job: &Job,
     model: &Model,
@@ -136,6 +137,12 @@ pub(super) fn plan_tensors(
         let llama = PlanOptions { outliers: OutlierPolicy::None, overrides: vec![], ..opts };
         let budget = plan::size(&plan::plan(model, &llama, &Protected::default())).0 - plan::budget::METADATA_HEADROOM;
         plan::budget::fit(model, &mut the_plan, budget, &inputs.importance)?;
+        if job.spec().alloc == Allocation::HeadToLayers {
+            plan::trade::head_to_layers(model, &mut the_plan, budget, &inputs.importance)?;
+        }
+        if !job.spec().exact_types {
+            plan::swap::choose(model, &mut the_plan, &inputs.importance)?;
+        }
     }
     Ok(the_plan)
 }
@@ -224,6 +231,7 @@ fn base_summary(job: &Job, p: &Prepared, planned_bytes: u64, planned_bpw: f64) -
         format: job.format().name().to_string(),
         preset: s.preset.name.to_string(),
         outliers: s.outliers.name().to_string(),
+        allocation: s.alloc.name().to_string(),
         imatrix: s.imatrix,
         method: p.inputs.method.name().to_string(),
         dry_run: s.dry_run,

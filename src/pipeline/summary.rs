@@ -94,6 +94,9 @@ pub struct EvalSummary {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Candidate {
     pub outliers: String,
+    /// `mixture` or `head-to-layers` (`plan::trade`); reports of earlier versions: `mixture`.
+    #[serde(default = "mixture")]
+    pub allocation: String,
     pub bytes: u64,
     #[serde(deserialize_with = "nan_if_null")]
     pub kld: f64,
@@ -114,6 +117,9 @@ pub struct Summary {
     pub format: String,
     pub preset: String,
     pub outliers: String,
+    /// How the class's bytes were shared between head and layers; earlier reports: `mixture`.
+    #[serde(default = "mixture")]
+    pub allocation: String,
     pub imatrix: bool,
     /// How the matrices' codes were chosen (`rtn`, `gptq`); reports of earlier versions: `rtn`.
     #[serde(default = "rtn")]
@@ -157,6 +163,10 @@ fn rtn() -> String {
     "rtn".into()
 }
 
+fn mixture() -> String {
+    "mixture".into()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -168,6 +178,7 @@ mod tests {
             format: "gguf".into(),
             preset: "q4_0".into(),
             outliers: "fold".into(),
+            allocation: "head-to-layers".into(),
             imatrix: true,
             method: "gptq".into(),
             dry_run: false,
@@ -203,7 +214,11 @@ mod tests {
         let v = serde_json::to_value(&s).unwrap();
         assert_eq!(v["plan"][0]["ty"], "Q4_0");
         assert!(v.get("bits").is_none());
-        assert_eq!(serde_json::from_value::<Summary>(v).unwrap(), s);
+        assert_eq!(serde_json::from_value::<Summary>(v.clone()).unwrap(), s);
+        // A report written before allocations were measured reads as llama.cpp's mixture.
+        let mut old = v;
+        old.as_object_mut().unwrap().remove("allocation");
+        assert_eq!(serde_json::from_value::<Summary>(old).unwrap().allocation, "mixture");
         let mut c = summary();
         c.compressed =
             Some(CompressedInfo { bits: 4, group_size: Some(64), kept: vec!["m.down_proj".into()], dense: vec![] });

@@ -47,12 +47,21 @@ fn quantize_by_rows(
     let block = (ROW_BLOCK_BYTES / (4 * cols.max(1))).max(1);
     let weights = inputs.weights_for(t.role);
     let row_bytes = t.ty.row_bytes(cols).expect("planned types fit their rows");
+    // GPTQ treats rows independently given the factor of the input Hessian, so blocks of rows
+    // give the same bytes as the whole matrix.
+    let factor = match inputs.hessian_for(t.role).filter(|_| t.ty.format().is_quantized()) {
+        Some(h) => Some(gptq::inverse_factor(&h, cols).map_err(|e| Error::Invalid(format!("{}: GPTQ: {e}", t.name)))?),
+        None => None,
+    };
     let mut out = Vec::new();
     for start in (0..n_rows).step_by(block) {
         let rows = start..(start + block).min(n_rows);
         let data = model.read_rows(t.role, rows.clone())?;
         out.resize(rows.len() * row_bytes, 0);
-        quantize_rows(t.ty, &data, cols, weights.as_deref(), &mut out);
+        match &factor {
+            Some(u) => gptq::quantize_rows(t.ty, &data, cols, u, weights.as_deref(), &mut out),
+            None => quantize_rows(t.ty, &data, cols, weights.as_deref(), &mut out),
+        }
         put(&out)?;
     }
     Ok(())

@@ -45,7 +45,7 @@ pub fn lower(ty: GgmlType, cols: usize) -> Option<GgmlType> {
 }
 
 /// Relative output-space error of quantizing the sampled rows `w` to `ty`.
-fn rel_error(ty: GgmlType, w: &[f32], cols: usize, imp: &[f32]) -> f64 {
+pub(super) fn rel_error(ty: GgmlType, w: &[f32], cols: usize, imp: &[f32]) -> f64 {
     let ones = vec![1f32; cols];
     let signal: f64 = w
         .chunks_exact(cols)
@@ -66,31 +66,9 @@ pub fn fit(
     if bytes <= budget {
         return Ok(0);
     }
-    // Candidates: quantized matrices, with their sampled rows, current error and the step down
-    // (type and error) once measured; a candidate's step is measured again only after it was
-    // taken, since no other tensor's choice changes it.
-    struct Cand {
-        i: usize,
-        sample: Vec<f32>,
-        imp: Vec<f32>,
-        err: f64,
-        step: Option<Option<(GgmlType, f64)>>,
-    }
-    let mut cands: Vec<Cand> = Vec::new();
-    for (i, t) in plan.iter().enumerate() {
-        // The output head (and tied embeddings) is never lowered: its error reaches the logits
-        // directly, which a per-tensor relative error does not capture.
-        let head = matches!(t.role, Role::Output | Role::TokenEmbd);
-        if !t.ty.is_quantized() || t.shape.len() != 2 || head {
-            continue;
-        }
-        let cols = t.shape[1];
-        let (_, w) = model.read_canonical(t.role)?;
-        let sample = sample_rows(&w, cols, SAMPLE_ROWS);
-        let imp = importance.get(&t.role).cloned().unwrap_or_else(|| vec![1.0; cols]);
-        let err = rel_error(t.ty, &sample, cols, &imp);
-        cands.push(Cand { i, sample, imp, err, step: None });
-    }
+    // The output head (and tied embeddings) is never lowered: its error reaches the logits
+    // directly, which a per-tensor relative error does not capture.
+    let mut cands = layer_candidates(model, plan, importance)?;
     let mut lowered = 0;
     while bytes > budget {
         // Cost per byte of lowering each candidate one step.
@@ -118,6 +96,40 @@ pub fn fit(
         lowered += 1;
     }
     Ok(lowered)
+}
+
+/// A quantized layer matrix that a size step may move: its sampled rows, their importance, the
+/// current error and the next step (type and error) once measured. A candidate's step is
+/// measured again only after it was taken, since no other tensor's choice changes it.
+pub(super) struct Cand {
+    pub i: usize,
+    pub sample: Vec<f32>,
+    pub imp: Vec<f32>,
+    pub err: f64,
+    pub step: Option<Option<(GgmlType, f64)>>,
+}
+
+/// The quantized 2-D tensors of `plan` other than the output head and the token embeddings,
+/// as step candidates. Tensors without calibration statistics weight every column equally.
+pub(super) fn layer_candidates(
+    model: &Model,
+    plan: &[TensorPlan],
+    importance: &BTreeMap<Role, Vec<f32>>,
+) -> Result<Vec<Cand>> {
+    let mut cands = Vec::new();
+    for (i, t) in plan.iter().enumerate() {
+        let head = matches!(t.role, Role::Output | Role::TokenEmbd);
+        if !t.ty.is_quantized() || t.shape.len() != 2 || head {
+            continue;
+        }
+        let cols = t.shape[1];
+        let (_, w) = model.read_canonical(t.role)?;
+        let sample = sample_rows(&w, cols, SAMPLE_ROWS);
+        let imp = importance.get(&t.role).cloned().unwrap_or_else(|| vec![1.0; cols]);
+        let err = rel_error(t.ty, &sample, cols, &imp);
+        cands.push(Cand { i, sample, imp, err, step: None });
+    }
+    Ok(cands)
 }
 
 fn lowered_bytes(t: &TensorPlan, ty: GgmlType) -> usize {

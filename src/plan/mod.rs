@@ -2,13 +2,17 @@
 //!
 //! The plan starts from llama.cpp's rules for the named mixture ([`llama_mix`]), applies the
 //! outlier policy ([`outliers`]), then the user's overrides, then the block-size fallback. Norms
-//! and other 1-D tensors stay F32.
+//! and other 1-D tensors stay F32. A class's plan is then fitted to its size ([`budget`]) and
+//! each matrix takes the best of its equal-size types ([`swap`]); an alternative allocation
+//! moves bytes from the output head to the layers ([`trade`]).
 
 pub mod budget;
 pub mod llama_mix;
 pub mod outliers;
 pub mod preset;
 pub mod reason;
+pub mod swap;
+pub mod trade;
 
 use crate::error::{Error, Result};
 use crate::model::{Model, Role};
@@ -112,7 +116,7 @@ pub fn plan(model: &Model, opts: &PlanOptions, protected: &Protected) -> Vec<Ten
                     ty = fitted;
                 }
             }
-            let reason = Reason { origin, fallback, lowered: None };
+            let reason = Reason { origin, fallback, lowered: None, swapped: None, traded: None, raised: None };
             TensorPlan { role, name, shape: e_shape, ty, reason }
         })
         .collect()

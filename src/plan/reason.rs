@@ -36,11 +36,19 @@ pub struct Reason {
     pub fallback: Option<(usize, GgmlType, GgmlType)>,
     /// Lowered from the first type to the second to fit the size of the class.
     pub lowered: Option<(GgmlType, GgmlType)>,
+    /// Swapped from the first type to the second, of the same size, whose measured error was
+    /// the given fraction of the first's.
+    pub swapped: Option<(GgmlType, GgmlType, f64)>,
+    /// The head, lowered from the first type to the second for the layers' sake
+    /// ([`super::trade`]).
+    pub traded: Option<(GgmlType, GgmlType)>,
+    /// Raised from the first type to the second with the bytes the head gave up.
+    pub raised: Option<(GgmlType, GgmlType)>,
 }
 
 impl Reason {
     pub fn new(origin: Origin) -> Reason {
-        Reason { origin, fallback: None, lowered: None }
+        Reason { origin, fallback: None, lowered: None, swapped: None, traded: None, raised: None }
     }
 
     /// Whether the `keep` policy chose this tensor's type.
@@ -73,6 +81,15 @@ impl fmt::Display for Reason {
         if let Some((from, to)) = self.lowered {
             write!(f, "; lowered {from} -> {to} to fit the size of the class")?;
         }
+        if let Some((from, to)) = self.traded {
+            write!(f, "; lowered {from} -> {to}, its bytes spent on the layers")?;
+        }
+        if let Some((from, to)) = self.raised {
+            write!(f, "; raised {from} -> {to} with bytes from the head")?;
+        }
+        if let Some((from, to, ratio)) = self.swapped {
+            write!(f, "; {from} -> {to}, same size, {ratio:.2}x the error")?;
+        }
         Ok(())
     }
 }
@@ -96,6 +113,13 @@ mod tests {
             r.to_string(),
             "q4_k_m rule: output matrix; 576 columns do not fit Q6_K blocks, Q8_0 instead; lowered Q8_0 -> Q5_1 to fit the size of the class"
         );
+        let mut s = Reason::new(Origin::MixtureDefault(Mixture::Q4_0));
+        s.swapped = Some((GgmlType::Q4_0, GgmlType::IQ4_NL, 0.781));
+        assert_eq!(s.to_string(), "q4_0 default; Q4_0 -> IQ4_NL, same size, 0.78x the error");
+        s.raised = Some((GgmlType::Q4_0, GgmlType::Q5_1));
+        assert!(s
+            .to_string()
+            .ends_with("raised Q4_0 -> Q5_1 with bytes from the head; Q4_0 -> IQ4_NL, same size, 0.78x the error"));
         assert!(!r.is_keep());
         let k = Reason::new(Origin::Keep(Protection::Dominated { channel: 7, percent: 71.0 }));
         assert!(k.is_keep() && k.to_string() == "keep: input channel 7 holds 71% of the input energy");

@@ -161,6 +161,14 @@ fn batch_resumes_after_sigkill_with_identical_outputs() {
     assert!(earlier >= 1, "the finished job is not redone: {said}");
     assert_eq!(outputs(&out), reference, "outputs after kill + resume equal the uninterrupted run's");
     assert_eq!(outcomes(&report(&out.join("report"))), outcomes(&report(&whole)));
+    for m in ["llama", "qwen"] {
+        let left: Vec<_> = std::fs::read_dir(out.join(m))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| n.starts_with('.'))
+            .collect();
+        assert!(left.is_empty(), "partial files of the killed run were cleared: {left:?}");
+    }
 
     // A changed input redoes the jobs that use it, and only those.
     std::fs::write(dir.path().join("calib.txt"), "the the the he he t h e a the th the he\n".repeat(200)).unwrap();
@@ -189,4 +197,28 @@ fn shards_merge_into_the_unsharded_report() {
     let o =
         quantize(&["batch-report", s0.to_str().unwrap(), dir.path().join("nowhere").to_str().unwrap(), "--out", "x"]);
     assert_clean_error(&o, &["nowhere", "report.json"]);
+}
+
+#[test]
+fn a_job_held_by_another_batch_is_not_run_twice() {
+    let dir = tempdir();
+    let manifest = zoo(dir.path(), false);
+    let m = manifest.to_str().unwrap();
+    // Stand in for a second batch on the same out_dir that is running llama/q8.
+    let lock = dir.path().join("out/.sinkquant-batch/locks/llama/q8.lock");
+    std::fs::create_dir_all(lock.parent().unwrap()).unwrap();
+    let held = std::fs::File::create(&lock).unwrap();
+    held.try_lock().unwrap();
+    let o = batch(&[m]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let r = report(&dir.path().join("out/report"));
+    let failed: Vec<_> = r["jobs"].as_array().unwrap().iter().filter(|j| j["error"].is_string()).collect();
+    assert_eq!(failed.len(), 1, "{r}");
+    let e = failed[0]["error"].as_str().unwrap();
+    assert!(e.contains("another batch") && e.contains("q8.lock"), "{e}");
+    assert!(!dir.path().join("out/llama/q8.gguf").exists());
+    drop(held);
+    let o = batch(&["--resume", m]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(dir.path().join("out/llama/q8.gguf").exists());
 }

@@ -64,6 +64,32 @@ impl StateDir {
         Ok(())
     }
 
+    /// Takes the job's lock (`locks/<model>/<recipe>.lock`, an advisory `flock` the OS drops
+    /// when the holder exits, killed or not). Two batches on one `out_dir` (a shard started
+    /// twice, or a run beside a cluster's shards) then never run the same job at once, nor
+    /// remove each other's partial outputs. Returns `None` when another process holds it.
+    pub fn lock(&self, job: &Job) -> Result<Option<std::fs::File>> {
+        let path = self.lock_path(job);
+        let dir = path.parent().expect("job paths have a folder");
+        std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+        let f = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(|e| Error::io(&path, e))?;
+        match f.try_lock() {
+            Ok(()) => Ok(Some(f)),
+            Err(std::fs::TryLockError::WouldBlock) => Ok(None),
+            Err(std::fs::TryLockError::Error(e)) => Err(Error::io(&path, e)),
+        }
+    }
+
+    /// Where the job's lock is.
+    pub fn lock_path(&self, job: &Job) -> PathBuf {
+        self.path("locks", job, "lock")
+    }
+
     /// The job's record, if one was written and can be read.
     pub fn load(&self, job: &Job) -> Option<Record> {
         let text = std::fs::read_to_string(self.record_path(job)).ok()?;
@@ -180,11 +206,25 @@ mod tests {
     }
 
     #[test]
+    fn a_job_lock_is_held_once() {
+        let tmp = tempfile::tempdir().unwrap();
+        let j = job(tmp.path());
+        let st = StateDir::new(&tmp.path().join("out"));
+        let held = st.lock(&j).unwrap().expect("free at first");
+        assert!(st.lock(&j).unwrap().is_none(), "a second holder is refused");
+        drop(held);
+        assert!(st.lock(&j).unwrap().is_some(), "free again once the holder is gone");
+    }
+
+    #[test]
     fn partial_outputs_are_removed() {
         let tmp = tempfile::tempdir().unwrap();
         let out = tmp.path().join("int4.gguf");
         std::fs::write(tmp.path().join(".int4.gguf.tmp-123"), b"x").unwrap();
         std::fs::create_dir(tmp.path().join(".int4.gguf.old-9")).unwrap();
+        let choose = tmp.path().join(".int4.gguf.tmp-choose-ab12");
+        std::fs::create_dir(&choose).unwrap();
+        std::fs::write(choose.join("fold-mixture.gguf"), b"candidate").unwrap();
         std::fs::write(tmp.path().join(".int8.gguf.tmp-123"), b"x").unwrap();
         std::fs::write(&out, b"done").unwrap();
         remove_partial(&out).unwrap();

@@ -67,6 +67,8 @@ struct Running {
     need: u64,
     /// The largest anonymous memory seen while polling.
     peak_anon: u64,
+    /// The job's lock, released when the job's record is written and this is dropped.
+    _lock: std::fs::File,
 }
 
 /// The last non-empty line of a log (its last 4 KiB).
@@ -137,6 +139,14 @@ fn child_args(spec: &JobSpec, threads: usize, summary: &Path) -> Vec<OsString> {
 
 fn start(job: Job, fingerprint: String, threads: usize, st: &StateDir, bar: ProgressBar) -> Result<Running> {
     st.prepare(&job)?;
+    let lock = st.lock(&job)?.ok_or_else(|| {
+        anyhow::anyhow!(
+            "{}: another batch on this out_dir is running this job (it holds {}); not run twice, \
+             rerun with --resume once that batch is done",
+            job.output.display(),
+            st.lock_path(&job).display()
+        )
+    })?;
     state::remove_partial(&job.output)?;
     let (log, summary) = (st.log(&job), st.summary(&job));
     let _ = std::fs::remove_file(&summary);
@@ -153,7 +163,7 @@ fn start(job: Job, fingerprint: String, threads: usize, st: &StateDir, bar: Prog
         .context("cannot start a quantize process")?;
     bar.set_prefix(job.key());
     bar.set_message("starting");
-    Ok(Running { job, fingerprint, child, started: Instant::now(), bar, need: 0, peak_anon: 0 })
+    Ok(Running { job, fingerprint, child, started: Instant::now(), bar, need: 0, peak_anon: 0, _lock: lock })
 }
 
 /// The result of a job whose process ended with `status`; a success leaves a state record.

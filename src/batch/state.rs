@@ -9,7 +9,7 @@
 use super::jobs::Job;
 use super::report::JobResult;
 use crate::error::{Error, Result};
-use crate::io::atomic::AtomicFile;
+use crate::io::atomic::{self, AtomicFile};
 use crate::io::fingerprint::{model_files, sha256_file, sha256_json, Sha256Hex};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -127,14 +127,15 @@ pub fn output_bytes(path: &Path) -> Option<u64> {
     Some(total)
 }
 
-/// Removes what a killed writer of `output` left beside it (`.<name>.tmp-<pid>`, `.<name>.old-<pid>`).
+/// Removes what a killed writer of `output` left beside it: `.<name>.tmp-*` (an atomic write, a
+/// plot, the policy candidates) and `.<name>.old-<pid>`.
 pub fn remove_partial(output: &Path) -> Result<()> {
-    let (Some(dir), Some(name)) = (output.parent(), output.file_name()) else { return Ok(()) };
-    let name = name.to_string_lossy();
+    let (Some(dir), Some(_)) = (output.parent(), output.file_name()) else { return Ok(()) };
+    let prefixes = [atomic::temp_prefix(output), atomic::old_prefix(output)];
     let Ok(entries) = std::fs::read_dir(dir) else { return Ok(()) };
     for e in entries.flatten() {
         let n = e.file_name().to_string_lossy().into_owned();
-        let partial = [".tmp-", ".old-"].iter().any(|k| n.starts_with(&format!(".{name}{k}")));
+        let partial = prefixes.iter().any(|k| n.starts_with(k.as_str()));
         if partial {
             let p = e.path();
             let r = if p.is_dir() { std::fs::remove_dir_all(&p) } else { std::fs::remove_file(&p) };

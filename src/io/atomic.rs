@@ -6,9 +6,21 @@ use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
-fn temp_name(target: &Path) -> PathBuf {
+/// The start of the name of every temporary file or folder written for `target`
+/// (`.<name>.tmp-`), beside it; a resumed batch removes what a killed run left under it.
+pub fn temp_prefix(target: &Path) -> String {
     let name = target.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    target.with_file_name(format!(".{name}.tmp-{}", std::process::id()))
+    format!(".{name}.tmp-")
+}
+
+/// The start of the name `target` is moved to while a folder output replaces it (`.<name>.old-`).
+pub fn old_prefix(target: &Path) -> String {
+    let name = target.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    format!(".{name}.old-")
+}
+
+fn temp_name(target: &Path) -> PathBuf {
+    target.with_file_name(format!("{}{}", temp_prefix(target), std::process::id()))
 }
 
 /// A file being written; it replaces `target` on [`AtomicFile::commit`].
@@ -101,11 +113,7 @@ impl AtomicDir {
 
     pub fn commit(mut self) -> Result<()> {
         if self.target.exists() {
-            let old = self.target.with_file_name(format!(
-                ".{}.old-{}",
-                self.target.file_name().unwrap_or_default().to_string_lossy(),
-                std::process::id()
-            ));
+            let old = self.target.with_file_name(format!("{}{}", old_prefix(&self.target), std::process::id()));
             std::fs::rename(&self.target, &old).map_err(|e| Error::io(&self.target, e))?;
             std::fs::rename(&self.tmp, &self.target).map_err(|e| Error::io(&self.target, e))?;
             let _ = if old.is_dir() { std::fs::remove_dir_all(&old) } else { std::fs::remove_file(&old) };

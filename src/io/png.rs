@@ -16,8 +16,7 @@ pub fn err(path: &Path, e: impl std::fmt::Display) -> Error {
 /// Draws a PNG with `draw` (given the path to draw to) and moves it to `path` when complete.
 pub fn save(path: &Path, draw: impl FnOnce(&Path) -> Result<()>) -> Result<()> {
     register_font("sans-serif", FontStyle::Normal, FONT).map_err(|_| err(path, "embedded font is invalid"))?;
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    let tmp = path.with_file_name(format!(".{name}.tmp-{}.png", std::process::id()));
+    let tmp = path.with_file_name(format!("{}{}.png", crate::io::atomic::temp_prefix(path), std::process::id()));
     match draw(&tmp).and_then(|_| std::fs::rename(&tmp, path).map_err(|e| Error::io(path, e))) {
         Ok(()) => Ok(()),
         Err(e) => {

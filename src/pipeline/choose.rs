@@ -37,8 +37,7 @@ pub fn write_best(
     let parent = s.output.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
     // Named after the output, as its other partial files are, so that a resumed batch clears
     // the candidates a killed run left (`batch::state::remove_partial`).
-    let name = s.output.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    let prefix = format!(".{name}.tmp-choose-");
+    let prefix = format!("{}choose-", crate::io::atomic::temp_prefix(&s.output));
     let dir = tempfile::Builder::new().prefix(&prefix).tempdir_in(parent).map_err(|e| Error::io(parent, e))?;
     // Candidates take rtn unless the choice is to see the method (`--effort best`).
     let method = p.inputs.method;

@@ -34,6 +34,7 @@
 //!   use, the estimate of what it needs, what the process holds.
 //! - [`model`]: one description of the architecture over the stored tensors.
 //! - [`tokenizer`]: GGUF vocabularies and Hugging Face tokenizers; text to token ids.
+//! - [`kernels`]: matmul on 8-bit integer codes over the stored blocks (AVX2 or scalar).
 //! - [`forward`]: the CPU forward pass with observation hooks; [`eval`]: perplexity and KL
 //!   divergence; [`export`]: GGUF to a Hugging Face directory.
 //! - the pipeline's stages, crate-private: `calib` (statistics, outlier report, imatrix),
@@ -47,6 +48,7 @@ pub mod eval;
 pub mod export;
 pub mod forward;
 pub mod io;
+pub mod kernels;
 pub mod memory;
 pub mod model;
 pub mod pipeline;

@@ -7,16 +7,10 @@
 //! Q8_K blocks of 256 for the k-quants, f16 for F16 weights), so the arithmetic follows
 //! llama.cpp's: dequantized weight times dequantized activation, summed.
 
+use crate::kernels::{self, act::nearest, ActBlocks, ActFormat, Isa};
 use crate::quant::formats::{dequantize, GgmlType, VecDotType};
 use candle_core::{Device, Result, Tensor};
 use rayon::prelude::*;
-
-/// Round half to even for |x| < 2^22, as ggml's `nearest_int` (adding 1.5 * 2^23 leaves the
-/// rounded integer in the mantissa); branch-free, so the loops vectorize.
-#[inline(always)]
-fn nearest(x: f32) -> f32 {
-    (x + 12_582_912.0) - 12_582_912.0
-}
 
 /// How activations are rounded before meeting a weight (ggml's `vec_dot_type`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -39,6 +33,15 @@ impl ActRound {
             VecDotType::BF16 => ActRound::BF16,
             VecDotType::Q8_0 => ActRound::Q8_0,
             VecDotType::Q8_K => ActRound::Q8K,
+        }
+    }
+
+    /// The integer kernels' activation blocks for this rounding, if it is 8-bit.
+    pub fn kernel_format(self) -> Option<ActFormat> {
+        match self {
+            ActRound::Q8_0 => Some(ActFormat::Q8_0),
+            ActRound::Q8K => Some(ActFormat::Q8K),
+            _ => None,
         }
     }
 
@@ -105,11 +108,30 @@ impl QLinear {
         self.forward_tiled(x, TILE_WEIGHTS)
     }
 
+    /// The integer kernel for this weight on this CPU, if there is one faster than the float
+    /// path (the scalar reference is not).
+    fn kernel(&self) -> Option<(ActFormat, Isa)> {
+        let fmt = self.act.kernel_format()?;
+        let isa = Isa::detect();
+        (isa != Isa::Scalar && kernels::supports(self.ty, fmt)).then_some((fmt, isa))
+    }
+
     fn forward_tiled(&self, x: &Tensor, tile_weights: usize) -> Result<Tensor> {
         let (t, cols) = x.dims2()?;
         if cols != self.cols {
             candle_core::bail!("matmul: input has {cols} features, the weight {}", self.cols);
         }
+        if let Some((fmt, isa)) = self.kernel() {
+            let acts = ActBlocks::quantize(&x.flatten_all()?.to_vec1::<f32>()?, cols, fmt);
+            let y = kernels::matmul(self.ty, &self.bytes, self.rows, cols, &acts, t, isa);
+            return Tensor::from_vec(y, (t, self.rows), &Device::Cpu);
+        }
+        self.forward_float(x, tile_weights)
+    }
+
+    /// Rounded activations times dequantized f32 tiles of the weight.
+    fn forward_float(&self, x: &Tensor, tile_weights: usize) -> Result<Tensor> {
+        let (t, cols) = x.dims2()?;
         let x = if self.act == ActRound::None {
             x.clone()
         } else {
@@ -160,6 +182,28 @@ mod tests {
     }
 
     #[test]
+    fn integer_kernel_agrees_with_float_path() {
+        let (rows, cols, t) = (70, 512, 6);
+        let w: Vec<f32> = (0..rows * cols).map(|i| ((i * 7919) % 1000) as f32 / 500.0 - 1.0).collect();
+        let x: Vec<f32> = (0..t * cols).map(|i| ((i * 104729) % 1000) as f32 / 500.0 - 1.0).collect();
+        let xt = Tensor::from_vec(x, (t, cols), &Device::Cpu).unwrap();
+        for ty in [GgmlType::Q4_0, GgmlType::Q4_K, GgmlType::Q6_K] {
+            let mut bytes = vec![0u8; rows * ty.row_bytes(cols).unwrap()];
+            crate::quant::formats::quantize_rows(ty, &w, cols, None, &mut bytes);
+            let act = ActRound::for_weight(ty);
+            let q = QLinear { ty, bytes: crate::io::mmap::SharedBytes::owned(bytes), rows, cols, act };
+            if q.kernel().is_none() {
+                return; // no SIMD path on this CPU: forward is the float path itself
+            }
+            let fast = q.forward(&xt).unwrap().to_vec2::<f32>().unwrap();
+            let float = q.forward_float(&xt, TILE_WEIGHTS).unwrap().to_vec2::<f32>().unwrap();
+            for (a, b) in fast.iter().flatten().zip(float.iter().flatten()) {
+                assert!((a - b).abs() < 1e-3 * (1.0 + b.abs()), "{ty}: {a} vs {b}");
+            }
+        }
+    }
+
+    #[test]
     fn tiled_product_equals_dense_product() {
         let (rows, cols, t) = (300, 64, 3);
         let w: Vec<f32> = (0..rows * cols).map(|i| ((i * 7919) % 1000) as f32 / 500.0 - 1.0).collect();
@@ -173,7 +217,7 @@ mod tests {
         };
         let xt = Tensor::from_vec(x.clone(), (t, cols), &Device::Cpu).unwrap();
         // Tiles of 7 rows: 43 tiles, the last one partial.
-        let y = q.forward_tiled(&xt, 7 * cols).unwrap().to_vec2::<f32>().unwrap();
+        let y = q.forward_float(&xt, 7 * cols).unwrap().to_vec2::<f32>().unwrap();
         for i in 0..t {
             for r in 0..rows {
                 let want: f32 = (0..cols).map(|k| x[i * cols + k] * w[r * cols + k]).sum();

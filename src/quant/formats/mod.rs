@@ -39,7 +39,7 @@ mod ggml_type;
 #[cfg(test)]
 mod quant_ggml_ffi;
 #[cfg(test)]
-mod quant_tests;
+pub(crate) mod quant_tests;
 mod quantize;
 mod scan;
 mod search;

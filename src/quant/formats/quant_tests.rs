@@ -14,7 +14,7 @@ fn f32s(s: &str) -> Vec<f32> {
 }
 
 /// Deterministic normal samples (xorshift64 and Box-Muller).
-pub(super) struct Rng(pub u64);
+pub(crate) struct Rng(pub u64);
 
 impl Rng {
     pub fn uniform(&mut self) -> f32 {

@@ -1,0 +1,54 @@
+//! Matrix multiplication on 8-bit integer codes: `y = x W^T` with W in a stored ggml block type
+//! and x rounded once per matmul to ggml's 8-bit activation blocks, as llama.cpp computes it.
+//!
+//! - `act`: the activations' codes and scales (Q8_0 or Q8_K rounding);
+//! - `unpack`: a band of weight rows of any supported type into one shared layout (blocks of
+//!   32 signed codes, a scale, optional half-block integer scales and offsets);
+//! - `scalar`: the reference dot product of that layout, the spec;
+//! - `avx2`: the same with AVX2 (chosen at run time; tested against `scalar`);
+//! - `gemm`: bands of rows over the threads, token groups inside, offsets, the output layout.
+//!
+//! Unpacking costs one pass over the weights per matmul, shared by all its tokens; the codes
+//! take one byte per weight, a quarter of the f32 tiles the float path multiplies.
+
+pub mod act;
+mod avx2;
+mod gemm;
+pub mod scalar;
+#[cfg(test)]
+mod tests;
+pub mod unpack;
+
+pub use act::{ActBlocks, ActFormat};
+pub use gemm::matmul;
+
+use crate::quant::formats::GgmlType;
+
+/// The instruction set the dot products run with, found at run time.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Isa {
+    Scalar,
+    /// AVX2 and FMA.
+    Avx2,
+}
+
+impl Isa {
+    /// The fastest path this CPU has.
+    pub fn detect() -> Isa {
+        #[cfg(target_arch = "x86_64")]
+        if is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma") {
+            return Isa::Avx2;
+        }
+        Isa::Scalar
+    }
+}
+
+/// Whether weights of `ty` with activations rounded as `fmt` have an integer kernel.
+pub fn supports(ty: GgmlType, fmt: ActFormat) -> bool {
+    let want = match ty.format().vec_dot_type() {
+        crate::quant::formats::VecDotType::Q8_0 => ActFormat::Q8_0,
+        crate::quant::formats::VecDotType::Q8_K => ActFormat::Q8K,
+        _ => return false,
+    };
+    want == fmt && unpack::shape(ty).is_some()
+}

@@ -1,0 +1,288 @@
+//! Stored weight blocks unpacked, a band of rows at a time, into one layout every dot product
+//! shares: blocks of 32 signed 8-bit codes with a float scale, optional integer scales per half
+//! block (the k-quants with 16-weight sub-blocks) and optional float offsets per half block
+//! (the types with mins). Weight `i` of block `b` is
+//! `ws[b] * hs[b][i / 16] * codes[32 b + i] + wo[b][i / 16]`, which is the type's dequantized
+//! value (`tests` pin each unpacker to its `dequantize`). Unpacking costs one pass over the
+//! band, shared by every token of the matmul; the codes are 1 byte per weight, so a band stays
+//! in cache.
+
+use crate::quant::formats::{f16_le, iq4_nl, iq4_xs, q2_k, q3_k, q4_0, q4_1, q4_k, q5_0, q5_1, q5_k, q6_k, q8_0};
+use crate::quant::formats::{scale_min_k4, GgmlType};
+
+/// Which extra terms a type's blocks need.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Shape {
+    /// Integer scales per half block (16 weights).
+    pub half_scales: bool,
+    /// Float offsets per half block.
+    pub offsets: bool,
+}
+
+/// The shape of `ty`'s unpacked blocks, or `None` for a type without an integer kernel.
+pub fn shape(ty: GgmlType) -> Option<Shape> {
+    let (half_scales, offsets) = match ty {
+        GgmlType::Q8_0 | GgmlType::Q4_0 | GgmlType::Q5_0 | GgmlType::IQ4_NL | GgmlType::IQ4_XS => (false, false),
+        GgmlType::Q4_1 | GgmlType::Q5_1 | GgmlType::Q4_K | GgmlType::Q5_K => (false, true),
+        GgmlType::Q6_K | GgmlType::Q3_K => (true, false),
+        GgmlType::Q2_K => (true, true),
+        _ => return None,
+    };
+    Some(Shape { half_scales, offsets })
+}
+
+/// A band of unpacked rows.
+pub struct Tile {
+    pub shape: Shape,
+    pub rows: usize,
+    pub cols: usize,
+    /// `[rows][cols]`.
+    pub codes: Vec<i8>,
+    /// `[rows][cols / 32]`.
+    pub ws: Vec<f32>,
+    /// `[rows][cols / 32]`, `[1, 1]` when the type has no half-block scales.
+    pub hs: Vec<[i16; 2]>,
+    /// `[rows][cols / 16]`, zero when the type has no offsets.
+    pub wo: Vec<f32>,
+}
+
+/// One row's slices of a tile.
+struct RowOut<'a> {
+    codes: &'a mut [i8],
+    ws: &'a mut [f32],
+    hs: &'a mut [[i16; 2]],
+    wo: &'a mut [f32],
+}
+
+impl Tile {
+    pub fn new(shape: Shape, cols: usize) -> Tile {
+        Tile { shape, rows: 0, cols, codes: vec![], ws: vec![], hs: vec![], wo: vec![] }
+    }
+
+    /// Unpacks `bytes`, whole rows of `ty` with `self.cols` weights each.
+    pub fn fill(&mut self, ty: GgmlType, bytes: &[u8]) {
+        let row_bytes = ty.row_bytes(self.cols).expect("validated row length");
+        let (cols, nb) = (self.cols, self.cols / 32);
+        self.rows = bytes.len() / row_bytes;
+        self.codes.resize(self.rows * cols, 0);
+        self.ws.resize(self.rows * nb, 0.0);
+        self.hs.resize(self.rows * nb, [1, 1]);
+        self.wo.resize(self.rows * 2 * nb, 0.0);
+        let rows = bytes
+            .chunks_exact(row_bytes)
+            .zip(self.codes.chunks_exact_mut(cols))
+            .zip(self.ws.chunks_exact_mut(nb))
+            .zip(self.hs.chunks_exact_mut(nb))
+            .zip(self.wo.chunks_exact_mut(2 * nb));
+        for ((((src, codes), ws), hs), wo) in rows {
+            unpack_row(ty, src, RowOut { codes, ws, hs, wo });
+        }
+    }
+}
+
+fn cast<T: bytemuck::Pod>(src: &[u8]) -> &[T] {
+    bytemuck::cast_slice(src)
+}
+
+fn unpack_row(ty: GgmlType, src: &[u8], o: RowOut) {
+    match ty {
+        GgmlType::Q8_0 => q8_0_row(cast(src), o),
+        GgmlType::Q4_0 => q4_0_row(cast(src), o),
+        GgmlType::Q4_1 => q4_1_row(cast(src), o),
+        GgmlType::Q5_0 => q5_0_row(cast(src), o),
+        GgmlType::Q5_1 => q5_1_row(cast(src), o),
+        GgmlType::IQ4_NL => iq4_nl_row(cast(src), o),
+        GgmlType::Q4_K => q4_k_row(cast(src), o),
+        GgmlType::Q5_K => q5_k_row(cast(src), o),
+        GgmlType::Q6_K => q6_k_row(cast(src), o),
+        GgmlType::Q3_K => q3_k_row(cast(src), o),
+        GgmlType::Q2_K => q2_k_row(cast(src), o),
+        GgmlType::IQ4_XS => iq4_xs_row(cast(src), o),
+        _ => unreachable!("{ty}: no integer kernel (kernels::unpack::shape)"),
+    }
+}
+
+/// The 32 codes of a legacy block: nibbles (plus a fifth bit from `qh`) minus `bias`.
+fn legacy_codes(qs: &[u8; 16], qh: Option<u32>, bias: i32, out: &mut [i8]) {
+    for j in 0..16 {
+        let (h0, h1) = match qh {
+            Some(qh) => (((qh >> j) << 4) & 0x10, (qh >> (j + 12)) & 0x10),
+            None => (0, 0),
+        };
+        out[j] = (((qs[j] as u32 & 0x0F) | h0) as i32 - bias) as i8;
+        out[j + 16] = (((qs[j] as u32 >> 4) | h1) as i32 - bias) as i8;
+    }
+}
+
+fn q8_0_row(blocks: &[q8_0::BlockQ8_0], o: RowOut) {
+    for (b, blk) in blocks.iter().enumerate() {
+        o.ws[b] = f16_le(blk.d);
+        for (c, &q) in o.codes[32 * b..32 * b + 32].iter_mut().zip(&blk.qs) {
+            *c = q as i8;
+        }
+    }
+}
+
+fn q4_0_row(blocks: &[q4_0::BlockQ4_0], o: RowOut) {
+    for (b, blk) in blocks.iter().enumerate() {
+        o.ws[b] = f16_le(blk.d);
+        legacy_codes(&blk.qs, None, 8, &mut o.codes[32 * b..]);
+    }
+}
+
+fn q4_1_row(blocks: &[q4_1::BlockQ4_1], o: RowOut) {
+    for (b, blk) in blocks.iter().enumerate() {
+        o.ws[b] = f16_le(blk.d);
+        o.wo[2 * b..2 * b + 2].fill(f16_le(blk.m));
+        legacy_codes(&blk.qs, None, 0, &mut o.codes[32 * b..]);
+    }
+}
+
+fn q5_0_row(blocks: &[q5_0::BlockQ5_0], o: RowOut) {
+    for (b, blk) in blocks.iter().enumerate() {
+        o.ws[b] = f16_le(blk.d);
+        legacy_codes(&blk.qs, Some(u32::from_le_bytes(blk.qh)), 16, &mut o.codes[32 * b..]);
+    }
+}
+
+fn q5_1_row(blocks: &[q5_1::BlockQ5_1], o: RowOut) {
+    for (b, blk) in blocks.iter().enumerate() {
+        o.ws[b] = f16_le(blk.d);
+        o.wo[2 * b..2 * b + 2].fill(f16_le(blk.m));
+        legacy_codes(&blk.qs, Some(u32::from_le_bytes(blk.qh)), 0, &mut o.codes[32 * b..]);
+    }
+}
+
+fn iq4_nl_row(blocks: &[iq4_nl::BlockIQ4_NL], o: RowOut) {
+    for (b, blk) in blocks.iter().enumerate() {
+        o.ws[b] = f16_le(blk.d);
+        let c = &mut o.codes[32 * b..32 * b + 32];
+        for j in 0..16 {
+            c[j] = iq4_nl::KVALUES[(blk.qs[j] & 0xf) as usize];
+            c[j + 16] = iq4_nl::KVALUES[(blk.qs[j] >> 4) as usize];
+        }
+    }
+}
+
+/// Q4_K and Q5_K: 64-weight chunks of two 32-weight sub-blocks with 6-bit scales and mins;
+/// `hi(l, j)` is the fifth bit (0 or 16) of weight `l` of chunk `j`'s low (`0`) or high (`1`)
+/// sub-block.
+fn k4_row(
+    d: f32,
+    min: f32,
+    scales: &[u8; 12],
+    qs: &[u8],
+    hi: impl Fn(usize, usize, usize) -> u8,
+    o: &mut RowOut,
+    sb: usize,
+) {
+    for j in 0..4 {
+        let q = &qs[32 * j..32 * j + 32];
+        for half in 0..2 {
+            let b = sb * 8 + 2 * j + half;
+            let (sc, m) = scale_min_k4(2 * j + half, scales);
+            o.ws[b] = d * sc as f32;
+            o.wo[2 * b..2 * b + 2].fill(-(min * m as f32));
+            for l in 0..32 {
+                let nib = if half == 0 { q[l] & 0xF } else { q[l] >> 4 };
+                o.codes[32 * b + l] = (nib + hi(l, j, half)) as i8;
+            }
+        }
+    }
+}
+
+fn q4_k_row(blocks: &[q4_k::BlockQ4K], mut o: RowOut) {
+    for (sb, blk) in blocks.iter().enumerate() {
+        k4_row(f16_le(blk.d), f16_le(blk.dmin), &blk.scales, &blk.qs, |_, _, _| 0, &mut o, sb);
+    }
+}
+
+fn q5_k_row(blocks: &[q5_k::BlockQ5K], mut o: RowOut) {
+    for (sb, blk) in blocks.iter().enumerate() {
+        let hi = |l: usize, j: usize, half: usize| if blk.qh[l] & (1 << (2 * j + half)) != 0 { 16 } else { 0 };
+        k4_row(f16_le(blk.d), f16_le(blk.dmin), &blk.scales, &blk.qs, hi, &mut o, sb);
+    }
+}
+
+fn q6_k_row(blocks: &[q6_k::BlockQ6K], o: RowOut) {
+    for (sb, blk) in blocks.iter().enumerate() {
+        let d = f16_le(blk.d);
+        for n in 0..2 {
+            let (ql, qh) = (&blk.ql[64 * n..64 * n + 64], &blk.qh[32 * n..32 * n + 32]);
+            let sc = &blk.scales[8 * n..8 * n + 8];
+            for part in 0..4 {
+                let b = sb * 8 + 4 * n + part;
+                o.ws[b] = d;
+                o.hs[b] = [sc[2 * part] as i8 as i16, sc[2 * part + 1] as i8 as i16];
+                // Part p is ggml's q(p+1): low nibble of ql[l] / ql[l + 32] for p < 2, high
+                // nibble for p >= 2, and bits 2p, 2p+1 of qh[l].
+                for l in 0..32 {
+                    let byte = ql[l + 32 * (part % 2)];
+                    let low = if part < 2 { byte & 0xF } else { byte >> 4 };
+                    let q = (low | (((qh[l] >> (2 * part)) & 3) << 4)) as i32 - 32;
+                    o.codes[32 * b + l] = q as i8;
+                }
+            }
+        }
+    }
+}
+
+/// Q3_K and Q2_K share the order of their 16-weight groups: per 128 weights, four 2-bit planes
+/// of 32 weights, each two groups.
+fn q3_k_row(blocks: &[q3_k::BlockQ3K], o: RowOut) {
+    for (sb, blk) in blocks.iter().enumerate() {
+        let d = f16_le(blk.d);
+        let scales = q3_k::unpack_scales(&blk.scales);
+        for n in 0..2 {
+            let q = &blk.qs[32 * n..32 * n + 32];
+            for (p, shift) in [0u32, 2, 4, 6].into_iter().enumerate() {
+                let b = sb * 8 + 4 * n + p;
+                let m = 1u8 << (4 * n + p);
+                o.ws[b] = d;
+                o.hs[b] = [scales[2 * (4 * n + p)] as i16 - 32, scales[2 * (4 * n + p) + 1] as i16 - 32];
+                for i in 0..32 {
+                    let high = if blk.hmask[i] & m != 0 { 0 } else { 4 };
+                    o.codes[32 * b + i] = (((q[i] >> shift) & 3) as i32 - high) as i8;
+                }
+            }
+        }
+    }
+}
+
+fn q2_k_row(blocks: &[q2_k::BlockQ2K], o: RowOut) {
+    for (sb, blk) in blocks.iter().enumerate() {
+        let (d, min) = (f16_le(blk.d), f16_le(blk.dmin));
+        for n in 0..2 {
+            let q = &blk.qs[32 * n..32 * n + 32];
+            for (p, shift) in [0u32, 2, 4, 6].into_iter().enumerate() {
+                let b = sb * 8 + 4 * n + p;
+                let sc = [blk.scales[2 * (4 * n + p)], blk.scales[2 * (4 * n + p) + 1]];
+                o.ws[b] = d;
+                o.hs[b] = [(sc[0] & 0xF) as i16, (sc[1] & 0xF) as i16];
+                o.wo[2 * b] = -(min * (sc[0] >> 4) as f32);
+                o.wo[2 * b + 1] = -(min * (sc[1] >> 4) as f32);
+                for i in 0..32 {
+                    o.codes[32 * b + i] = ((q[i] >> shift) & 3) as i8;
+                }
+            }
+        }
+    }
+}
+
+fn iq4_xs_row(blocks: &[iq4_xs::BlockIQ4_XS], o: RowOut) {
+    for (sb, blk) in blocks.iter().enumerate() {
+        let d = f16_le(blk.d);
+        let scales_h = u16::from_le_bytes(blk.scales_h);
+        for ib in 0..8 {
+            let ls =
+                ((blk.scales_l[ib / 2] >> (4 * (ib % 2))) & 0xf) as i32 | ((((scales_h >> (2 * ib)) & 3) as i32) << 4);
+            let b = sb * 8 + ib;
+            o.ws[b] = d * (ls - 32) as f32;
+            let qs = &blk.qs[16 * ib..16 * ib + 16];
+            for j in 0..16 {
+                o.codes[32 * b + j] = iq4_nl::KVALUES[(qs[j] & 0xf) as usize];
+                o.codes[32 * b + j + 16] = iq4_nl::KVALUES[(qs[j] >> 4) as usize];
+            }
+        }
+    }
+}

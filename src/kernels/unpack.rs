@@ -1,34 +1,42 @@
 //! Stored weight blocks unpacked, a band of rows at a time, into one layout every dot product
-//! shares: blocks of 32 signed 8-bit codes with a float scale, optional integer scales per half
-//! block (the k-quants with 16-weight sub-blocks) and optional float offsets per half block
-//! (the types with mins). Weight `i` of block `b` is
-//! `ws[b] * hs[b][i / 16] * codes[32 b + i] + wo[b][i / 16]`, which is the type's dequantized
-//! value (`tests` pin each unpacker to its `dequantize`). Unpacking costs one pass over the
-//! band, shared by every token of the matmul; the codes are 1 byte per weight, so a band stays
-//! in cache.
+//! shares: blocks of 32 8-bit codes with a float scale, integer scales per half block and float
+//! offsets per half block. Weight `i` of block `b` is
+//! `ws[b] * hs[b][i / 16] * codes[32 b + i] + wo[2 b + i / 16]`, the type's dequantized value up
+//! to float rounding (`tests` pin each unpacker to its `dequantize`).
+//!
+//! Codes are unsigned (0..=63) wherever the type allows, its zero point moved into the offsets
+//! (Q4_0's `q - 8` becomes code `q` with offset `-8 d`), so the dot product multiplies them with
+//! one unsigned-by-signed instruction; only Q8_0 and the IQ4 tables keep signed codes. The
+//! k-quants keep their sub-block scales as integers under one float scale per 256 weights, so
+//! their sums stay in integers across a super-block, as ggml's do. Unpacking costs one pass
+//! over the band, shared by every token of the matmul; codes take a byte per weight, so a band
+//! stays in cache.
 
 use crate::quant::formats::{f16_le, iq4_nl, iq4_xs, q2_k, q3_k, q4_0, q4_1, q4_k, q5_0, q5_1, q5_k, q6_k, q8_0};
 use crate::quant::formats::{scale_min_k4, GgmlType};
 
-/// Which extra terms a type's blocks need.
+/// How a type's unpacked blocks are summed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Shape {
-    /// Integer scales per half block (16 weights).
-    pub half_scales: bool,
-    /// Float offsets per half block.
+    /// `ws` is one value per 256 weights (8 blocks) and `hs` carries the sub-block scales: the
+    /// integer sums of a super-block add up before one float multiply.
+    pub superblock: bool,
+    /// Codes may be negative (-128..=127); otherwise they are 0..=63.
+    pub signed: bool,
+    /// The offsets are not all zero.
     pub offsets: bool,
 }
 
 /// The shape of `ty`'s unpacked blocks, or `None` for a type without an integer kernel.
 pub fn shape(ty: GgmlType) -> Option<Shape> {
-    let (half_scales, offsets) = match ty {
-        GgmlType::Q8_0 | GgmlType::Q4_0 | GgmlType::Q5_0 | GgmlType::IQ4_NL | GgmlType::IQ4_XS => (false, false),
-        GgmlType::Q4_1 | GgmlType::Q5_1 | GgmlType::Q4_K | GgmlType::Q5_K => (false, true),
-        GgmlType::Q6_K | GgmlType::Q3_K => (true, false),
-        GgmlType::Q2_K => (true, true),
+    let (superblock, signed, offsets) = match ty {
+        GgmlType::Q8_0 | GgmlType::IQ4_NL => (false, true, false),
+        GgmlType::Q4_0 | GgmlType::Q5_0 | GgmlType::Q4_1 | GgmlType::Q5_1 => (false, false, true),
+        GgmlType::IQ4_XS => (true, true, false),
+        GgmlType::Q4_K | GgmlType::Q5_K | GgmlType::Q6_K | GgmlType::Q3_K | GgmlType::Q2_K => (true, false, true),
         _ => return None,
     };
-    Some(Shape { half_scales, offsets })
+    Some(Shape { superblock, signed, offsets })
 }
 
 /// A band of unpacked rows.
@@ -40,9 +48,9 @@ pub struct Tile {
     pub codes: Vec<i8>,
     /// `[rows][cols / 32]`.
     pub ws: Vec<f32>,
-    /// `[rows][cols / 32]`, `[1, 1]` when the type has no half-block scales.
+    /// `[rows][cols / 32]`, `[1, 1]` for the types without sub-block scales.
     pub hs: Vec<[i16; 2]>,
-    /// `[rows][cols / 16]`, zero when the type has no offsets.
+    /// `[rows][cols / 16]`.
     pub wo: Vec<f32>,
 }
 
@@ -66,7 +74,10 @@ impl Tile {
         self.rows = bytes.len() / row_bytes;
         self.codes.resize(self.rows * cols, 0);
         self.ws.resize(self.rows * nb, 0.0);
+        // Types without sub-block scales or offsets leave them at these values.
+        self.hs.clear();
         self.hs.resize(self.rows * nb, [1, 1]);
+        self.wo.clear();
         self.wo.resize(self.rows * 2 * nb, 0.0);
         let rows = bytes
             .chunks_exact(row_bytes)
@@ -102,31 +113,30 @@ fn unpack_row(ty: GgmlType, src: &[u8], o: RowOut) {
     }
 }
 
-/// The 32 codes of a legacy block: nibbles (plus a fifth bit from `qh`) minus `bias`.
-fn legacy_codes(qs: &[u8; 16], qh: Option<u32>, bias: i32, out: &mut [i8]) {
+/// The 32 codes of a legacy block: its nibbles, plus a fifth bit from `qh`.
+fn legacy_codes(qs: &[u8; 16], qh: Option<u32>, out: &mut [i8]) {
     for j in 0..16 {
         let (h0, h1) = match qh {
             Some(qh) => (((qh >> j) << 4) & 0x10, (qh >> (j + 12)) & 0x10),
             None => (0, 0),
         };
-        out[j] = (((qs[j] as u32 & 0x0F) | h0) as i32 - bias) as i8;
-        out[j + 16] = (((qs[j] as u32 >> 4) | h1) as i32 - bias) as i8;
+        out[j] = ((qs[j] as u32 & 0x0F) | h0) as i8;
+        out[j + 16] = ((qs[j] as u32 >> 4) | h1) as i8;
     }
 }
 
 fn q8_0_row(blocks: &[q8_0::BlockQ8_0], o: RowOut) {
     for (b, blk) in blocks.iter().enumerate() {
         o.ws[b] = f16_le(blk.d);
-        for (c, &q) in o.codes[32 * b..32 * b + 32].iter_mut().zip(&blk.qs) {
-            *c = q as i8;
-        }
+        o.codes[32 * b..32 * b + 32].copy_from_slice(bytemuck::cast_slice(&blk.qs));
     }
 }
 
 fn q4_0_row(blocks: &[q4_0::BlockQ4_0], o: RowOut) {
     for (b, blk) in blocks.iter().enumerate() {
-        o.ws[b] = f16_le(blk.d);
-        legacy_codes(&blk.qs, None, 8, &mut o.codes[32 * b..]);
+        let d = f16_le(blk.d);
+        (o.ws[b], o.wo[2 * b], o.wo[2 * b + 1]) = (d, -8.0 * d, -8.0 * d);
+        legacy_codes(&blk.qs, None, &mut o.codes[32 * b..]);
     }
 }
 
@@ -134,14 +144,15 @@ fn q4_1_row(blocks: &[q4_1::BlockQ4_1], o: RowOut) {
     for (b, blk) in blocks.iter().enumerate() {
         o.ws[b] = f16_le(blk.d);
         o.wo[2 * b..2 * b + 2].fill(f16_le(blk.m));
-        legacy_codes(&blk.qs, None, 0, &mut o.codes[32 * b..]);
+        legacy_codes(&blk.qs, None, &mut o.codes[32 * b..]);
     }
 }
 
 fn q5_0_row(blocks: &[q5_0::BlockQ5_0], o: RowOut) {
     for (b, blk) in blocks.iter().enumerate() {
-        o.ws[b] = f16_le(blk.d);
-        legacy_codes(&blk.qs, Some(u32::from_le_bytes(blk.qh)), 16, &mut o.codes[32 * b..]);
+        let d = f16_le(blk.d);
+        (o.ws[b], o.wo[2 * b], o.wo[2 * b + 1]) = (d, -16.0 * d, -16.0 * d);
+        legacy_codes(&blk.qs, Some(u32::from_le_bytes(blk.qh)), &mut o.codes[32 * b..]);
     }
 }
 
@@ -149,7 +160,7 @@ fn q5_1_row(blocks: &[q5_1::BlockQ5_1], o: RowOut) {
     for (b, blk) in blocks.iter().enumerate() {
         o.ws[b] = f16_le(blk.d);
         o.wo[2 * b..2 * b + 2].fill(f16_le(blk.m));
-        legacy_codes(&blk.qs, Some(u32::from_le_bytes(blk.qh)), 0, &mut o.codes[32 * b..]);
+        legacy_codes(&blk.qs, Some(u32::from_le_bytes(blk.qh)), &mut o.codes[32 * b..]);
     }
 }
 
@@ -181,7 +192,7 @@ fn k4_row(
         for half in 0..2 {
             let b = sb * 8 + 2 * j + half;
             let (sc, m) = scale_min_k4(2 * j + half, scales);
-            o.ws[b] = d * sc as f32;
+            (o.ws[b], o.hs[b]) = (d, [sc as i16; 2]);
             o.wo[2 * b..2 * b + 2].fill(-(min * m as f32));
             for l in 0..32 {
                 let nib = if half == 0 { q[l] & 0xF } else { q[l] >> 4 };
@@ -212,15 +223,15 @@ fn q6_k_row(blocks: &[q6_k::BlockQ6K], o: RowOut) {
             let sc = &blk.scales[8 * n..8 * n + 8];
             for part in 0..4 {
                 let b = sb * 8 + 4 * n + part;
-                o.ws[b] = d;
-                o.hs[b] = [sc[2 * part] as i8 as i16, sc[2 * part + 1] as i8 as i16];
+                let h = [sc[2 * part] as i8 as i16, sc[2 * part + 1] as i8 as i16];
+                (o.ws[b], o.hs[b]) = (d, h);
+                (o.wo[2 * b], o.wo[2 * b + 1]) = (-32.0 * d * h[0] as f32, -32.0 * d * h[1] as f32);
                 // Part p is ggml's q(p+1): low nibble of ql[l] / ql[l + 32] for p < 2, high
                 // nibble for p >= 2, and bits 2p, 2p+1 of qh[l].
                 for l in 0..32 {
                     let byte = ql[l + 32 * (part % 2)];
                     let low = if part < 2 { byte & 0xF } else { byte >> 4 };
-                    let q = (low | (((qh[l] >> (2 * part)) & 3) << 4)) as i32 - 32;
-                    o.codes[32 * b + l] = q as i8;
+                    o.codes[32 * b + l] = (low | (((qh[l] >> (2 * part)) & 3) << 4)) as i8;
                 }
             }
         }
@@ -238,11 +249,13 @@ fn q3_k_row(blocks: &[q3_k::BlockQ3K], o: RowOut) {
             for (p, shift) in [0u32, 2, 4, 6].into_iter().enumerate() {
                 let b = sb * 8 + 4 * n + p;
                 let m = 1u8 << (4 * n + p);
-                o.ws[b] = d;
-                o.hs[b] = [scales[2 * (4 * n + p)] as i16 - 32, scales[2 * (4 * n + p) + 1] as i16 - 32];
+                let h = [scales[2 * (4 * n + p)] as i16 - 32, scales[2 * (4 * n + p) + 1] as i16 - 32];
+                (o.ws[b], o.hs[b]) = (d, h);
+                (o.wo[2 * b], o.wo[2 * b + 1]) = (-4.0 * d * h[0] as f32, -4.0 * d * h[1] as f32);
+                // ggml's value low - (hmask bit clear ? 4 : 0), plus 4.
                 for i in 0..32 {
-                    let high = if blk.hmask[i] & m != 0 { 0 } else { 4 };
-                    o.codes[32 * b + i] = (((q[i] >> shift) & 3) as i32 - high) as i8;
+                    let high = if blk.hmask[i] & m != 0 { 4 } else { 0 };
+                    o.codes[32 * b + i] = (((q[i] >> shift) & 3) + high) as i8;
                 }
             }
         }
@@ -277,7 +290,7 @@ fn iq4_xs_row(blocks: &[iq4_xs::BlockIQ4_XS], o: RowOut) {
             let ls =
                 ((blk.scales_l[ib / 2] >> (4 * (ib % 2))) & 0xf) as i32 | ((((scales_h >> (2 * ib)) & 3) as i32) << 4);
             let b = sb * 8 + ib;
-            o.ws[b] = d * (ls - 32) as f32;
+            (o.ws[b], o.hs[b]) = (d, [(ls - 32) as i16; 2]);
             let qs = &blk.qs[16 * ib..16 * ib + 16];
             for j in 0..16 {
                 o.codes[32 * b + j] = iq4_nl::KVALUES[(qs[j] & 0xf) as usize];

@@ -1,40 +1,50 @@
 #!/usr/bin/env bash
 # Throughput of `quantize ppl` against `llama-perplexity` on the same GGUF, text, context,
-# chunks and threads, printed as tokens/s and a ratio (>1: sinkquant is faster).
-# Usage: benches/ppl-vs-llama.sh [CHUNKS] [THREADS] [GGUF...]
-#   default GGUFs: SmolLM2's F16 and Q8_0 and Q4_K_M made by llama-quantize (made if missing),
-#   and the three shipped GGUFs. Needs scripts/fetch-models.sh and scripts/setup-reference.sh.
+# chunks and threads, printed as tokens/s and a ratio (>1: sinkquant is faster), one line per
+# file and thread count, plus a markdown table in $OUT (default target/ppl-vs-llama.md).
+# Usage: benches/ppl-vs-llama.sh [CHUNKS] [THREADS...]
+#   env MODELS (default: smollm2-135m gemma3-270m qwen2.5-coder-0.5b), TYPES (default: F16
+#   Q8_0 Q4_0 Q4_K_M Q6_K): the GGUFs are made by llama-quantize from an F16 requantization of
+#   each shipped GGUF (made if missing, in models/derived). Needs scripts/fetch-models.sh and
+#   scripts/setup-reference.sh.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
-chunks=${1:-8}
-threads=${2:-2}
-shift $(( $# > 2 ? 2 : $# )) || true
+chunks=${1:-4}
+shift || true
+threads=("$@")
+[ ${#threads[@]} -gt 0 ] || threads=(1 2)
 L=${LLAMA_BIN:-$HOME/.cache/llama-cpp-ref/bin}
 export LD_LIBRARY_PATH=$L
-text=models/text/wiki.utf8
+M=${SINKQUANT_MODELS:-models}
+out=${OUT:-target/ppl-vs-llama.md}
+text=$M/text/wiki.utf8
 cargo build --release --quiet --bin quantize
-mkdir -p models/derived
-if [ ! -f models/derived/smollm2-135m-f16.gguf ]; then
-  "$L/llama-quantize" --allow-requantize models/gguf/smollm2-135m.gguf models/derived/smollm2-135m-f16.gguf F16 "$threads" >/dev/null 2>&1
-fi
-for t in Q8_0 Q4_K_M; do
-  [ -f "models/derived/smollm2-135m-$t.gguf" ] || "$L/llama-quantize" models/derived/smollm2-135m-f16.gguf "models/derived/smollm2-135m-$t.gguf" "$t" "$threads" >/dev/null 2>&1
-done
-files=("$@")
-[ ${#files[@]} -gt 0 ] || files=(models/derived/smollm2-135m-f16.gguf models/derived/smollm2-135m-Q8_0.gguf models/derived/smollm2-135m-Q4_K_M.gguf models/gguf/smollm2-135m.gguf models/gguf/gemma3-270m.gguf models/gguf/qwen2.5-coder-0.5b.gguf)
+mkdir -p "$M/derived" "$(dirname "$out")"
 tokens=$((chunks * 512))
-printf "%-42s %12s %12s %8s %10s %10s\n" "GGUF ($chunks x 512, $threads threads)" "llama tok/s" "sq tok/s" "ratio" "llama PPL" "sq PPL"
-for f in "${files[@]}"; do
-  s=$(date +%s.%N)
-  lp=$("$L/llama-perplexity" -m "$f" -f "$text" -c 512 --chunks "$chunks" -t "$threads" 2>&1 | sed -n 's/.*Final estimate: PPL = \([0-9.]*\).*/\1/p')
-  e=$(date +%s.%N)
-  sp=$(target/release/quantize ppl "$f" --text "$text" --chunks "$chunks" --threads "$threads" 2>/dev/null | sed -n 's/^PPL = \([0-9.]*\).*/\1/p')
-  e2=$(date +%s.%N)
-  python3 - "$f" "$s" "$e" "$e2" "$tokens" "$lp" "$sp" <<'PY'
+echo "| GGUF | threads | llama-perplexity tok/s | quantize ppl tok/s | ratio | llama PPL | sinkquant PPL |" > "$out"
+echo "|---|---|---|---|---|---|---|" >> "$out"
+printf "%-44s %3s %12s %12s %7s %10s %10s\n" "GGUF ($chunks x 512)" "thr" "llama tok/s" "sq tok/s" "ratio" "llama PPL" "sq PPL"
+for m in ${MODELS:-smollm2-135m gemma3-270m qwen2.5-coder-0.5b}; do
+  f16=$M/derived/$m-F16.gguf
+  [ -f "$f16" ] || "$L/llama-quantize" --allow-requantize "$M/gguf/$m.gguf" "$f16" F16 2 >/dev/null 2>&1
+  for t in ${TYPES:-F16 Q8_0 Q4_0 Q4_K_M Q6_K}; do
+    f=$M/derived/$m-$t.gguf
+    [ -f "$f" ] || "$L/llama-quantize" "$f16" "$f" "$t" 2 >/dev/null 2>&1
+    for th in "${threads[@]}"; do
+      s=$(date +%s.%N)
+      lp=$("$L/llama-perplexity" -m "$f" -f "$text" -c 512 --chunks "$chunks" -t "$th" 2>&1 | sed -n 's/.*Final estimate: PPL = \([0-9.]*\).*/\1/p')
+      e=$(date +%s.%N)
+      sp=$(target/release/quantize ppl "$f" --text "$text" --chunks "$chunks" --threads "$th" 2>/dev/null | sed -n 's/^PPL = \([0-9.]*\).*/\1/p')
+      e2=$(date +%s.%N)
+      python3 - "$m-$t" "$th" "$s" "$e" "$e2" "$tokens" "$lp" "$sp" "$out" <<'PY'
 import sys
-f, s, e, e2, n, lp, sp = sys.argv[1:]
+f, th, s, e, e2, n, lp, sp, out = sys.argv[1:]
 lt, st = float(e) - float(s), float(e2) - float(e)
-print(f"{f:<42} {int(n)/lt:12.1f} {int(n)/st:12.1f} {lt/st:8.2f} {lp:>10} {sp:>10}")
+print(f"{f:<44} {th:>3} {int(n)/lt:12.1f} {int(n)/st:12.1f} {lt/st:7.2f} {lp:>10} {sp:>10}")
+with open(out, "a") as o:
+    o.write(f"| {f} | {th} | {int(n)/lt:.1f} | {int(n)/st:.1f} | {lt/st:.2f} | {lp} | {sp} |\n")
 PY
+    done
+  done
 done

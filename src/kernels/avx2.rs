@@ -1,94 +1,95 @@
 //! AVX2 block dot products (x86-64 with AVX2 and FMA, checked at run time by `Isa::detect`).
 //!
-//! One weight row against four activation rows: per block of 32, the row's codes are loaded
-//! once; each activation row then costs one 8-bit multiply into 16-bit pair sums
-//! (`maddubs`, unsigned codes times signed activations; for the signed types ggml's `sign`
-//! trick first moves the weight's sign onto the activation), which cannot saturate
-//! (|w| <= 128, |a| <= 127, and unsigned codes are at most 63), and a `madd` with the
-//! half-block scales into eight 32-bit sums. Legacy types convert each block's sums to float
-//! with their scales; the k-quants keep adding integers over a super-block first.
+//! Eight interleaved weight rows (`tile.rs`) against four activation rows. Per step, one
+//! register holds four consecutive codes of each of the eight rows; the four activations they
+//! meet are broadcast to every lane, and one `maddubs` (unsigned codes times signed
+//! activations; for the signed types ggml's `sign` trick first moves the weight's sign onto the
+//! activation) gives each row's two 16-bit pair sums, which cannot saturate (|w| <= 128,
+//! |a| <= 127, and unsigned codes are at most 63). A `madd` with the half-block scales (ones for
+//! the legacy types) makes them one 32-bit sum per row. Legacy types convert the sums to float
+//! once per block, the k-quants once per super-block; either way one conversion and one fused
+//! multiply-add serve eight rows.
 
 use super::act::{ActBlocks, TOKEN_GROUP};
-use super::unpack::Tile;
+use super::tile::{Tile, ROWS};
 use std::arch::x86_64::*;
 
-/// Row `r` of `tile` against activation rows `k0..k0 + 4`; same result as
+/// Row group `rg` of `tile` against activation rows `k0..k0 + 4`; the same as
 /// `scalar::dot_group` up to the order of float additions.
 ///
 /// # Safety
 /// The CPU must have AVX2 and FMA (`Isa::Avx2` is only built when it does).
 #[target_feature(enable = "avx2,fma")]
-pub unsafe fn dot_group(tile: &Tile, r: usize, acts: &ActBlocks, k0: usize) -> [f32; TOKEN_GROUP] {
+pub unsafe fn dot_group(tile: &Tile, rg: usize, acts: &ActBlocks, k0: usize) -> [[f32; ROWS]; TOKEN_GROUP] {
     let sh = tile.shape;
     match (sh.superblock, sh.signed, sh.offsets) {
-        (false, true, false) => group::<false, true, false>(tile, r, acts, k0),
-        (false, false, _) => group::<false, false, true>(tile, r, acts, k0),
-        (true, true, false) => group::<true, true, false>(tile, r, acts, k0),
-        (true, false, _) => group::<true, false, true>(tile, r, acts, k0),
-        (false, true, true) => group::<false, true, true>(tile, r, acts, k0),
-        (true, true, true) => group::<true, true, true>(tile, r, acts, k0),
+        (false, false, _) => group::<false, false, true>(tile, rg, acts, k0),
+        (false, true, false) => group::<false, true, false>(tile, rg, acts, k0),
+        (false, true, true) => group::<false, true, true>(tile, rg, acts, k0),
+        (true, false, _) => group::<true, false, true>(tile, rg, acts, k0),
+        (true, true, false) => group::<true, true, false>(tile, rg, acts, k0),
+        (true, true, true) => group::<true, true, true>(tile, rg, acts, k0),
     }
 }
 
 #[target_feature(enable = "avx2,fma")]
 fn group<const SUPER: bool, const SIGNED: bool, const OFFSETS: bool>(
     tile: &Tile,
-    r: usize,
+    rg: usize,
     acts: &ActBlocks,
     k0: usize,
-) -> [f32; TOKEN_GROUP] {
+) -> [[f32; ROWS]; TOKEN_GROUP] {
     const G: usize = TOKEN_GROUP;
-    let (cols, nb, g) = (tile.cols, tile.cols / 32, k0 / G);
-    let w = &tile.codes[r * cols..(r + 1) * cols];
-    let (ws, hs, wo) =
-        (&tile.ws[r * nb..(r + 1) * nb], &tile.hs[r * nb..(r + 1) * nb], &tile.wo[r * 2 * nb..(r + 1) * 2 * nb]);
+    let (nb, g) = (tile.cols / 32, k0 / G);
+    let w = &tile.codes[rg * nb * 256..(rg + 1) * nb * 256];
+    let ws = &tile.ws[rg * nb * ROWS..(rg + 1) * nb * ROWS];
+    let hs = &tile.hs[rg * nb * 4 * ROWS..(rg + 1) * nb * 4 * ROWS];
+    let wo = &tile.wo[rg * 2 * nb * ROWS..(rg + 1) * 2 * nb * ROWS];
     let a = &acts.codes[g * nb * G * 32..(g + 1) * nb * G * 32];
     let ad = &acts.d[g * nb * G..(g + 1) * nb * G];
     let ds = &acts.dsum[g * 2 * nb * G..(g + 1) * 2 * nb * G];
     let per_scale = if SUPER { 8 } else { 1 };
     let ones = _mm256_set1_epi16(1);
     let mut acc = [_mm256_setzero_ps(); G];
-    let mut off = _mm_setzero_ps();
     for s0 in (0..nb).step_by(per_scale) {
         let mut isum = [_mm256_setzero_si256(); G];
         for b in s0..s0 + per_scale {
-            // SAFETY (all loads): 32 codes at 32 b of the weight row, 32 at 32 (G b + k) of
-            // the group's codes, 4 floats at 4 j of its sums: in bounds of the slices above.
-            let wv = unsafe { _mm256_loadu_si256(w.as_ptr().add(32 * b).cast()) };
-            let wa = if SIGNED { _mm256_sign_epi8(wv, wv) } else { wv };
-            let hv = if SUPER { _mm256_set_m128i(_mm_set1_epi16(hs[b][1]), _mm_set1_epi16(hs[b][0])) } else { ones };
-            for k in 0..G {
-                let av = unsafe { _mm256_loadu_si256(a.as_ptr().add(32 * (G * b + k)).cast()) };
-                let av = if SIGNED { _mm256_sign_epi8(av, wv) } else { av };
-                isum[k] = _mm256_add_epi32(isum[k], _mm256_madd_epi16(_mm256_maddubs_epi16(wa, av), hv));
-            }
-            if OFFSETS {
-                let (d0, d1) = unsafe {
-                    (_mm_loadu_ps(ds.as_ptr().add(G * 2 * b)), _mm_loadu_ps(ds.as_ptr().add(G * (2 * b + 1))))
+            for half in 0..2 {
+                // SAFETY (all loads below): offsets within the slices taken above, whose
+                // lengths follow the layouts of `Tile` and `ActBlocks`.
+                let hv = if SUPER {
+                    unsafe { _mm256_loadu_si256(hs.as_ptr().add((2 * b + half) * 2 * ROWS).cast()) }
+                } else {
+                    ones
                 };
-                off = _mm_fmadd_ps(d0, _mm_set1_ps(wo[2 * b]), off);
-                off = _mm_fmadd_ps(d1, _mm_set1_ps(wo[2 * b + 1]), off);
+                for q in 4 * half..4 * half + 4 {
+                    let wv = unsafe { _mm256_loadu_si256(w.as_ptr().add(b * 256 + q * 32).cast()) };
+                    let wa = if SIGNED { _mm256_sign_epi8(wv, wv) } else { wv };
+                    for k in 0..G {
+                        let quad = unsafe { a.as_ptr().add((G * b + k) * 32 + 4 * q).cast::<i32>().read_unaligned() };
+                        let av = _mm256_set1_epi32(quad);
+                        let av = if SIGNED { _mm256_sign_epi8(av, wv) } else { av };
+                        isum[k] = _mm256_add_epi32(isum[k], _mm256_madd_epi16(_mm256_maddubs_epi16(wa, av), hv));
+                    }
+                }
+                if OFFSETS {
+                    let wov = unsafe { _mm256_loadu_ps(wo.as_ptr().add((2 * b + half) * ROWS)) };
+                    for k in 0..G {
+                        acc[k] = _mm256_fmadd_ps(wov, _mm256_set1_ps(ds[(2 * b + half) * G + k]), acc[k]);
+                    }
+                }
             }
         }
-        let s = ws[s0];
+        let wsv = unsafe { _mm256_loadu_ps(ws.as_ptr().add(s0 * ROWS)) };
         for k in 0..G {
-            acc[k] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum[k]), _mm256_set1_ps(s * ad[G * s0 + k]), acc[k]);
+            let scale = _mm256_mul_ps(wsv, _mm256_set1_ps(ad[G * s0 + k]));
+            acc[k] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum[k]), scale, acc[k]);
         }
     }
-    let mut out = [0f32; G];
-    let mut offs = [0f32; G];
-    // SAFETY: 4 floats into a 4-float array.
-    unsafe { _mm_storeu_ps(offs.as_mut_ptr(), off) };
+    let mut out = [[0f32; ROWS]; G];
     for k in 0..G {
-        out[k] = hsum(acc[k]) + offs[k];
+        // SAFETY: 8 floats into an 8-float array.
+        unsafe { _mm256_storeu_ps(out[k].as_mut_ptr(), acc[k]) };
     }
     out
-}
-
-#[target_feature(enable = "avx2,fma")]
-fn hsum(v: __m256) -> f32 {
-    let s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-    let s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-    let s = _mm_add_ss(s, _mm_movehdup_ps(s));
-    _mm_cvtss_f32(s)
 }

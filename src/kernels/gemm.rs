@@ -1,7 +1,8 @@
 //! The matmul driver: bands of weight rows unpacked and multiplied on rayon's threads.
 
 use super::act::{ActBlocks, TOKEN_GROUP};
-use super::unpack::{shape, Tile};
+use super::tile::{Tile, ROWS};
+use super::unpack::shape;
 use super::{scalar, Isa};
 use crate::quant::formats::GgmlType;
 use rayon::prelude::*;
@@ -20,7 +21,8 @@ pub fn matmul(ty: GgmlType, w: &[u8], rows: usize, cols: usize, acts: &ActBlocks
     let row_bytes = ty.row_bytes(cols).expect("validated row length");
     assert_eq!(w.len(), rows * row_bytes, "weight bytes");
     let tp = acts.t_pad;
-    let band = (BAND_CODES / cols).clamp(1, rows.max(1));
+    // A whole number of interleaved row groups per band.
+    let band = (BAND_CODES / cols / ROWS).max(1) * ROWS;
     // Rows by tokens: each band writes its own rows.
     let mut yt = vec![0f32; rows * tp];
     yt.par_chunks_mut(band * tp).enumerate().for_each_init(
@@ -45,14 +47,18 @@ pub fn matmul(ty: GgmlType, w: &[u8], rows: usize, cols: usize, acts: &ActBlocks
 fn band_product(tile: &Tile, acts: &ActBlocks, out: &mut [f32], isa: Isa) {
     let tp = acts.t_pad;
     for k0 in (0..tp).step_by(TOKEN_GROUP) {
-        for r in 0..tile.rows {
+        for rg in 0..tile.groups() {
             let v = match isa {
                 // SAFETY: Isa::Avx2 is only detected on CPUs with AVX2 and FMA.
                 #[cfg(target_arch = "x86_64")]
-                Isa::Avx2 => unsafe { super::avx2::dot_group(tile, r, acts, k0) },
-                _ => scalar::dot_group(tile, r, acts, k0),
+                Isa::Avx2 => unsafe { super::avx2::dot_group(tile, rg, acts, k0) },
+                _ => scalar::dot_group(tile, rg, acts, k0),
             };
-            out[r * tp + k0..r * tp + k0 + TOKEN_GROUP].copy_from_slice(&v);
+            for j in 0..ROWS.min(tile.rows - rg * ROWS) {
+                for (k, v) in v.iter().enumerate() {
+                    out[(rg * ROWS + j) * tp + k0 + k] = v[j];
+                }
+            }
         }
     }
 }

@@ -2,8 +2,9 @@
 //! and x rounded once per matmul to ggml's 8-bit activation blocks, as llama.cpp computes it.
 //!
 //! - `act`: the activations' codes and scales (Q8_0 or Q8_K rounding);
-//! - `unpack`: a band of weight rows of any supported type into one shared layout (blocks of
-//!   32 signed codes, a scale, optional half-block integer scales and offsets);
+//! - `unpack`: a weight row of any supported type into one shared form (blocks of 32 codes, a
+//!   scale, half-block integer scales and offsets);
+//! - `tile`: a band of such rows interleaved eight at a time;
 //! - `scalar`: the reference dot product of that layout, the spec;
 //! - `avx2`: the same with AVX2 (chosen at run time; tested against `scalar`);
 //! - `gemm`: bands of rows over the threads, token groups inside, offsets, the output layout.
@@ -17,6 +18,7 @@ mod gemm;
 pub mod scalar;
 #[cfg(test)]
 mod tests;
+pub mod tile;
 pub mod unpack;
 
 pub use act::{ActBlocks, ActFormat};

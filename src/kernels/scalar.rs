@@ -5,32 +5,33 @@
 //! k-quants, plus the offsets times the activations' half-block sums.
 
 use super::act::{ActBlocks, TOKEN_GROUP};
-use super::unpack::Tile;
+use super::tile::{Tile, ROWS};
 
-/// Row `r` of `tile` against the activation rows `k0..k0 + TOKEN_GROUP`.
-pub fn dot_group(tile: &Tile, r: usize, acts: &ActBlocks, k0: usize) -> [f32; TOKEN_GROUP] {
-    let (cols, nb) = (tile.cols, tile.cols / 32);
-    let w = &tile.codes[r * cols..(r + 1) * cols];
-    let (ws, hs, wo) =
-        (&tile.ws[r * nb..(r + 1) * nb], &tile.hs[r * nb..(r + 1) * nb], &tile.wo[r * 2 * nb..(r + 1) * 2 * nb]);
+/// Row group `rg` of `tile` against the activation rows `k0..k0 + TOKEN_GROUP`:
+/// `out[k][j]` for activation row `k0 + k` and weight row `ROWS rg + j`.
+pub fn dot_group(tile: &Tile, rg: usize, acts: &ActBlocks, k0: usize) -> [[f32; ROWS]; TOKEN_GROUP] {
+    let nb = tile.cols / 32;
     let per_scale = if tile.shape.superblock { 8 } else { 1 };
-    let mut out = [0f32; TOKEN_GROUP];
-    for (k, o) in out.iter_mut().enumerate() {
+    let mut out = [[0f32; ROWS]; TOKEN_GROUP];
+    for (k, out) in out.iter_mut().enumerate() {
         let k = k0 + k;
-        let (mut sum, mut offsets, mut isum) = (0f32, 0f32, 0i32);
-        for b in 0..nb {
-            for half in 0..2 {
-                let i = 32 * b + 16 * half;
-                let s: i32 = (i..i + 16).map(|i| w[i] as i32 * acts.code(k, i) as i32).sum();
-                isum += hs[b][half] as i32 * s;
-                offsets += wo[2 * b + half] * acts.half_sum(k, 2 * b + half);
+        for (j, o) in out.iter_mut().enumerate() {
+            let r = rg * ROWS + j;
+            let (mut sum, mut offsets, mut isum) = (0f32, 0f32, 0i32);
+            for b in 0..nb {
+                for half in 0..2 {
+                    let i = 32 * b + 16 * half;
+                    let s: i32 = (i..i + 16).map(|i| tile.code(r, i) as i32 * acts.code(k, i) as i32).sum();
+                    isum += tile.half_scale(r, b, half) as i32 * s;
+                    offsets += tile.offset(r, 2 * b + half) * acts.half_sum(k, 2 * b + half);
+                }
+                if b % per_scale == per_scale - 1 {
+                    sum += tile.scale(r, b) * acts.scale(k, b) * isum as f32;
+                    isum = 0;
+                }
             }
-            if b % per_scale == per_scale - 1 {
-                sum += ws[b] * acts.scale(k, b) * isum as f32;
-                isum = 0;
-            }
+            *o = sum + offsets;
         }
-        *o = sum + offsets;
     }
     out
 }

@@ -3,7 +3,8 @@
 //! scalar one, on random blocks and quantized Gaussian rows, at the real models' row widths.
 
 use super::act::{ActBlocks, ActFormat};
-use super::unpack::{shape, Shape, Tile};
+use super::tile::{Tile, ROWS};
+use super::unpack::{shape, Row, Shape};
 use super::{matmul, scalar, supports, Isa};
 use crate::quant::formats::quant_tests::Rng;
 use crate::quant::formats::{dequantize, quantize_rows, GgmlType};
@@ -87,16 +88,17 @@ fn every_unpacker_reproduces_its_dequantizer() {
             let want = dequant(ty, &w, cols);
             let mut tile = Tile::new(shape(ty).unwrap(), cols);
             tile.fill(ty, &w);
-            assert_eq!(tile.rows, 7);
+            assert_eq!((tile.rows, tile.groups()), (7, 1));
             for (i, &want) in want.iter().enumerate() {
                 let (r, c) = (i / cols, i % cols);
-                let b = r * cols / 32 + c / 32;
-                let h = tile.hs[b][(c % 32) / 16] as i32 * tile.codes[i] as i32;
-                let got = tile.ws[b] * h as f32 + tile.wo[2 * b + (c % 32) / 16];
-                let tol = 1e-6
-                    * want.abs().max(tile.ws[b].abs() * 64.0 * (tile.hs[b][0].abs().max(tile.hs[b][1].abs()) as f32));
+                let (b, half) = (c / 32, (c % 32) / 16);
+                let h = tile.half_scale(r, b, half);
+                let got = tile.scale(r, b) * (h as i32 * tile.code(r, c) as i32) as f32 + tile.offset(r, c / 16);
+                let tol = 1e-6 * want.abs().max(tile.scale(r, b).abs() * 64.0 * h.abs() as f32);
                 assert!((got - want).abs() <= tol, "{ty} raw={raw} weight {i}: {got} vs {want}");
             }
+            // The padding row of the group is all zero.
+            assert!((0..cols).all(|c| tile.code(ROWS - 1, c) == 0 && tile.offset(ROWS - 1, c / 16) == 0.0));
         }
     }
 }
@@ -180,16 +182,14 @@ fn supported_types_pair_with_their_activation_format() {
 #[test]
 fn scalar_reference_sums_half_blocks_with_their_scales() {
     // A hand-made tile: one signed block, half scales 2 and -3, offsets none.
-    let mut tile = Tile::new(Shape { superblock: false, signed: true, offsets: false }, 32);
-    tile.rows = 1;
-    tile.codes = (0..32).map(|i| i as i8 - 16).collect();
-    tile.ws = vec![0.5];
-    tile.hs = vec![[2, -3]];
-    tile.wo = vec![0.0; 2];
+    let mut row = Row::new(32);
+    row.codes = (0..32).map(|i| i as i8 - 16).collect();
+    (row.ws, row.hs, row.wo) = (vec![0.5], vec![[2, -3]], vec![0.0; 2]);
+    let tile = Tile::from_rows(Shape { superblock: false, signed: true, offsets: false }, vec![row]);
     let x = vec![1.0f32; 32];
     let a = ActBlocks::quantize(&x, 32, ActFormat::Q8_0);
     let d = a.scale(0, 0);
     // codes -16..-1 sum -136, 0..15 sum 120; activations all 127.
     let want = 0.5 * d * 127.0 * (2.0 * -136.0 - 3.0 * 120.0);
-    assert_eq!(scalar::dot_group(&tile, 0, &a, 0)[0], want);
+    assert_eq!(scalar::dot_group(&tile, 0, &a, 0)[0][0], want);
 }

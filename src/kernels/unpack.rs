@@ -1,6 +1,6 @@
-//! Stored weight blocks unpacked, a band of rows at a time, into one layout every dot product
-//! shares: blocks of 32 8-bit codes with a float scale, integer scales per half block and float
-//! offsets per half block. Weight `i` of block `b` is
+//! Stored weight blocks unpacked, one row at a time, into one form every dot product shares:
+//! blocks of 32 8-bit codes with a float scale, integer scales per half block and float offsets
+//! per half block. Weight `i` of block `b` is
 //! `ws[b] * hs[b][i / 16] * codes[32 b + i] + wo[2 b + i / 16]`, the type's dequantized value up
 //! to float rounding (`tests` pin each unpacker to its `dequantize`).
 //!
@@ -8,9 +8,7 @@
 //! (Q4_0's `q - 8` becomes code `q` with offset `-8 d`), so the dot product multiplies them with
 //! one unsigned-by-signed instruction; only Q8_0 and the IQ4 tables keep signed codes. The
 //! k-quants keep their sub-block scales as integers under one float scale per 256 weights, so
-//! their sums stay in integers across a super-block, as ggml's do. Unpacking costs one pass
-//! over the band, shared by every token of the matmul; codes take a byte per weight, so a band
-//! stays in cache.
+//! their sums stay in integers across a super-block, as ggml's do.
 
 use crate::quant::formats::{f16_le, iq4_nl, iq4_xs, q2_k, q3_k, q4_0, q4_1, q4_k, q5_0, q5_1, q5_k, q6_k, q8_0};
 use crate::quant::formats::{scale_min_k4, GgmlType};
@@ -39,56 +37,36 @@ pub fn shape(ty: GgmlType) -> Option<Shape> {
     Some(Shape { superblock, signed, offsets })
 }
 
-/// A band of unpacked rows.
-pub struct Tile {
-    pub shape: Shape,
-    pub rows: usize,
-    pub cols: usize,
-    /// `[rows][cols]`.
+/// One row unpacked: `[cols]` codes, `[cols / 32]` scales and half-block scales, `[cols / 16]`
+/// offsets. `tile.rs` interleaves rows of these for the dot products.
+pub struct Row {
     pub codes: Vec<i8>,
-    /// `[rows][cols / 32]`.
     pub ws: Vec<f32>,
-    /// `[rows][cols / 32]`, `[1, 1]` for the types without sub-block scales.
     pub hs: Vec<[i16; 2]>,
-    /// `[rows][cols / 16]`.
     pub wo: Vec<f32>,
 }
 
-/// One row's slices of a tile.
+impl Row {
+    pub fn new(cols: usize) -> Row {
+        Row { codes: vec![0; cols], ws: vec![0.0; cols / 32], hs: vec![[1, 1]; cols / 32], wo: vec![0.0; cols / 16] }
+    }
+
+    /// Unpacks one stored row of `ty` (`src`: its bytes).
+    pub fn fill(&mut self, ty: GgmlType, src: &[u8]) {
+        // Types without sub-block scales or offsets leave them at these values.
+        self.hs.fill([1, 1]);
+        self.wo.fill(0.0);
+        let o = RowOut { codes: &mut self.codes, ws: &mut self.ws, hs: &mut self.hs, wo: &mut self.wo };
+        unpack_row(ty, src, o);
+    }
+}
+
+/// One row's slices.
 struct RowOut<'a> {
     codes: &'a mut [i8],
     ws: &'a mut [f32],
     hs: &'a mut [[i16; 2]],
     wo: &'a mut [f32],
-}
-
-impl Tile {
-    pub fn new(shape: Shape, cols: usize) -> Tile {
-        Tile { shape, rows: 0, cols, codes: vec![], ws: vec![], hs: vec![], wo: vec![] }
-    }
-
-    /// Unpacks `bytes`, whole rows of `ty` with `self.cols` weights each.
-    pub fn fill(&mut self, ty: GgmlType, bytes: &[u8]) {
-        let row_bytes = ty.row_bytes(self.cols).expect("validated row length");
-        let (cols, nb) = (self.cols, self.cols / 32);
-        self.rows = bytes.len() / row_bytes;
-        self.codes.resize(self.rows * cols, 0);
-        self.ws.resize(self.rows * nb, 0.0);
-        // Types without sub-block scales or offsets leave them at these values.
-        self.hs.clear();
-        self.hs.resize(self.rows * nb, [1, 1]);
-        self.wo.clear();
-        self.wo.resize(self.rows * 2 * nb, 0.0);
-        let rows = bytes
-            .chunks_exact(row_bytes)
-            .zip(self.codes.chunks_exact_mut(cols))
-            .zip(self.ws.chunks_exact_mut(nb))
-            .zip(self.hs.chunks_exact_mut(nb))
-            .zip(self.wo.chunks_exact_mut(2 * nb));
-        for ((((src, codes), ws), hs), wo) in rows {
-            unpack_row(ty, src, RowOut { codes, ws, hs, wo });
-        }
-    }
 }
 
 fn cast<T: bytemuck::Pod>(src: &[u8]) -> &[T] {

@@ -5,8 +5,9 @@
 //! meet are broadcast to every lane, and one `maddubs` (unsigned codes times signed
 //! activations; for the signed types ggml's `sign` trick first moves the weight's sign onto the
 //! activation) gives each row's two 16-bit pair sums, which cannot saturate (|w| <= 128,
-//! |a| <= 127, and unsigned codes are at most 63). A `madd` with the half-block scales (ones for
-//! the legacy types) makes them one 32-bit sum per row. Legacy types convert the sums to float
+//! |a| <= 127, and unsigned codes are at most 63). Small unsigned codes let two or four steps'
+//! pair sums add in 16 bits first. A `madd` with the half-block scales (ones for the legacy
+//! types) makes them one 32-bit sum per row. Legacy types convert the sums to float
 //! once per block, the k-quants once per super-block; either way one conversion and one fused
 //! multiply-add serve eight rows.
 
@@ -22,18 +23,28 @@ use std::arch::x86_64::*;
 #[target_feature(enable = "avx2,fma")]
 pub unsafe fn dot_group(tile: &Tile, rg: usize, acts: &ActBlocks, k0: usize) -> [[f32; ROWS]; TOKEN_GROUP] {
     let sh = tile.shape;
-    match (sh.superblock, sh.signed, sh.offsets) {
-        (false, false, _) => group::<false, false, true>(tile, rg, acts, k0),
-        (false, true, false) => group::<false, true, false>(tile, rg, acts, k0),
-        (false, true, true) => group::<false, true, true>(tile, rg, acts, k0),
-        (true, false, _) => group::<true, false, true>(tile, rg, acts, k0),
-        (true, true, false) => group::<true, true, false>(tile, rg, acts, k0),
-        (true, true, true) => group::<true, true, true>(tile, rg, acts, k0),
+    // Pair sums of unsigned codes up to 31 (63) stay below 2^15 four (two) at a time.
+    let pairs = if sh.signed {
+        1
+    } else if sh.max_code <= 31 {
+        4
+    } else {
+        2
+    };
+    match (sh.superblock, sh.signed, sh.offsets, pairs) {
+        (false, true, false, _) => group::<false, true, false, 1>(tile, rg, acts, k0),
+        (false, true, true, _) => group::<false, true, true, 1>(tile, rg, acts, k0),
+        (false, false, _, 4) => group::<false, false, true, 4>(tile, rg, acts, k0),
+        (false, false, _, _) => group::<false, false, true, 2>(tile, rg, acts, k0),
+        (true, true, false, _) => group::<true, true, false, 1>(tile, rg, acts, k0),
+        (true, true, true, _) => group::<true, true, true, 1>(tile, rg, acts, k0),
+        (true, false, _, 4) => group::<true, false, true, 4>(tile, rg, acts, k0),
+        (true, false, _, _) => group::<true, false, true, 2>(tile, rg, acts, k0),
     }
 }
 
 #[target_feature(enable = "avx2,fma")]
-fn group<const SUPER: bool, const SIGNED: bool, const OFFSETS: bool>(
+fn group<const SUPER: bool, const SIGNED: bool, const OFFSETS: bool, const PAIRS: usize>(
     tile: &Tile,
     rg: usize,
     acts: &ActBlocks,
@@ -62,14 +73,21 @@ fn group<const SUPER: bool, const SIGNED: bool, const OFFSETS: bool>(
                 } else {
                     ones
                 };
-                for q in 4 * half..4 * half + 4 {
-                    let wv = unsafe { _mm256_loadu_si256(w.as_ptr().add(b * 256 + q * 32).cast()) };
-                    let wa = if SIGNED { _mm256_sign_epi8(wv, wv) } else { wv };
+                for q0 in (4 * half..4 * half + 4).step_by(PAIRS) {
+                    let mut pair_sums = [_mm256_setzero_si256(); G];
+                    for q in q0..q0 + PAIRS {
+                        let wv = unsafe { _mm256_loadu_si256(w.as_ptr().add(b * 256 + q * 32).cast()) };
+                        let wa = if SIGNED { _mm256_sign_epi8(wv, wv) } else { wv };
+                        for k in 0..G {
+                            let quad =
+                                unsafe { a.as_ptr().add((G * b + k) * 32 + 4 * q).cast::<i32>().read_unaligned() };
+                            let av = _mm256_set1_epi32(quad);
+                            let av = if SIGNED { _mm256_sign_epi8(av, wv) } else { av };
+                            pair_sums[k] = _mm256_add_epi16(pair_sums[k], _mm256_maddubs_epi16(wa, av));
+                        }
+                    }
                     for k in 0..G {
-                        let quad = unsafe { a.as_ptr().add((G * b + k) * 32 + 4 * q).cast::<i32>().read_unaligned() };
-                        let av = _mm256_set1_epi32(quad);
-                        let av = if SIGNED { _mm256_sign_epi8(av, wv) } else { av };
-                        isum[k] = _mm256_add_epi32(isum[k], _mm256_madd_epi16(_mm256_maddubs_epi16(wa, av), hv));
+                        isum[k] = _mm256_add_epi32(isum[k], _mm256_madd_epi16(pair_sums[k], hv));
                     }
                 }
                 if OFFSETS {

@@ -185,11 +185,49 @@ fn scalar_reference_sums_half_blocks_with_their_scales() {
     let mut row = Row::new(32);
     row.codes = (0..32).map(|i| i as i8 - 16).collect();
     (row.ws, row.hs, row.wo) = (vec![0.5], vec![[2, -3]], vec![0.0; 2]);
-    let tile = Tile::from_rows(Shape { superblock: false, signed: true, offsets: false }, vec![row]);
+    let tile = Tile::from_rows(Shape { superblock: false, signed: true, offsets: false, max_code: 128 }, vec![row]);
     let x = vec![1.0f32; 32];
     let a = ActBlocks::quantize(&x, 32, ActFormat::Q8_0);
     let d = a.scale(0, 0);
     // codes -16..-1 sum -136, 0..15 sum 120; activations all 127.
     let want = 0.5 * d * 127.0 * (2.0 * -136.0 - 3.0 * 120.0);
     assert_eq!(scalar::dot_group(&tile, 0, &a, 0)[0][0], want);
+}
+
+#[test]
+fn extreme_codes_do_not_overflow_the_16_bit_sums() {
+    // Every code at its type's extreme, every activation at +-127, the k-quants' sub-block
+    // scales at -128: the largest sums each path can meet.
+    let cols = 512;
+    for ty in TYPES {
+        let sh = shape(ty).unwrap();
+        let code = if sh.signed { -128 } else { sh.max_code as i8 };
+        let h = if sh.superblock { -128 } else { 1 };
+        let rows: Vec<Row> = (0..9)
+            .map(|r| {
+                let mut row = Row::new(cols);
+                row.codes.fill(if r % 2 == 0 { code } else { code / 2 });
+                (row.ws, row.hs) = (vec![1.0; cols / 32], vec![[h, h]; cols / 32]);
+                row
+            })
+            .collect();
+        let tile = Tile::from_rows(sh, rows);
+        for sign in [1.0f32, -1.0] {
+            let x = vec![sign; 4 * cols];
+            let acts = ActBlocks::quantize(&x, cols, act_format(ty));
+            for rg in 0..tile.groups() {
+                let want = scalar::dot_group(&tile, rg, &acts, 0);
+                // SAFETY: only called where the CPU has AVX2.
+                #[cfg(target_arch = "x86_64")]
+                if Isa::detect() == Isa::Avx2 {
+                    let got = unsafe { super::avx2::dot_group(&tile, rg, &acts, 0) };
+                    for (g, w) in got.iter().flatten().zip(want.iter().flatten()) {
+                        assert!((g - w).abs() <= 1e-5 * w.abs(), "{ty} sign {sign}: {g} vs {w}");
+                    }
+                }
+                let full = acts.code(0, 0) as f32 * code as f32 * h as f32 * cols as f32 * acts.scale(0, 0);
+                assert!((want[0][0] - full).abs() <= 1e-5 * full.abs(), "{ty}: {} vs {full}", want[0][0]);
+            }
+        }
+    }
 }

@@ -23,18 +23,26 @@ pub struct Shape {
     pub signed: bool,
     /// The offsets are not all zero.
     pub offsets: bool,
+    /// The largest unsigned code (for the unsigned types): bounds how many 16-bit pair sums
+    /// may be added before they could overflow.
+    pub max_code: u8,
 }
 
 /// The shape of `ty`'s unpacked blocks, or `None` for a type without an integer kernel.
 pub fn shape(ty: GgmlType) -> Option<Shape> {
-    let (superblock, signed, offsets) = match ty {
-        GgmlType::Q8_0 | GgmlType::IQ4_NL => (false, true, false),
-        GgmlType::Q4_0 | GgmlType::Q5_0 | GgmlType::Q4_1 | GgmlType::Q5_1 => (false, false, true),
-        GgmlType::IQ4_XS => (true, true, false),
-        GgmlType::Q4_K | GgmlType::Q5_K | GgmlType::Q6_K | GgmlType::Q3_K | GgmlType::Q2_K => (true, false, true),
+    let (superblock, signed, offsets, max_code) = match ty {
+        GgmlType::Q8_0 | GgmlType::IQ4_NL => (false, true, false, 128),
+        GgmlType::Q4_0 | GgmlType::Q4_1 => (false, false, true, 15),
+        GgmlType::Q5_0 | GgmlType::Q5_1 => (false, false, true, 31),
+        GgmlType::IQ4_XS => (true, true, false, 128),
+        GgmlType::Q4_K => (true, false, true, 15),
+        GgmlType::Q5_K => (true, false, true, 31),
+        GgmlType::Q6_K => (true, false, true, 63),
+        GgmlType::Q3_K => (true, false, true, 7),
+        GgmlType::Q2_K => (true, false, true, 3),
         _ => return None,
     };
-    Some(Shape { superblock, signed, offsets })
+    Some(Shape { superblock, signed, offsets, max_code })
 }
 
 /// One row unpacked: `[cols]` codes, `[cols / 32]` scales and half-block scales, `[cols / 16]`

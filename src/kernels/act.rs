@@ -50,6 +50,8 @@ pub struct ActBlocks {
     /// block (16 values), for the weight types with offsets (ggml's `s` of Q8_1 and `bsums` of
     /// Q8_K).
     pub dsum: Vec<f32>,
+    /// `[group][half block][row in group]`: the sum of the codes of each half block.
+    pub isum: Vec<i32>,
 }
 
 const G: usize = TOKEN_GROUP;
@@ -67,10 +69,11 @@ impl ActBlocks {
             codes: vec![0; t_pad * cols],
             d: vec![0.0; t_pad * nb],
             dsum: vec![0.0; t_pad * 2 * nb],
+            isum: vec![0; t_pad * 2 * nb],
         };
-        let groups =
-            a.codes.par_chunks_mut(G * cols).zip(a.d.par_chunks_mut(G * nb)).zip(a.dsum.par_chunks_mut(G * 2 * nb));
-        groups.enumerate().for_each(|(g, ((codes, d), dsum))| {
+        let groups = a.codes.par_chunks_mut(G * cols).zip(a.d.par_chunks_mut(G * nb));
+        let sums = a.dsum.par_chunks_mut(G * 2 * nb).zip(a.isum.par_chunks_mut(G * 2 * nb));
+        groups.zip(sums).enumerate().for_each(|(g, ((codes, d), (dsum, isum)))| {
             let (mut q, mut dr) = (vec![0i8; cols], vec![0f32; nb]);
             for k in 0..G.min(t.saturating_sub(g * G)) {
                 let row = &x[(g * G + k) * cols..(g * G + k + 1) * cols];
@@ -85,6 +88,7 @@ impl ActBlocks {
                 for j in 0..2 * nb {
                     let sum: i32 = q[16 * j..16 * j + 16].iter().map(|&c| c as i32).sum();
                     dsum[j * G + k] = dr[j / 2] * sum as f32;
+                    isum[j * G + k] = sum;
                 }
             }
         });
@@ -100,6 +104,11 @@ impl ActBlocks {
     /// Scale of block `b` of row `k`.
     pub fn scale(&self, k: usize, b: usize) -> f32 {
         self.d[((k / G) * (self.cols / 32) + b) * G + k % G]
+    }
+
+    /// Code sum of half block `j` of row `k`.
+    pub fn code_sum(&self, k: usize, j: usize) -> i32 {
+        self.isum[((k / G) * (self.cols / 16) + j) * G + k % G]
     }
 
     /// Scale times code sum of half block `j` of row `k`.

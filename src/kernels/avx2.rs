@@ -6,7 +6,8 @@
 //! activations; for the signed types ggml's `sign` trick first moves the weight's sign onto the
 //! activation) gives each row's two 16-bit pair sums, which cannot saturate (|w| <= 128,
 //! |a| <= 127, and unsigned codes are at most 63). Small unsigned codes let two or four steps'
-//! pair sums add in 16 bits first. A `madd` with the half-block scales (ones for the legacy
+//! pair sums add in 16 bits first. The types' zero points (Q4_0's 8, Q6_K's 32, ...) come off
+//! in integers too, as ggml's kernels take them, so no float cancellation enters. A `madd` with the half-block scales (ones for the legacy
 //! types) makes them one 32-bit sum per row. Legacy types convert the sums to float
 //! once per block, the k-quants once per super-block; either way one conversion and one fused
 //! multiply-add serve eight rows.
@@ -31,20 +32,23 @@ pub unsafe fn dot_group(tile: &Tile, rg: usize, acts: &ActBlocks, k0: usize) -> 
     } else {
         2
     };
-    match (sh.superblock, sh.signed, sh.offsets, pairs) {
-        (false, true, false, _) => group::<false, true, false, 1>(tile, rg, acts, k0),
-        (false, true, true, _) => group::<false, true, true, 1>(tile, rg, acts, k0),
-        (false, false, _, 4) => group::<false, false, true, 4>(tile, rg, acts, k0),
-        (false, false, _, _) => group::<false, false, true, 2>(tile, rg, acts, k0),
-        (true, true, false, _) => group::<true, true, false, 1>(tile, rg, acts, k0),
-        (true, true, true, _) => group::<true, true, true, 1>(tile, rg, acts, k0),
-        (true, false, _, 4) => group::<true, false, true, 4>(tile, rg, acts, k0),
-        (true, false, _, _) => group::<true, false, true, 2>(tile, rg, acts, k0),
+    // The shapes `unpack::shape` gives (the types in the comments).
+    match (sh.superblock, sh.signed, sh.offsets, pairs, sh.bias > 0) {
+        (false, true, false, _, false) => group::<false, true, false, 1, false>(tile, rg, acts, k0), // Q8_0, IQ4_NL
+        (false, false, false, 4, true) => group::<false, false, false, 4, true>(tile, rg, acts, k0), // Q4_0, Q5_0
+        (false, false, true, 4, false) => group::<false, false, true, 4, false>(tile, rg, acts, k0), // Q4_1, Q5_1
+        (true, true, false, _, false) => group::<true, true, false, 1, false>(tile, rg, acts, k0),   // IQ4_XS
+        (true, false, true, 4, false) => group::<true, false, true, 4, false>(tile, rg, acts, k0),   // Q4_K, Q5_K, Q2_K
+        (true, false, false, 2, true) => group::<true, false, false, 2, true>(tile, rg, acts, k0),   // Q6_K
+        (true, false, false, 4, true) => group::<true, false, false, 4, true>(tile, rg, acts, k0),   // Q3_K
+        // Any other shape: the general forms, one pair sum at a time.
+        (false, _, _, _, _) => group::<false, true, true, 1, true>(tile, rg, acts, k0),
+        (true, _, _, _, _) => group::<true, true, true, 1, true>(tile, rg, acts, k0),
     }
 }
 
 #[target_feature(enable = "avx2,fma")]
-fn group<const SUPER: bool, const SIGNED: bool, const OFFSETS: bool, const PAIRS: usize>(
+fn group<const SUPER: bool, const SIGNED: bool, const OFFSETS: bool, const PAIRS: usize, const BIAS: bool>(
     tile: &Tile,
     rg: usize,
     acts: &ActBlocks,
@@ -59,6 +63,8 @@ fn group<const SUPER: bool, const SIGNED: bool, const OFFSETS: bool, const PAIRS
     let a = &acts.codes[g * nb * G * 32..(g + 1) * nb * G * 32];
     let ad = &acts.d[g * nb * G..(g + 1) * nb * G];
     let ds = &acts.dsum[g * 2 * nb * G..(g + 1) * 2 * nb * G];
+    let acts_sum = &acts.isum[g * 2 * nb * G..(g + 1) * 2 * nb * G];
+    let half_bias = tile.shape.bias as i32 / 2;
     let per_scale = if SUPER { 8 } else { 1 };
     let ones = _mm256_set1_epi16(1);
     let mut acc = [_mm256_setzero_ps(); G];
@@ -88,6 +94,16 @@ fn group<const SUPER: bool, const SIGNED: bool, const OFFSETS: bool, const PAIRS
                     }
                     for k in 0..G {
                         isum[k] = _mm256_add_epi32(isum[k], _mm256_madd_epi16(pair_sums[k], hv));
+                    }
+                }
+                if BIAS {
+                    // Less bias times the half block's activation sum S, times the row's
+                    // scale: madd of (h, h) with (c, c), c = bias/2 * S, which fits 16 bits
+                    // (bias <= 32, |S| <= 16 * 127).
+                    for k in 0..G {
+                        let c = half_bias * acts_sum[(2 * b + half) * G + k];
+                        let cc = _mm256_set1_epi32((c & 0xFFFF) | (c << 16));
+                        isum[k] = _mm256_sub_epi32(isum[k], _mm256_madd_epi16(hv, cc));
                     }
                 }
                 if OFFSETS {

@@ -93,7 +93,8 @@ fn every_unpacker_reproduces_its_dequantizer() {
                 let (r, c) = (i / cols, i % cols);
                 let (b, half) = (c / 32, (c % 32) / 16);
                 let h = tile.half_scale(r, b, half);
-                let got = tile.scale(r, b) * (h as i32 * tile.code(r, c) as i32) as f32 + tile.offset(r, c / 16);
+                let code = tile.code(r, c) as i32 - tile.shape.bias as i32;
+                let got = tile.scale(r, b) * (h as i32 * code) as f32 + tile.offset(r, c / 16);
                 let tol = 1e-6 * want.abs().max(tile.scale(r, b).abs() * 64.0 * h.abs() as f32);
                 assert!((got - want).abs() <= tol, "{ty} raw={raw} weight {i}: {got} vs {want}");
             }
@@ -185,7 +186,8 @@ fn scalar_reference_sums_half_blocks_with_their_scales() {
     let mut row = Row::new(32);
     row.codes = (0..32).map(|i| i as i8 - 16).collect();
     (row.ws, row.hs, row.wo) = (vec![0.5], vec![[2, -3]], vec![0.0; 2]);
-    let tile = Tile::from_rows(Shape { superblock: false, signed: true, offsets: false, max_code: 128 }, vec![row]);
+    let tile =
+        Tile::from_rows(Shape { superblock: false, signed: true, offsets: false, max_code: 128, bias: 0 }, vec![row]);
     let x = vec![1.0f32; 32];
     let a = ActBlocks::quantize(&x, 32, ActFormat::Q8_0);
     let d = a.scale(0, 0);
@@ -225,7 +227,8 @@ fn extreme_codes_do_not_overflow_the_16_bit_sums() {
                         assert!((g - w).abs() <= 1e-5 * w.abs(), "{ty} sign {sign}: {g} vs {w}");
                     }
                 }
-                let full = acts.code(0, 0) as f32 * code as f32 * h as f32 * cols as f32 * acts.scale(0, 0);
+                let full =
+                    acts.code(0, 0) as f32 * (code as f32 - sh.bias as f32) * h as f32 * cols as f32 * acts.scale(0, 0);
                 assert!((want[0][0] - full).abs() <= 1e-5 * full.abs(), "{ty}: {} vs {full}", want[0][0]);
             }
         }

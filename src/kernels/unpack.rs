@@ -1,12 +1,13 @@
 //! Stored weight blocks unpacked, one row at a time, into one form every dot product shares:
 //! blocks of 32 8-bit codes with a float scale, integer scales per half block and float offsets
 //! per half block. Weight `i` of block `b` is
-//! `ws[b] * hs[b][i / 16] * codes[32 b + i] + wo[2 b + i / 16]`, the type's dequantized value up
-//! to float rounding (`tests` pin each unpacker to its `dequantize`).
+//! `ws[b] * hs[b][i / 16] * (codes[32 b + i] - bias) + wo[2 b + i / 16]`, the type's dequantized
+//! value up to float rounding (`tests` pin each unpacker to its `dequantize`).
 //!
-//! Codes are unsigned (0..=63) wherever the type allows, its zero point moved into the offsets
-//! (Q4_0's `q - 8` becomes code `q` with offset `-8 d`), so the dot product multiplies them with
-//! one unsigned-by-signed instruction; only Q8_0 and the IQ4 tables keep signed codes. The
+//! Codes are unsigned (0..=63) wherever the type allows, with the type's zero point as `bias`
+//! (Q4_0's `q - 8` is code `q`, bias 8), so the dot product multiplies them with one
+//! unsigned-by-signed instruction and subtracts the bias in integers; only Q8_0 and the IQ4
+//! tables keep signed codes. The
 //! k-quants keep their sub-block scales as integers under one float scale per 256 weights, so
 //! their sums stay in integers across a super-block, as ggml's do.
 
@@ -26,23 +27,28 @@ pub struct Shape {
     /// The largest unsigned code (for the unsigned types): bounds how many 16-bit pair sums
     /// may be added before they could overflow.
     pub max_code: u8,
+    /// The zero point subtracted from every code (Q4_0's 8, Q5_0's 16, Q6_K's 32, Q3_K's 4):
+    /// the dot products subtract `bias` times the activations' code sums in integers, exactly.
+    pub bias: u8,
 }
 
 /// The shape of `ty`'s unpacked blocks, or `None` for a type without an integer kernel.
 pub fn shape(ty: GgmlType) -> Option<Shape> {
-    let (superblock, signed, offsets, max_code) = match ty {
-        GgmlType::Q8_0 | GgmlType::IQ4_NL => (false, true, false, 128),
-        GgmlType::Q4_0 | GgmlType::Q4_1 => (false, false, true, 15),
-        GgmlType::Q5_0 | GgmlType::Q5_1 => (false, false, true, 31),
-        GgmlType::IQ4_XS => (true, true, false, 128),
-        GgmlType::Q4_K => (true, false, true, 15),
-        GgmlType::Q5_K => (true, false, true, 31),
-        GgmlType::Q6_K => (true, false, true, 63),
-        GgmlType::Q3_K => (true, false, true, 7),
-        GgmlType::Q2_K => (true, false, true, 3),
+    let (superblock, signed, offsets, max_code, bias) = match ty {
+        GgmlType::Q8_0 | GgmlType::IQ4_NL => (false, true, false, 128, 0),
+        GgmlType::Q4_0 => (false, false, false, 15, 8),
+        GgmlType::Q5_0 => (false, false, false, 31, 16),
+        GgmlType::Q4_1 => (false, false, true, 15, 0),
+        GgmlType::Q5_1 => (false, false, true, 31, 0),
+        GgmlType::IQ4_XS => (true, true, false, 128, 0),
+        GgmlType::Q4_K => (true, false, true, 15, 0),
+        GgmlType::Q5_K => (true, false, true, 31, 0),
+        GgmlType::Q6_K => (true, false, false, 63, 32),
+        GgmlType::Q3_K => (true, false, false, 7, 4),
+        GgmlType::Q2_K => (true, false, true, 3, 0),
         _ => return None,
     };
-    Some(Shape { superblock, signed, offsets, max_code })
+    Some(Shape { superblock, signed, offsets, max_code, bias })
 }
 
 /// One row unpacked: `[cols]` codes, `[cols / 32]` scales and half-block scales, `[cols / 16]`
@@ -121,7 +127,7 @@ fn q8_0_row(blocks: &[q8_0::BlockQ8_0], o: RowOut) {
 fn q4_0_row(blocks: &[q4_0::BlockQ4_0], o: RowOut) {
     for (b, blk) in blocks.iter().enumerate() {
         let d = f16_le(blk.d);
-        (o.ws[b], o.wo[2 * b], o.wo[2 * b + 1]) = (d, -8.0 * d, -8.0 * d);
+        o.ws[b] = d;
         legacy_codes(&blk.qs, None, &mut o.codes[32 * b..]);
     }
 }
@@ -137,7 +143,7 @@ fn q4_1_row(blocks: &[q4_1::BlockQ4_1], o: RowOut) {
 fn q5_0_row(blocks: &[q5_0::BlockQ5_0], o: RowOut) {
     for (b, blk) in blocks.iter().enumerate() {
         let d = f16_le(blk.d);
-        (o.ws[b], o.wo[2 * b], o.wo[2 * b + 1]) = (d, -16.0 * d, -16.0 * d);
+        o.ws[b] = d;
         legacy_codes(&blk.qs, Some(u32::from_le_bytes(blk.qh)), &mut o.codes[32 * b..]);
     }
 }
@@ -211,7 +217,6 @@ fn q6_k_row(blocks: &[q6_k::BlockQ6K], o: RowOut) {
                 let b = sb * 8 + 4 * n + part;
                 let h = [sc[2 * part] as i8 as i16, sc[2 * part + 1] as i8 as i16];
                 (o.ws[b], o.hs[b]) = (d, h);
-                (o.wo[2 * b], o.wo[2 * b + 1]) = (-32.0 * d * h[0] as f32, -32.0 * d * h[1] as f32);
                 // Part p is ggml's q(p+1): low nibble of ql[l] / ql[l + 32] for p < 2, high
                 // nibble for p >= 2, and bits 2p, 2p+1 of qh[l].
                 for l in 0..32 {
@@ -237,8 +242,7 @@ fn q3_k_row(blocks: &[q3_k::BlockQ3K], o: RowOut) {
                 let m = 1u8 << (4 * n + p);
                 let h = [scales[2 * (4 * n + p)] as i16 - 32, scales[2 * (4 * n + p) + 1] as i16 - 32];
                 (o.ws[b], o.hs[b]) = (d, h);
-                (o.wo[2 * b], o.wo[2 * b + 1]) = (-4.0 * d * h[0] as f32, -4.0 * d * h[1] as f32);
-                // ggml's value low - (hmask bit clear ? 4 : 0), plus 4.
+                // ggml's value low - (hmask bit clear ? 4 : 0), plus the bias 4.
                 for i in 0..32 {
                     let high = if blk.hmask[i] & m != 0 { 4 } else { 0 };
                     o.codes[32 * b + i] = (((q[i] >> shift) & 3) + high) as i8;

@@ -139,9 +139,11 @@ fn matmul_matches_dequantized_product_at_real_row_widths() {
 #[test]
 fn matmul_spans_many_bands_and_token_groups() {
     let mut rng = Rng(9);
-    // 64K codes per band: 8960-wide rows make bands of 7, so 50 rows end in a partial band.
+    // 8960-wide rows make bands of one row group (8 rows): 50 rows end in a partial group.
     check_matmul(GgmlType::Q4_K, 50, 8960, 11, false, &mut rng);
     check_matmul(GgmlType::Q8_0, 300, 576, 9, true, &mut rng);
+    // 32-wide rows make bands of 2048 rows and slabs of 8192: a second slab of 9 rows.
+    check_matmul(GgmlType::Q4_0, 8201, 32, 5, false, &mut rng);
 }
 
 #[test]

@@ -1,13 +1,14 @@
 //! Matrix multiplication with weights kept in their stored (quantized) form.
 //!
-//! `y = x W^T` is computed tile by tile: a band of W's rows is dequantized into a small f32
-//! buffer (the scalar reference dequantizers) and multiplied with candle's f32 GEMM, so memory
-//! stays at the quantized size plus one tile. Activations are first rounded the way ggml rounds
+//! Types with an integer kernel run on `crate::kernels` (8-bit codes, AVX2) where the CPU has
+//! one. Otherwise `y = x W^T` is computed tile by tile: a band of W's rows is dequantized into a
+//! small f32 buffer (the scalar reference dequantizers) and multiplied with candle's f32 GEMM, so
+//! memory stays at the quantized size plus one tile. Activations are first rounded the way ggml rounds
 //! them before its dot products (its `vec_dot_type`: Q8_0 blocks of 32 for the legacy types,
 //! Q8_K blocks of 256 for the k-quants, f16 for F16 weights), so the arithmetic follows
 //! llama.cpp's: dequantized weight times dequantized activation, summed.
 
-use crate::kernels::{self, act::nearest, ActBlocks, ActFormat, Isa};
+use crate::kernels::{self, ActBlocks, ActFormat, Isa};
 use crate::quant::formats::{dequantize, GgmlType, VecDotType};
 use candle_core::{Device, Result, Tensor};
 use rayon::prelude::*;
@@ -56,36 +57,9 @@ impl ActRound {
                 h.convert_to_f32_slice(x);
             }
             ActRound::BF16 => x.iter_mut().for_each(|v| *v = half::bf16::from_f32(*v).to_f32()),
-            ActRound::Q8_0 => {
-                for b in x.chunks_mut(32) {
-                    let amax = b.iter().fold(0f32, |m, v| m.max(v.abs()));
-                    let d = amax / 127.0;
-                    // As llama.cpp's x86 quantize_row_q8_0: 127/amax, not 1/d.
-                    let id = if amax != 0.0 { 127.0 / amax } else { 0.0 };
-                    let d16 = half::f16::from_f32(d).to_f32();
-                    // llama.cpp's AVX quantize_row_q8_0 rounds half to even (_mm256_round_ps).
-                    b.iter_mut().for_each(|v| *v = nearest(*v * id) * d16);
-                }
-            }
-            ActRound::Q8K => {
-                for b in x.chunks_mut(256) {
-                    let (mut amax, mut max) = (0f32, 0f32);
-                    for &v in b.iter() {
-                        if v.abs() > amax {
-                            amax = v.abs();
-                            max = v;
-                        }
-                    }
-                    if amax == 0.0 {
-                        b.iter_mut().for_each(|v| *v = 0.0);
-                        continue;
-                    }
-                    let iscale = -127.0 / max;
-                    let d = 1.0 / iscale;
-                    // nearest_int rounds half to even (ggml's float trick).
-                    b.iter_mut().for_each(|v| *v = nearest(iscale * *v).min(127.0) * d);
-                }
-            }
+            // The integer kernels' rounding (ggml's quantize_row_q8_0 / q8_K), as values.
+            ActRound::Q8_0 => kernels::act::round_in_place(x, ActFormat::Q8_0),
+            ActRound::Q8K => kernels::act::round_in_place(x, ActFormat::Q8K),
         }
     }
 }
@@ -171,13 +145,6 @@ mod tests {
         let d16 = half::f16::from_f32(0.01).to_f32();
         for (o, r) in orig.iter().zip(&x) {
             assert_eq!(*r, (o * (127.0 / 1.27)).round_ties_even() * d16);
-        }
-    }
-
-    #[test]
-    fn nearest_rounds_half_to_even() {
-        for x in [-127.5f32, -2.5, -0.5, 0.49, 0.5, 1.5, 2.5, 126.5, 127.0, 3.7] {
-            assert_eq!(nearest(x), x.round_ties_even(), "{x}");
         }
     }
 

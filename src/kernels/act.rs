@@ -117,6 +117,20 @@ impl ActBlocks {
     }
 }
 
+/// Replaces each value of `x` (whole blocks of `fmt`) by the value its code stands for, code
+/// times scale: the rounding the float path applies before its f32 products.
+pub fn round_in_place(x: &mut [f32], fmt: ActFormat) {
+    let mut q = vec![0i8; x.len()];
+    let mut d = vec![0f32; x.len() / 32];
+    match fmt {
+        ActFormat::Q8_0 => round_q8_0(x, &mut q, &mut d),
+        ActFormat::Q8K => round_q8_k(x, &mut q, &mut d),
+    }
+    for (i, v) in x.iter_mut().enumerate() {
+        *v = q[i] as f32 * d[i / 32];
+    }
+}
+
 /// llama.cpp's x86 `quantize_row_q8_0`: d = amax/127 stored as f16, codes round(x * 127/amax)
 /// half to even.
 fn round_q8_0(x: &[f32], q: &mut [i8], d: &mut [f32]) {

@@ -2,7 +2,7 @@
 //! scalar dot product against f64 sums of the dequantized values, the AVX2 path against the
 //! scalar one, on random blocks and quantized Gaussian rows, at the real models' row widths.
 
-use super::act::{ActBlocks, ActFormat};
+use super::act::{nearest, ActBlocks, ActFormat};
 use super::tile::{Tile, ROWS};
 use super::unpack::{shape, Row, Shape};
 use super::{matmul, scalar, supports, Isa};
@@ -234,5 +234,12 @@ fn extreme_codes_do_not_overflow_the_16_bit_sums() {
                 assert!((want[0][0] - full).abs() <= 1e-5 * full.abs(), "{ty}: {} vs {full}", want[0][0]);
             }
         }
+    }
+}
+
+#[test]
+fn nearest_rounds_half_to_even() {
+    for x in [-127.5f32, -2.5, -0.5, 0.49, 0.5, 1.5, 2.5, 126.5, 127.0, 3.7] {
+        assert_eq!(nearest(x), x.round_ties_even(), "{x}");
     }
 }

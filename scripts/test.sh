@@ -35,7 +35,18 @@ cd "$root"
 quick=0
 [ "${1:-}" = "--quick" ] && quick=1
 export SINKQUANT_MODELS="${SINKQUANT_MODELS:-$root/models}"
-step() { echo; echo "==> $*"; }
+# Each step's wall time, printed as it ends and as a table at the end (CI has a time limit).
+timings=()
+step_name=""; step_start=$SECONDS
+end_step() {
+  [ -n "$step_name" ] || return 0
+  local took=$((SECONDS - step_start))
+  timings+=("$(printf '%5ds  %s' "$took" "$step_name")")
+  echo "<== ${took}s: $step_name"
+}
+step() { end_step; step_name="$*"; step_start=$SECONDS; echo; echo "==> $*"; }
+report() { end_step; step_name=""; echo; echo "step times (total ${SECONDS}s):"; printf '%s\n' "${timings[@]}"; }
+trap report EXIT
 
 step "build"
 cargo build --release --bin quantize

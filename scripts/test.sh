@@ -57,11 +57,11 @@ if [ "$quick" = 0 ]; then
   llama_bin=$(scripts/setup-reference.sh | tail -n 1)
   step "dequantization vs gguf-py (all tensors of the three GGUFs)"
   python3 scripts/check_dequant.py --models "$SINKQUANT_MODELS"
-  step "exports vs transformers and llama.cpp (tokenizer ids, perplexity 8 x 512)"
-  python3 scripts/check_hf_export.py --models "$SINKQUANT_MODELS" --llama-bin "$llama_bin" --f32-ref --tol 0.01 --json target/check_hf_export.json
-  step "quantize ppl / compare / scan vs llama.cpp (PPL 8 x 512, KLD of Q8_0 and Q4_K_M 20 x 512, imatrix)"
-  python3 scripts/check_eval.py --models "$SINKQUANT_MODELS" --llama-bin "$llama_bin" --json target/check_eval.json
-  step "quantized GGUFs in llama.cpp (3 models x Q8_0, Q4_0, Q4_K_M, IQ4_XS; PPL 4 x 512, token ids)"
+  step "exports vs transformers and llama.cpp (tokenizer ids, perplexity 4 x 512)"
+  python3 scripts/check_hf_export.py --models "$SINKQUANT_MODELS" --llama-bin "$llama_bin" --chunks 4 --f32-ref --tol 0.01 --json target/check_hf_export.json
+  step "quantize ppl / compare / scan vs llama.cpp (PPL 4 x 512, KLD of Q8_0 and Q4_K_M 10 x 512, imatrix)"
+  python3 scripts/check_eval.py --models "$SINKQUANT_MODELS" --llama-bin "$llama_bin" --chunks 4 --kld-chunks 10 --json target/check_eval.json
+  step "quantized GGUFs in llama.cpp (5 model/type pairs covering 3 models and Q8_0, Q4_0, Q4_K_M, IQ4_XS; PPL 4 x 512, token ids)"
   python3 scripts/check_quantize.py --models "$SINKQUANT_MODELS" --llama-bin "$llama_bin" --json target/check_quantize.json
   step "compressed-tensors outputs (SmolLM2 int4 keep, Qwen2.5 int8) vs the compressed-tensors package"
   ct=target/ct-check; mkdir -p "$ct"

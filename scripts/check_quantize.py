@@ -2,10 +2,10 @@
 """Check sinkquant's quantized GGUFs with stock llama.cpp on the three real models.
 
 For each model, the Hugging Face export (MODELS/hf/NAME, which holds the source GGUF's weights)
-is quantized by `quantize` to Q8_0, Q4_0, Q4_K_M and IQ4_XS-class GGUFs (--all; by default
-CI_RUNS, five of the twelve pairs covering every model and type) (fold policy, calibration on
-CALIB_CHUNKS chunks of the C4 sample; Q4_0 and Q4_K_M of SmolLM2 and Gemma-3 with --method gptq,
-the rest with rtn). Then, with llama.cpp's tools:
+is quantized by `quantize` to Q8_0, Q4_0, Q4_K_M and IQ4_XS-class GGUFs: by default the five
+model/type pairs of CI_RUNS, which cover every model and type; --all for all twelve. Fold policy,
+calibration on CALIB_CHUNKS chunks of the C4 sample; Q4_0 and Q4_K_M of SmolLM2 and Gemma-3 with
+--method gptq, the rest with rtn. Then, with llama.cpp's tools:
 1. `llama-perplexity` loads and runs each file (CHUNKS x 512 of the Wikipedia sample). The Q8_0
    must be within 1% of the source GGUF's perplexity (the weights it was made from), the 4-bit
    files within 25% (a load-and-run check; quality is measured in docs/quantize.md).

@@ -63,11 +63,11 @@ if [ "$quick" = 0 ]; then
   python3 scripts/check_eval.py --models "$SINKQUANT_MODELS" --llama-bin "$llama_bin" --chunks 4 --kld-chunks 10 --json target/check_eval.json
   step "quantized GGUFs in llama.cpp (5 model/type pairs covering 3 models and Q8_0, Q4_0, Q4_K_M, IQ4_XS; PPL 4 x 512, token ids)"
   python3 scripts/check_quantize.py --models "$SINKQUANT_MODELS" --llama-bin "$llama_bin" --json target/check_quantize.json
-  step "compressed-tensors outputs (SmolLM2 int4 keep, Qwen2.5 int8) vs the compressed-tensors package"
+  step "compressed-tensors outputs (SmolLM2 int4 keep with GPTQ, Qwen2.5 int8 rtn) vs the compressed-tensors package"
   ct=target/ct-check; mkdir -p "$ct"
   target/release/quantize --calib "$SINKQUANT_MODELS/text/c4.utf8" --calib-chunks 4 --type int4 --outliers keep \
     "$SINKQUANT_MODELS/hf/smollm2-135m" "$ct/smollm2-int4" --force
-  target/release/quantize --calib "$SINKQUANT_MODELS/text/c4.utf8" --calib-chunks 4 --type int8 \
+  target/release/quantize --calib "$SINKQUANT_MODELS/text/c4.utf8" --calib-chunks 2 --method rtn --type int8 \
     "$SINKQUANT_MODELS/hf/qwen2.5-coder-0.5b" "$ct/qwen-int8" --force
   python3 scripts/check_compressed_tensors.py "$ct/smollm2-int4"
   python3 scripts/check_compressed_tensors.py "$ct/qwen-int8"

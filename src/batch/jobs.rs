@@ -3,7 +3,7 @@
 
 use super::manifest::{Format, Manifest, Recipe};
 use crate::error::{Error, Result};
-use crate::pipeline::{CalibSpec, EvalSpec, JobSpec};
+use crate::pipeline::{CalibSpec, Effort, EvalSpec, JobSpec};
 use std::fmt;
 use std::path::{Path, PathBuf};
 
@@ -33,6 +33,10 @@ impl Job {
         s.outliers = r.outliers;
         s.imatrix = r.imatrix;
         s.method = r.method;
+        match r.allocation {
+            Some(a) => s.alloc = a,
+            None => s.choose_alloc = Effort::Default.alloc_candidates(),
+        }
         s.calib = CalibSpec { text: r.calib.clone(), chunks: r.calib_chunks, ctx: r.ctx, ..CalibSpec::default() };
         s.calib_cache = Some(calib_cache.to_path_buf());
         s.eval = r.eval.clone().map(|text| EvalSpec { text, chunks: r.eval_chunks });

@@ -19,11 +19,13 @@
 //! imatrix = true             # optional; false quantizes without calibration statistics
 //! method = "gptq"            # optional: rtn (default, so that a model's recipes share one
 //!                            # cached calibration), gptq or auto (as `quantize`'s default)
+//! allocation = "mixture"     # optional: auto (default, as `quantize`: mixture and
+//!                            # head-to-layers measured), mixture or head-to-layers
 //! calib = "code.txt"         # optional per-recipe calibration and evaluation texts
 //! ```
 
 use crate::error::{Error, Result};
-use crate::pipeline::{CalibSpec, Method, OutlierPolicy, OutputFormat, Preset};
+use crate::pipeline::{Allocation, CalibSpec, Method, OutlierPolicy, OutputFormat, Preset};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
@@ -60,8 +62,39 @@ struct RawRecipe {
     format: Option<String>,
     imatrix: Option<bool>,
     method: Option<String>,
+    allocation: Option<String>,
     calib: Option<PathBuf>,
     eval: Option<PathBuf>,
+}
+
+/// A recipe's settings parsed from their names.
+struct Settings {
+    preset: Preset,
+    outliers: OutlierPolicy,
+    method: Method,
+    allocation: Option<Allocation>,
+    format: Format,
+}
+
+impl RawRecipe {
+    fn settings(&self) -> Result<Settings> {
+        let preset = Preset::parse(&self.ty)?;
+        let outliers = self.outliers.as_deref().map_or(Ok(OutlierPolicy::Fold), OutlierPolicy::parse)?;
+        let method = self.method.as_deref().map_or(Ok(Method::default()), Method::parse)?;
+        let allocation = match self.allocation.as_deref() {
+            None => None,
+            Some(a) if a.eq_ignore_ascii_case("auto") => None,
+            Some(a) => Some(Allocation::parse(a)?),
+        };
+        let format = match self.format.as_deref().map(str::to_ascii_lowercase).as_deref() {
+            None | Some("gguf") => Format::Gguf,
+            Some("safetensors") => Format::Safetensors,
+            Some(f) => return Err(Error::Invalid(format!("unknown format {f:?} (known: gguf, safetensors)"))),
+        };
+        // The pipeline's rule for which classes each format takes.
+        OutputFormat::for_class(format == Format::Gguf, preset)?;
+        Ok(Settings { preset, outliers, method, allocation, format })
+    }
 }
 
 /// Where a recipe's output goes.
@@ -91,6 +124,8 @@ pub struct Recipe {
     pub format: Format,
     pub imatrix: bool,
     pub method: Method,
+    /// The head/layers allocation; `None` measures both, as `quantize`'s default effort does.
+    pub allocation: Option<Allocation>,
     pub calib: Option<PathBuf>,
     pub eval: Option<PathBuf>,
     pub calib_chunks: usize,
@@ -186,26 +221,8 @@ impl Manifest {
             if recipes.iter().any(|o| o.name == r.name) {
                 return Err(invalid(format!("two recipes are named {:?}", r.name)));
             }
-            let preset = Preset::parse(&r.ty).map_err(|e| invalid(format!("recipe {:?}: {e}", r.name)))?;
-            let outliers = match &r.outliers {
-                Some(o) => OutlierPolicy::parse(o).map_err(|e| invalid(format!("recipe {:?}: {e}", r.name)))?,
-                None => OutlierPolicy::Fold,
-            };
-            let method = r.method.as_deref().map_or(Ok(Method::default()), Method::parse);
-            let method = method.map_err(|e| invalid(format!("recipe {:?}: {e}", r.name)))?;
-            let format = match r.format.as_deref().map(str::to_ascii_lowercase).as_deref() {
-                None | Some("gguf") => Format::Gguf,
-                Some("safetensors") => Format::Safetensors,
-                Some(f) => {
-                    return Err(invalid(format!(
-                        "recipe {:?}: unknown format {f:?} (known: gguf, safetensors)",
-                        r.name
-                    )))
-                }
-            };
-            // The pipeline's rule for which classes each format takes.
-            OutputFormat::for_class(format == Format::Gguf, preset)
-                .map_err(|e| invalid(format!("recipe {:?}: {e}", r.name)))?;
+            let Settings { preset, outliers, method, allocation, format } =
+                r.settings().map_err(|e| invalid(format!("recipe {:?}: {e}", r.name)))?;
             let calib = CalibSpec { text: None, chunks: calib_chunks, ctx, seed: CalibSpec::default().seed };
             calib.check().map_err(|e| invalid(e.to_string()))?;
             recipes.push(Recipe {
@@ -215,6 +232,7 @@ impl Manifest {
                 format,
                 imatrix: r.imatrix.unwrap_or(true),
                 method,
+                allocation,
                 calib: r.calib.or(raw.calib.clone()).map(|p| abs(&p)),
                 eval: r.eval.or(raw.eval.clone()).map(|p| abs(&p)),
                 calib_chunks,
@@ -251,6 +269,7 @@ mod tests {
         type = "INT8"
         format = "safetensors"
         method = "GPTQ"
+        allocation = "Head-to-Layers"
         eval = "/abs/wiki.txt"
     "#;
 
@@ -268,6 +287,7 @@ mod tests {
         assert_eq!((a.eval.as_deref(), b.eval.as_deref()), (None, Some(Path::new("/abs/wiki.txt"))));
         assert_eq!((a.calib_chunks, a.eval_chunks, a.ctx, a.imatrix), (32, 8, 512, true));
         assert_eq!((a.method, b.method), (Method::Rtn, Method::Gptq));
+        assert_eq!((a.allocation, b.allocation), (None, Some(Allocation::HeadToLayers)));
     }
 
     #[test]
@@ -276,6 +296,7 @@ mod tests {
             (GOOD.replace("type = \"int4\"", "type = \"q9_k\""), "unknown type"),
             (GOOD.replace("\"GPTQ\"", "\"awq\""), "unknown method"),
             (GOOD.replace("\"keep\"", "\"hide\""), "unknown outliers"),
+            (GOOD.replace("\"Head-to-Layers\"", "\"greedy\""), "unknown allocation"),
             (GOOD.replace("\"safetensors\"", "\"onnx\""), "unknown format"),
             (GOOD.replace("\"INT8\"", "\"q3_k_m\""), "takes type int8 or int4"),
             (GOOD.replace("out_dir = \"out\"", "out_dir = \"out\"\ncalib_chunks = 0"), "at least 1 chunk"),

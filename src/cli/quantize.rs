@@ -181,7 +181,7 @@ the output are compared on that text (PPL before and after, KL divergence, top-1
 
 impl Args {
     /// The pipeline's job for these flags.
-    fn spec(&self) -> JobSpec {
+    pub(super) fn spec(&self) -> JobSpec {
         let mut s = JobSpec::new(self.input.clone().expect("required"), self.output.clone().expect("required"));
         s.preset = self.preset;
         Effort::from(self.effort).apply(&mut s);

@@ -32,6 +32,18 @@ impl Allocation {
             Allocation::HeadToLayers => "head-to-layers",
         }
     }
+
+    /// `mixture` or `head-to-layers` (as `name` writes them).
+    pub fn parse(s: &str) -> crate::error::Result<Allocation> {
+        [Allocation::Mixture, Allocation::HeadToLayers]
+            .into_iter()
+            .find(|a| a.name().eq_ignore_ascii_case(s))
+            .ok_or_else(|| crate::error::Error::Unknown {
+                what: "allocation",
+                name: s.to_string(),
+                known: vec!["auto", "mixture", "head-to-layers"],
+            })
+    }
 }
 
 /// The next larger type that fits rows of `cols`, at most Q8_0: of those with the fewest bits

@@ -4,23 +4,15 @@
 # file and thread count, plus a markdown table in $OUT (default target/ppl-vs-llama.md).
 # Usage: benches/ppl-vs-llama.sh [CHUNKS] [THREADS...]
 #   env MODELS (default: smollm2-135m gemma3-270m qwen2.5-coder-0.5b), TYPES (default: F16
-#   Q8_0 Q4_0 Q4_K_M Q6_K): the GGUFs are made by llama-quantize from an F16 requantization of
-#   each shipped GGUF (made if missing, in models/derived). Needs scripts/fetch-models.sh and
+#   BF16 Q8_0 Q4_0 Q4_K_M Q6_K HF): the GGUFs are made by llama-quantize from an F16
+#   requantization of each shipped GGUF (made if missing, in models/derived); HF is the BF16
+#   Hugging Face directory, which llama-perplexity reads as the BF16 GGUF of the same weights. Needs scripts/fetch-models.sh and
 #   scripts/setup-reference.sh.
-set -euo pipefail
-root=$(cd "$(dirname "$0")/.." && pwd)
-cd "$root"
-chunks=${1:-4}
-shift || true
-threads=("$@")
-[ ${#threads[@]} -gt 0 ] || threads=(1 2)
-L=${LLAMA_BIN:-$HOME/.cache/llama-cpp-ref/bin}
-export LD_LIBRARY_PATH=$L
-M=${SINKQUANT_MODELS:-models}
+default_chunks=4
+source "$(dirname "$0")/llama-pair.sh"
 out=${OUT:-target/ppl-vs-llama.md}
 text=$M/text/wiki.utf8
-cargo build --release --quiet --bin quantize
-mkdir -p "$M/derived" "$(dirname "$out")"
+mkdir -p "$(dirname "$out")"
 tokens=$((chunks * 512))
 echo "| GGUF | threads | llama-perplexity tok/s | quantize ppl tok/s | ratio | llama PPL | sinkquant PPL |" > "$out"
 echo "|---|---|---|---|---|---|---|" >> "$out"
@@ -28,14 +20,20 @@ printf "%-44s %3s %12s %12s %7s %10s %10s\n" "GGUF ($chunks x 512)" "thr" "llama
 for m in ${MODELS:-smollm2-135m gemma3-270m qwen2.5-coder-0.5b}; do
   f16=$M/derived/$m-F16.gguf
   [ -f "$f16" ] || "$L/llama-quantize" --allow-requantize "$M/gguf/$m.gguf" "$f16" F16 2 >/dev/null 2>&1
-  for t in ${TYPES:-F16 Q8_0 Q4_0 Q4_K_M Q6_K}; do
-    f=$M/derived/$m-$t.gguf
-    [ -f "$f" ] || "$L/llama-quantize" "$f16" "$f" "$t" 2 >/dev/null 2>&1
+  for t in ${TYPES:-F16 BF16 Q8_0 Q4_0 Q4_K_M Q6_K HF}; do
+    if [ "$t" = HF ]; then
+      f=$M/derived/$m-BF16.gguf
+      sq_in=$M/hf/$m
+    else
+      f=$M/derived/$m-$t.gguf
+      sq_in=$f
+    fi
+    [ -f "$f" ] || "$L/llama-quantize" "$f16" "$f" "${t/HF/BF16}" 2 >/dev/null 2>&1
     for th in "${threads[@]}"; do
       s=$(date +%s.%N)
       lp=$("$L/llama-perplexity" -m "$f" -f "$text" -c 512 --chunks "$chunks" -t "$th" 2>&1 | sed -n 's/.*Final estimate: PPL = \([0-9.]*\).*/\1/p')
       e=$(date +%s.%N)
-      sp=$(target/release/quantize ppl "$f" --text "$text" --chunks "$chunks" --threads "$th" 2>/dev/null | sed -n 's/^PPL = \([0-9.]*\).*/\1/p')
+      sp=$(target/release/quantize ppl "$sq_in" --text "$text" --chunks "$chunks" --threads "$th" 2>/dev/null | sed -n 's/^PPL = \([0-9.]*\).*/\1/p')
       e2=$(date +%s.%N)
       python3 - "$m-$t" "$th" "$s" "$e" "$e2" "$tokens" "$lp" "$sp" "$out" <<'PY'
 import sys

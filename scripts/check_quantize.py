@@ -5,7 +5,9 @@ For each model, the Hugging Face export (MODELS/hf/NAME, which holds the source 
 is quantized by `quantize` to Q8_0, Q4_0, Q4_K_M and IQ4_XS-class GGUFs: by default the five
 model/type pairs of CI_RUNS, which cover every model and type; --all for all twelve. Fold policy,
 calibration on CALIB_CHUNKS chunks of the C4 sample; Q4_0 and Q4_K_M of SmolLM2 and Gemma-3 with
---method gptq, the rest with rtn. Then, with llama.cpp's tools:
+--method gptq, the rest with rtn. CI's subset fixes llama.cpp's allocation except on Gemma-3, whose
+measured choice (head-to-layers: a Q5_1 head) is the file llama.cpp must load; --all measures it
+everywhere, as the default does. Then, with llama.cpp's tools:
 1. `llama-perplexity` loads and runs each file (CHUNKS x 512 of the Wikipedia sample). The Q8_0
    must be within 1% of the source GGUF's perplexity (the weights it was made from), the 4-bit
    files within 25% (a load-and-run check; quality is measured in docs/quantize.md).
@@ -33,8 +35,10 @@ MODELS = ["smollm2-135m", "gemma3-270m", "qwen2.5-coder-0.5b"]
 TYPES = [("q8_0", 0.01), ("q4_0", 0.25), ("q4_k_m", 0.25), ("iq4_xs", 0.25)]
 # CI's subset (the full 3 x 4 matrix took 37 of CI's 90 minutes): every type, every model, GPTQ
 # on two of them. --all runs the whole matrix.
-CI_RUNS = {("smollm2-135m", "q8_0"), ("smollm2-135m", "q4_k_m"), ("smollm2-135m", "iq4_xs"),
-           ("gemma3-270m", "q4_0"), ("qwen2.5-coder-0.5b", "q4_k_m")}
+# Each with its --allocation.
+CI_RUNS = {("smollm2-135m", "q8_0"): "mixture", ("smollm2-135m", "q4_k_m"): "mixture",
+           ("smollm2-135m", "iq4_xs"): "mixture", ("gemma3-270m", "q4_0"): "auto",
+           ("qwen2.5-coder-0.5b", "q4_k_m"): "mixture"}
 
 
 def run(cmd, env=None):
@@ -91,8 +95,9 @@ def main():
                 # GPTQ's blocks for the 4-bit rows of the two smaller models (Qwen2.5's GPTQ run
                 # takes minutes); the plain quantizers elsewhere.
                 method = "gptq" if ty in ("q4_0", "q4_k_m") and not name.startswith("qwen") else "rtn"
-                run([a.quantize, "--calib", calib, "--calib-chunks", a.calib_chunks, "--type", ty,
-                     "--outliers", "fold", "--method", method, "--threads", a.threads, a.models / "hf" / name, out])
+                alloc = "auto" if a.all else CI_RUNS[(name, ty)]
+                run([a.quantize, "--calib", calib, "--calib-chunks", a.calib_chunks, "--type", ty, "--outliers", "fold",
+                     "--method", method, "--allocation", alloc, "--threads", a.threads, a.models / "hf" / name, out])
                 p = ppl(env, a.llama_bin, out, text, a.chunks, a.threads)
                 same_ids = tokens(env, a.llama_bin, out, sample) == want_ids
                 r = gguf.GGUFReader(str(out))

@@ -1,15 +1,15 @@
 //! Matrix multiplication with weights kept in their stored (quantized) form.
 //!
 //! Types with an integer kernel run on `crate::kernels` (8-bit codes, AVX2) where the CPU has
-//! one. Otherwise `y = x W^T` is computed tile by tile: a band of W's rows is dequantized into a
-//! small f32 buffer (the scalar reference dequantizers) and multiplied with candle's f32 GEMM, so
-//! memory stays at the quantized size plus one tile. Activations are first rounded the way ggml rounds
+//! one. Otherwise `y = x W^T` is computed band by band (`kernels::float`): each thread
+//! dequantizes a band of W's rows into a small f32 buffer and multiplies it with faer's GEMM, so
+//! memory stays at the quantized size plus one band per thread. Activations are first rounded the way ggml rounds
 //! them before its dot products (its `vec_dot_type`: Q8_0 blocks of 32 for the legacy types,
 //! Q8_K blocks of 256 for the k-quants, f16 for F16 weights), so the arithmetic follows
 //! llama.cpp's: dequantized weight times dequantized activation, summed.
 
 use crate::kernels::{self, ActBlocks, ActFormat, Isa};
-use crate::quant::formats::{dequantize, GgmlType, VecDotType};
+use crate::quant::formats::{GgmlType, VecDotType};
 use candle_core::{Device, Result, Tensor};
 use rayon::prelude::*;
 
@@ -73,13 +73,20 @@ pub struct QLinear {
     pub act: ActRound,
 }
 
-/// Dequantized tiles hold at most this many weights (16 MiB of f32).
-const TILE_WEIGHTS: usize = 1 << 22;
-
 impl QLinear {
     /// `x [t, cols]` times the transpose: `[t, rows]`.
     pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        self.forward_tiled(x, TILE_WEIGHTS)
+        let (_, cols) = x.dims2()?;
+        if cols != self.cols {
+            candle_core::bail!("matmul: input has {cols} features, the weight {}", self.cols);
+        }
+        if let Some((fmt, isa)) = self.kernel() {
+            let t = x.dims2()?.0;
+            let acts = ActBlocks::quantize(&x.flatten_all()?.to_vec1::<f32>()?, cols, fmt);
+            let y = kernels::matmul(self.ty, &self.bytes, self.rows, cols, &acts, t, isa);
+            return Tensor::from_vec(y, (t, self.rows), &Device::Cpu);
+        }
+        self.forward_float(x, None)
     }
 
     /// The integer kernel for this weight on this CPU, if there is one faster than the float
@@ -90,44 +97,18 @@ impl QLinear {
         (isa != Isa::Scalar && kernels::supports(self.ty, fmt)).then_some((fmt, isa))
     }
 
-    fn forward_tiled(&self, x: &Tensor, tile_weights: usize) -> Result<Tensor> {
+    /// Rounded activations times f32 bands of the dequantized weight (`kernels::float`).
+    fn forward_float(&self, x: &Tensor, band: Option<usize>) -> Result<Tensor> {
         let (t, cols) = x.dims2()?;
-        if cols != self.cols {
-            candle_core::bail!("matmul: input has {cols} features, the weight {}", self.cols);
-        }
-        if let Some((fmt, isa)) = self.kernel() {
-            let acts = ActBlocks::quantize(&x.flatten_all()?.to_vec1::<f32>()?, cols, fmt);
-            let y = kernels::matmul(self.ty, &self.bytes, self.rows, cols, &acts, t, isa);
-            return Tensor::from_vec(y, (t, self.rows), &Device::Cpu);
-        }
-        self.forward_float(x, tile_weights)
-    }
-
-    /// Rounded activations times dequantized f32 tiles of the weight.
-    fn forward_float(&self, x: &Tensor, tile_weights: usize) -> Result<Tensor> {
-        let (t, cols) = x.dims2()?;
-        let x = if self.act == ActRound::None {
-            x.clone()
-        } else {
-            let mut v = x.flatten_all()?.to_vec1::<f32>()?;
+        let mut v = x.flatten_all()?.to_vec1::<f32>()?;
+        if self.act != ActRound::None {
             v.par_chunks_mut(cols).for_each(|row| self.act.apply(row));
-            Tensor::from_vec(v, (t, cols), &Device::Cpu)?
+        }
+        let y = match band {
+            None => kernels::float::matmul(self.ty, &self.bytes, self.rows, cols, &v, t),
+            Some(b) => kernels::float::matmul_banded(self.ty, &self.bytes, self.rows, cols, &v, t, b),
         };
-        let row_bytes = self.ty.row_bytes(cols).expect("validated row length");
-        let tile_rows = (tile_weights / cols).clamp(1, self.rows);
-        let mut outs = Vec::with_capacity(self.rows.div_ceil(tile_rows));
-        let mut buf = vec![0f32; tile_rows * cols];
-        for start in (0..self.rows).step_by(tile_rows) {
-            let n = tile_rows.min(self.rows - start);
-            let w = &mut buf[..n * cols];
-            dequantize(self.ty, &self.bytes[start * row_bytes..(start + n) * row_bytes], w);
-            let wt = Tensor::from_slice(w, (n, cols), &Device::Cpu)?;
-            outs.push(x.matmul(&wt.t()?)?);
-        }
-        if outs.len() == 1 {
-            return Ok(outs.pop().expect("one tile"));
-        }
-        Tensor::cat(&outs, 1)
+        Tensor::from_vec(y, (t, self.rows), &Device::Cpu)
     }
 }
 
@@ -163,7 +144,7 @@ mod tests {
                 return; // no SIMD path on this CPU: forward is the float path itself
             }
             let fast = q.forward(&xt).unwrap().to_vec2::<f32>().unwrap();
-            let float = q.forward_float(&xt, TILE_WEIGHTS).unwrap().to_vec2::<f32>().unwrap();
+            let float = q.forward_float(&xt, None).unwrap().to_vec2::<f32>().unwrap();
             for (a, b) in fast.iter().flatten().zip(float.iter().flatten()) {
                 assert!((a - b).abs() < 1e-3 * (1.0 + b.abs()), "{ty}: {a} vs {b}");
             }
@@ -171,7 +152,7 @@ mod tests {
     }
 
     #[test]
-    fn tiled_product_equals_dense_product() {
+    fn banded_product_equals_dense_product() {
         let (rows, cols, t) = (300, 64, 3);
         let w: Vec<f32> = (0..rows * cols).map(|i| ((i * 7919) % 1000) as f32 / 500.0 - 1.0).collect();
         let x: Vec<f32> = (0..t * cols).map(|i| ((i * 104729) % 1000) as f32 / 500.0 - 1.0).collect();
@@ -183,8 +164,8 @@ mod tests {
             act: ActRound::None,
         };
         let xt = Tensor::from_vec(x.clone(), (t, cols), &Device::Cpu).unwrap();
-        // Tiles of 7 rows: 43 tiles, the last one partial.
-        let y = q.forward_float(&xt, 7 * cols).unwrap().to_vec2::<f32>().unwrap();
+        // Bands of 7 rows: 43 bands, the last one partial.
+        let y = q.forward_float(&xt, Some(7)).unwrap().to_vec2::<f32>().unwrap();
         for i in 0..t {
             for r in 0..rows {
                 let want: f32 = (0..cols).map(|k| x[i * cols + k] * w[r * cols + k]).sum();

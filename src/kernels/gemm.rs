@@ -1,18 +1,15 @@
 //! The matmul driver: bands of weight rows unpacked and multiplied on rayon's threads.
 
 use super::act::{ActBlocks, TOKEN_GROUP};
+use super::bands::by_bands;
 use super::tile::{Tile, ROWS};
 use super::unpack::shape;
 use super::{scalar, Isa};
 use crate::quant::formats::GgmlType;
-use rayon::prelude::*;
 
 /// Unpacked codes per band: small enough to stay in a core's L2 cache while every token group
 /// passes over it.
 const BAND_CODES: usize = 64 * 1024;
-
-/// Rows per slab of the output (a multiple of the band is used).
-const SLAB_ROWS: usize = 8192;
 
 /// `x W^T` for `W` (`rows` rows of `cols` weights of type `ty`, as stored in `w`) and the
 /// rounded activations `acts`: `[t][rows]` row-major for the first `t` activation rows.
@@ -26,30 +23,18 @@ pub fn matmul(ty: GgmlType, w: &[u8], rows: usize, cols: usize, acts: &ActBlocks
     let tp = acts.t_pad;
     // A whole number of interleaved row groups per band.
     let band = (BAND_CODES / cols / ROWS).max(1) * ROWS;
-    // Rows are done a slab at a time, so the rows-by-tokens scratch stays small beside the
-    // output (a 151,936-row head would otherwise hold its logits twice).
-    let slab = (SLAB_ROWS / band).max(1) * band;
-    let mut y = vec![0f32; t * rows];
-    let mut yt = vec![0f32; slab.min(rows) * tp];
-    for s0 in (0..rows).step_by(slab) {
-        let n = slab.min(rows - s0);
-        let yt = &mut yt[..n * tp];
-        yt.par_chunks_mut(band * tp).enumerate().for_each_init(
-            || Tile::new(shape, cols),
-            |tile, (i, out)| {
-                let r0 = s0 + i * band;
-                let m = out.len() / tp;
-                tile.fill(ty, &w[r0 * row_bytes..(r0 + m) * row_bytes]);
-                band_product(tile, acts, out, isa);
-            },
-        );
-        y.par_chunks_mut(rows).enumerate().for_each(|(k, yk)| {
-            for (r, v) in yk[s0..s0 + n].iter_mut().enumerate() {
-                *v = yt[r * tp + k];
-            }
-        });
-    }
-    y
+    by_bands(
+        rows,
+        t,
+        tp,
+        band,
+        || Tile::new(shape, cols),
+        |tile, r0, out| {
+            let m = out.len() / tp;
+            tile.fill(ty, &w[r0 * row_bytes..(r0 + m) * row_bytes]);
+            band_product(tile, acts, out, isa);
+        },
+    )
 }
 
 /// One band: `out[r][k]` for every row of `tile` and activation row.

@@ -7,13 +7,18 @@
 //! - `tile`: a band of such rows interleaved eight at a time;
 //! - `scalar`: the reference dot product of that layout, the spec;
 //! - `avx2`: the same with AVX2 (chosen at run time; tested against `scalar`);
-//! - `gemm`: bands of rows over the threads, token groups inside, offsets, the output layout.
+//! - `gemm`: bands of rows over the threads, token groups inside, offsets;
+//! - `float`: the other weights (F32, F16, BF16, ...): each band dequantized to f32 on its
+//!   thread and multiplied by faer's GEMM;
+//! - `bands`: the bands over rayon's threads and the output layout both drivers share.
 //!
 //! Unpacking costs one pass over the weights per matmul, shared by all its tokens; the codes
 //! take one byte per weight, a quarter of the f32 tiles the float path multiplies.
 
 pub mod act;
 mod avx2;
+mod bands;
+pub mod float;
 mod gemm;
 pub mod scalar;
 #[cfg(test)]

@@ -243,3 +243,39 @@ fn nearest_rounds_half_to_even() {
         assert_eq!(nearest(x), x.round_ties_even(), "{x}");
     }
 }
+
+/// The float driver against f64 sums of the dequantized weights: F32, F16 and BF16 (and Q8_0,
+/// which it takes where the CPU has no integer kernel), at the real models' widths, with row and token counts that leave
+/// partial bands and slabs.
+#[test]
+fn float_matmul_equals_f64_sums() {
+    let mut rng = Rng(11);
+    for (ty, cols, rows, t) in [
+        (GgmlType::F16, 576, 300, 7),
+        (GgmlType::BF16, 640, 17, 1),
+        (GgmlType::F32, 896, 9000, 3),
+        (GgmlType::F16, 8960, 40, 2),
+        (GgmlType::Q8_0, 1536, 33, 5),
+    ] {
+        let w = weights(ty, rows, cols, false, &mut rng);
+        let mut wf = vec![0f32; rows * cols];
+        dequantize(ty, &w, &mut wf);
+        let x: Vec<f32> = (0..t * cols).map(|_| rng.normal()).collect();
+        for band in [None, Some(16)] {
+            let y = match band {
+                None => super::float::matmul(ty, &w, rows, cols, &x, t),
+                Some(b) => super::float::matmul_banded(ty, &w, rows, cols, &x, t, b),
+            };
+            assert_eq!(y.len(), t * rows);
+            for k in 0..t {
+                for r in (0..rows).step_by(7).chain([rows - 1]) {
+                    let (xs, ws) = (&x[k * cols..(k + 1) * cols], &wf[r * cols..(r + 1) * cols]);
+                    let want: f64 = xs.iter().zip(ws).map(|(a, b)| *a as f64 * *b as f64).sum();
+                    let scale: f64 = xs.iter().zip(ws).map(|(a, b)| (*a as f64 * *b as f64).abs()).sum();
+                    let got = y[k * rows + r] as f64;
+                    assert!((got - want).abs() <= 1e-5 * scale + 1e-6, "{ty} {cols}x{rows} t{k} r{r}: {got} vs {want}");
+                }
+            }
+        }
+    }
+}

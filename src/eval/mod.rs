@@ -90,9 +90,9 @@ pub fn nll_rows(logits: &[f32], vocab: usize, targets: &[u32]) -> Vec<f64> {
         .par_chunks(vocab)
         .zip(targets.par_iter())
         .map(|(row, &t)| {
-            let max = row.iter().copied().fold(f32::NEG_INFINITY, f32::max) as f64;
-            let sum: f64 = row.iter().map(|&l| (l as f64 - max).exp()).sum();
-            -(row[t as usize] as f64 - max - sum.ln())
+            let max = row.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+            let sum = crate::kernels::exp::exp_sum(row, max);
+            -(row[t as usize] as f64 - max as f64 - sum.ln())
         })
         .collect()
 }

@@ -81,12 +81,7 @@ pub fn causal_softmax(scores: &Tensor, window: Option<usize>) -> Result<Tensor> 
         let lo = (i + 1).saturating_sub(w);
         let seen = &mut row[lo..=i];
         let max = seen.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-        let mut sum = 0.0;
-        for x in seen.iter_mut() {
-            *x = (*x - max).exp();
-            sum += *x;
-        }
-        let inv = 1.0 / sum;
+        let inv = (1.0 / crate::kernels::exp::exp_in_place(seen, max)) as f32;
         seen.iter_mut().for_each(|x| *x *= inv);
         row[..lo].iter_mut().for_each(|x| *x = 0.0);
         row[i + 1..].iter_mut().for_each(|x| *x = 0.0);

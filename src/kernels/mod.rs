@@ -10,7 +10,8 @@
 //! - `gemm`: bands of rows over the threads, token groups inside, offsets;
 //! - `float`: the other weights (F32, F16, BF16, ...): each band dequantized to f32 on its
 //!   thread and multiplied by faer's GEMM;
-//! - `bands`: the bands over rayon's threads and the output layout both drivers share.
+//! - `bands`: the bands over rayon's threads and the output layout both drivers share;
+//! - `exp`: a vectorised `exp` for the softmaxes (the logits' log-softmax, attention).
 //!
 //! Unpacking costs one pass over the weights per matmul, shared by all its tokens; the codes
 //! take one byte per weight, a quarter of the f32 tiles the float path multiplies.
@@ -18,6 +19,7 @@
 pub mod act;
 mod avx2;
 mod bands;
+pub mod exp;
 pub mod float;
 mod gemm;
 pub mod scalar;
